@@ -23,14 +23,11 @@ CLONE_NEWNET = 0x40000000
 
 T = TypeVar("T")
 
-_libc: ctypes.CDLL | None = None
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def _setns(fd: int, nstype: int) -> None:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if _libc.setns(fd, nstype) != 0:
+    if _LIBC.setns(fd, nstype) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 

@@ -13,6 +13,7 @@ exactly what it made. Names carry the test process's pid so parallel runs never 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
@@ -59,7 +60,7 @@ class NetBench:
     def segment(self, name: str, ends: Sequence[tuple[Node, str, str | None]]) -> None:
         """Join ``(node, ifname, "addr/len" or None)`` ends; a veth for two, a bridge for more."""
         if len(ends) == 2:
-            (a, ai, aa), (b, bi, ba) = ends
+            (a, ai, _), (b, bi, _) = ends
             sh("ip", "-n", a.ns, "link", "add", ai, "type", "veth", "peer", "name", bi,
                "netns", b.ns)
         else:
@@ -86,9 +87,7 @@ class NetBench:
         for ns in reversed(self.namespaces):
             pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), 9)
-                except ProcessLookupError:
-                    pass
             sh("ip", "netns", "del", ns, check=False)
         self.namespaces.clear()
