@@ -1,0 +1,2 @@
+"""SIP (RFC 3261), sans-I/O: message codec, headers, stream framing, transactions, dialogs,
+and the proxy and user-agent cores. No sockets, no clock: time is an argument."""

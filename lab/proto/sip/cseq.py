@@ -1,0 +1,32 @@
+"""CSeq (RFC 3261 §20.16): a 31-bit sequence number and the method."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from lab.proto.sip.errors import ParseError
+from lab.proto.sip.grammar import TOKEN
+
+CSEQ_RE: Final = re.compile(rf"^(\d+)[ \t]+({TOKEN})$")
+MAX_CSEQ: Final = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class CSeq:
+    seq: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.method}"
+
+    @classmethod
+    def parse(cls, text: str) -> CSeq:
+        m = CSEQ_RE.match(text.strip())
+        if m is None:
+            raise ParseError(f"bad CSeq {text.strip()!r}")
+        seq = int(m.group(1))
+        if seq > MAX_CSEQ:
+            raise ParseError(f"CSeq {seq} larger than 2**31 - 1")
+        return cls(seq, m.group(2))
