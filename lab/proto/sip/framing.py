@@ -78,7 +78,8 @@ class SipStreamFramer:
             if buf.startswith(PING):
                 del buf[:4]
                 return Ping()
-            if buf.startswith(CRLF) and (self._awaiting_pong or bytes(buf[2:3]) not in (b"", b"\r")):
+            third = bytes(buf[2:3])
+            if buf.startswith(CRLF) and (self._awaiting_pong or third not in (b"", b"\r")):
                 del buf[:2]  # a pong, or a stray CRLF before a start line (§7.5)
                 self._awaiting_pong = False
                 return Pong()
