@@ -1,0 +1,339 @@
+"""The ICE check state machine, time as an argument: two agents joined by a fake network that
+reproduces the seed's reachability (flow.md §1-§3), no sockets and no sleeps."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from lab.proto.ice import (
+    AgentState,
+    Close,
+    Connect,
+    Failed,
+    IceAgent,
+    IceConfig,
+    PairState,
+    Selected,
+    Send,
+)
+from lab.proto.stun import (
+    CandidateIdentifier,
+    IceControlled,
+    IceControlling,
+    ImplementationVersion,
+    MessageClass,
+    Rfc4571Framer,
+    UseCandidate,
+    Username,
+    XorMappedAddress,
+    parse,
+)
+from tests.unit.test_ice_pairs import CMS, SKYPE
+
+NO_ROUTE = "no route: connect from 192.168.251.128 failed with ENETUNREACH"
+TURN_447 = "TURN Connect: 447 Connection Timeout or Failure"
+HANG = "hang"
+
+# (local port, remote port) -> outcome; the seed's reachability (flow.md §1, §3)
+SEED_ROUTES: dict[tuple[int, int], str] = {
+    (13450, 38547): NO_ROUTE, (13450, 24000): NO_ROUTE,
+    (51577, 38547): TURN_447, (51577, 24000): "ok",
+}
+# who the peer sees connecting: the Edge connects from the passive relay (seed, docs/ice-media.md)
+SEED_SOURCES = {(51577, 24000): ("192.168.1.252", 53577)}
+
+
+@dataclass
+class FakeNet:
+    """Carries actions between two agents with a fixed one-way delay."""
+
+    a: IceAgent
+    b: IceAgent
+    routes: dict[tuple[int, int], str]
+    sources: dict[tuple[int, int], tuple[str, int]]
+    delay: float = 0.005
+    now: float = 1000.0
+    links: dict[tuple[int, int], tuple[IceAgent, int]] = field(default_factory=dict)
+    wire: list[tuple[str, bytes]] = field(default_factory=list)
+    results: dict[str, object] = field(default_factory=dict)
+    times: dict[str, float] = field(default_factory=dict)
+    _queue: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    def name(self, agent: IceAgent) -> str:
+        return "a" if agent is self.a else "b"
+
+    def peer(self, agent: IceAgent) -> IceAgent:
+        return self.b if agent is self.a else self.a
+
+    def later(self, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._queue, (self.now + self.delay, next(self._seq), fn))
+
+    def pump(self) -> None:
+        busy = True
+        while busy:
+            busy = False
+            for agent in (self.a, self.b):
+                for action in agent.actions():
+                    busy = True
+                    self.perform(agent, action)
+
+    def perform(self, agent: IceAgent, action: object) -> None:
+        if isinstance(action, Connect):
+            self.connect(agent, action)
+        elif isinstance(action, Send):
+            self.send(agent, action)
+        elif isinstance(action, Close):
+            self.close(agent, action.conn)
+        elif isinstance(action, Selected | Failed):
+            self.results[self.name(agent)] = action
+            self.times[self.name(agent)] = self.now
+
+    def connect(self, agent: IceAgent, action: Connect) -> None:
+        pair = action.pair
+        outcome = self.routes.get((pair.local.port, pair.remote.port), NO_ROUTE)
+        if outcome == HANG:
+            return
+        if outcome != "ok":
+            self.later(lambda: agent.connect_failed(action.conn, outcome, self.now))
+            return
+        source = self.sources.get((pair.local.port, pair.remote.port),
+                                  (pair.local.address, pair.local.port))
+        peer = self.peer(agent)
+        local = next(c for c in peer.local_candidates
+                     if (c.address, c.port) == (pair.remote.address, pair.remote.port))
+
+        def arrive() -> None:
+            pconn = peer.incoming(local, source, self.now)
+            self.links[(id(agent), action.conn)] = (peer, pconn)
+            self.links[(id(peer), pconn)] = (agent, action.conn)
+            agent.connected(action.conn, self.now)
+        self.later(arrive)
+
+    def send(self, agent: IceAgent, action: Send) -> None:
+        link = self.links.get((id(agent), action.conn))
+        if link is None:
+            return
+        self.wire.append((self.name(agent), action.data))
+        peer, pconn = link
+        data = action.data
+        self.later(lambda: peer.frame_received(pconn, data, self.now))
+
+    def close(self, agent: IceAgent, conn: int) -> None:
+        link = self.links.pop((id(agent), conn), None)
+        if link is not None:
+            peer, pconn = link
+            self.links.pop((id(peer), pconn), None)
+            self.later(lambda: peer.connection_lost(pconn, "closed by peer", self.now))
+
+    def run(self, until: float = 60.0) -> None:
+        end = self.now + until
+        self.pump()
+        while self.now < end and not (self.a.done and self.b.done):
+            times = [t for t in (self.a.next_deadline(), self.b.next_deadline()) if t is not None]
+            if self._queue:
+                times.append(self._queue[0][0])
+            if not times:
+                break
+            self.now = max(self.now, min(times))
+            while self._queue and self._queue[0][0] <= self.now:
+                heapq.heappop(self._queue)[2]()
+                self.pump()
+            for agent in (self.a, self.b):
+                agent.handle_timer(self.now)
+            self.pump()
+
+
+def seed_agents(**timers: float) -> tuple[IceAgent, IceAgent]:
+    config = replace(IceConfig(), **timers)  # type: ignore[arg-type]
+    skype = IceAgent(controlling=True, local_ufrag="SkyP", local_pwd="skype-password-0123456789",
+                     local_candidates=SKYPE, config=replace(config, ms_ice2=True), tie_breaker=2)
+    cms = IceAgent(controlling=False, local_ufrag="CmsU", local_pwd="cms-password-0123456789ab",
+                   local_candidates=CMS, config=config, tie_breaker=1)
+    return skype, cms
+
+
+def start(skype: IceAgent, cms: IceAgent, now: float) -> None:
+    cms.set_remote(skype.local_ufrag, skype.local_pwd, SKYPE, now)
+    skype.set_remote(cms.local_ufrag, cms.local_pwd, CMS, now)
+
+
+def test_seed_selects_relay_to_relay_with_four_binding_messages() -> None:
+    skype, cms = seed_agents()
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    start(skype, cms, net.now)
+    net.run()
+    assert skype.state is AgentState.COMPLETED and cms.state is AgentState.COMPLETED
+    sel_a, sel_b = net.results["a"], net.results["b"]
+    assert isinstance(sel_a, Selected) and isinstance(sel_b, Selected)
+    assert (sel_a.pair.local.port, sel_a.pair.remote.port) == (51577, 24000)
+    # CMS maps the connection from 192.168.1.252:53577 to Skype's active relay candidate by IP
+    assert (sel_b.pair.local.port, sel_b.pair.remote.port) == (24000, 51577)
+    report = {r.id: r for r in skype.report()}
+    assert report[1].reason == NO_ROUTE and report[3].reason == NO_ROUTE
+    assert report[5].reason == TURN_447
+    assert report[2].state == report[4].state == "pruned"
+    assert report[6].state == "succeeded" and report[6].nominated
+
+    kinds = [(who, parse(data).cls) for who, data in net.wire]
+    assert kinds == [("a", MessageClass.REQUEST), ("b", MessageClass.SUCCESS),
+                     ("b", MessageClass.REQUEST), ("a", MessageClass.SUCCESS)]
+    first = net.wire[0][1]
+    assert len(first) == 108
+    assert Rfc4571Framer.frame(first)[:4] == bytes.fromhex("006c0001")
+    req = parse(first)
+    assert [type(a).__name__ for a in req.attributes] == [
+        "Username", "Priority", "IceControlling", "UseCandidate", "ImplementationVersion",
+        "CandidateIdentifier", "MessageIntegrity", "Fingerprint"]
+    assert req.get(Username) == Username("CmsU:SkyP")
+    assert req.get(CandidateIdentifier) == CandidateIdentifier(b"4\x00\x00\x00")
+    ok = parse(net.wire[1][1])
+    assert ok.get(XorMappedAddress) == XorMappedAddress("192.168.1.252", 53577)
+    back = parse(net.wire[2][1])
+    assert back.has(IceControlled) and not back.has(UseCandidate)
+    assert not back.has(ImplementationVersion)  # CMS is not an MS-ICE2 agent here
+    assert back.get(Username) == Username("SkyP:CmsU")
+
+
+def test_checks_are_paced_by_ta() -> None:
+    skype, cms = seed_agents(ta=0.05)
+    now = 0.0
+    start(skype, cms, now)
+    starts = []
+    for _ in range(4):
+        deadline = skype.next_deadline()
+        assert deadline is not None
+        skype.handle_timer(deadline)
+        starts += [deadline for a in skype.actions() if isinstance(a, Connect)]
+    assert starts == pytest.approx([0.0, 0.05, 0.10, 0.15])
+    assert skype.next_deadline() == pytest.approx(5.0)  # the first connect's timeout
+
+
+def test_unanswered_connect_times_out_with_reason() -> None:
+    routes = dict(SEED_ROUTES)
+    routes[(51577, 38547)] = HANG
+    skype, cms = seed_agents(connect_timeout=3.0)
+    net = FakeNet(skype, cms, routes, SEED_SOURCES)
+    start(skype, cms, net.now)
+    net.run()
+    report = {r.id: r for r in skype.report()}
+    # ICE completed on #6 before #5's connect timer ran out: #5 was cancelled, not skipped
+    assert report[5].reason == "cancelled: ICE completed on pair #6"
+    assert skype.state is AgentState.COMPLETED
+
+
+def test_every_pair_failing_fails_ice_with_reasons() -> None:
+    routes = dict(SEED_ROUTES)
+    routes[(51577, 24000)] = HANG
+    skype, cms = seed_agents(connect_timeout=2.0, overall_timeout=10.0)
+    net = FakeNet(skype, cms, routes, SEED_SOURCES)
+    start(skype, cms, net.now)
+    begin = net.now
+    net.run()
+    failed = net.results["a"]
+    assert isinstance(failed, Failed)
+    assert "#6 timeout: TCP connect not answered within 2 s" in failed.reason
+    assert NO_ROUTE in failed.reason and TURN_447 in failed.reason
+    assert net.times["a"] == pytest.approx(begin + 0.15 + 2.0)  # #6 started at 3 x Ta, then 2 s
+
+
+def test_unanswered_binding_request_times_out() -> None:
+    skype, _ = seed_agents(check_timeout=4.0)
+    # CMS never got the offer's credentials: it cannot answer, only drop
+    cms_deaf = IceAgent(controlling=False, local_ufrag="Zzzz", local_pwd="x" * 22,
+                        local_candidates=CMS)
+    net = FakeNet(skype, cms_deaf, SEED_ROUTES, SEED_SOURCES)
+    skype.set_remote("CmsU", "cms-password-0123456789ab", CMS, net.now)
+    net.run(until=20.0)
+    report = {r.id: r for r in skype.report()}
+    assert report[6].reason == "timeout: Binding request not answered within 4 s"
+    assert skype.state is AgentState.FAILED
+
+
+def test_wrong_password_is_refused_with_401() -> None:
+    skype, cms = seed_agents(check_timeout=2.0)
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    cms.set_remote(skype.local_ufrag, skype.local_pwd, SKYPE, net.now)
+    skype.set_remote(cms.local_ufrag, "not-the-right-password-x", CMS, net.now)
+    net.run(until=10.0)
+    errors = [parse(d) for who, d in net.wire if who == "b"]
+    assert errors and errors[0].cls is MessageClass.ERROR and errors[0].error is not None
+    assert errors[0].error.code == 401
+    assert skype.state is AgentState.FAILED  # a 401 without integrity is dropped: timeout
+
+
+def test_role_conflict_resolved_by_tie_breaker() -> None:
+    # both sides believe they control; CMS has the larger tie-breaker and keeps the role
+    skype = IceAgent(controlling=True, local_ufrag="SkyP", local_pwd="p" * 22,
+                     local_candidates=SKYPE, tie_breaker=5)
+    cms = IceAgent(controlling=True, local_ufrag="CmsU", local_pwd="q" * 22,
+                   local_candidates=CMS, tie_breaker=9)
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    cms.set_remote("SkyP", "p" * 22, SKYPE, net.now)
+    skype.set_remote("CmsU", "q" * 22, CMS, net.now)
+    net.run()
+    codes = [parse(d).error for _, d in net.wire if parse(d).cls is MessageClass.ERROR]
+    assert [c.code for c in codes if c is not None] == [487]
+    assert not skype.controlling and cms.controlling
+    assert skype.state is AgentState.COMPLETED and cms.state is AgentState.COMPLETED
+    first_retry = parse(net.wire[2][1])
+    assert first_retry.has(IceControlled)
+
+
+def test_role_conflict_switch_on_receipt() -> None:
+    # both controlled: the one with the larger tie-breaker becomes controlling on receipt
+    skype = IceAgent(controlling=False, local_ufrag="SkyP", local_pwd="p" * 22,
+                     local_candidates=SKYPE, tie_breaker=5)
+    cms = IceAgent(controlling=False, local_ufrag="CmsU", local_pwd="q" * 22,
+                   local_candidates=CMS, tie_breaker=9)
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    cms.set_remote("SkyP", "p" * 22, SKYPE, net.now)
+    skype.set_remote("CmsU", "q" * 22, CMS, net.now)
+    net.run(until=5.0)
+    assert cms.controlling and not skype.controlling
+    assert cms.state is AgentState.COMPLETED and skype.state is AgentState.COMPLETED
+    assert skype.selected is not None and skype.selected[0].state is PairState.SUCCEEDED
+
+
+def test_agent_keeps_answering_after_completion() -> None:
+    skype, cms = seed_agents()
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    start(skype, cms, net.now)
+    net.run()
+    assert skype.selected is not None
+    conn = skype.selected[1]
+    before = len(net.wire)
+    # CMS re-checks the selected pair (a keep-alive): Skype still answers
+    cms_conn = cms.selected[1] if cms.selected else 0
+    cms._conns[cms_conn].triggered = True  # white-box: queue one more check
+    cms.state = AgentState.RUNNING
+    cms._schedule_tick(net.now)
+    net.run(until=1.0)
+    assert len(net.wire) == before + 2 and conn == skype.selected[1]
+    assert parse(net.wire[-1][1]).cls is MessageClass.SUCCESS
+
+
+def test_controlled_only_has_no_deadline_before_any_check() -> None:
+    cms = IceAgent(controlling=False, local_ufrag="CmsU", local_pwd="q" * 22,
+                   local_candidates=CMS, config=IceConfig(overall_timeout=7.0))
+    assert cms.next_deadline() is None
+    cms.set_remote("SkyP", "p" * 22, SKYPE, 100.0)
+    assert cms.next_deadline() == pytest.approx(107.0)  # nothing to check: only the give-up
+    cms.handle_timer(107.0)
+    assert cms.state is AgentState.FAILED
+    failed = cms.actions()[-1]
+    assert isinstance(failed, Failed) and "within 7 s" in failed.reason
+
+
+def test_controlling_tie_breaker_in_request() -> None:
+    skype, cms = seed_agents()
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    start(skype, cms, net.now)
+    net.run()
+    req = parse(net.wire[0][1])
+    assert req.get(IceControlling) == IceControlling(2)
