@@ -1,0 +1,1 @@
+"""Thin asyncio adapters over the sans-I/O protocol cores."""

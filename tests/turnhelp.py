@@ -1,0 +1,170 @@
+"""Helpers for the TURN namespace and interop tests.
+
+The TURN test topology mirrors flow.md (Expressway-E between CMS and the Skype Edge):
+
+    cli  10.48.54.230 --veth-- 10.48.54.229  srv  192.168.1.229 --veth-- 192.168.1.252  peer
+
+Nothing routes between 10.48.54.0/24 and 192.168.1.0/24: only the TURN relay on ``srv`` joins
+them. :class:`NsLoop` runs an asyncio loop in a thread that has entered a namespace, so sockets
+made by code running there live in that namespace. :func:`start_coturn` runs coturn's
+``turnserver`` in a namespace, bounded in time and killed at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lab.kernel import enter_netns
+from tests.nethelp import NetBench, Node
+
+T = TypeVar("T")
+
+SRV_IN, SRV_OUT = "10.48.54.229", "192.168.1.229"
+CLI, PEER = "10.48.54.230", "192.168.1.252"
+USER, PASSWORD, REALM = "cms", "s3cret", "TANDBERG"
+
+
+@dataclass
+class TurnNet:
+    bench: NetBench
+    srv: Node
+    cli: Node
+    peer: Node
+
+
+def build_turn_net(bench: NetBench) -> TurnNet:
+    srv, cli, peer = bench.node("srv"), bench.node("cli"), bench.node("peer")
+    bench.segment("in", [(cli, "eth0", f"{CLI}/24"), (srv, "eth0", f"{SRV_IN}/24")])
+    bench.segment("out", [(srv, "eth1", f"{SRV_OUT}/24"), (peer, "eth0", f"{PEER}/24")])
+    return TurnNet(bench, srv, cli, peer)
+
+
+class NsLoop:
+    """An asyncio event loop in a thread inside network namespace ``ns``."""
+
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.error: BaseException | None = None
+
+        def main() -> None:
+            try:
+                enter_netns(ns)
+            except BaseException as exc:
+                self.error = exc
+                ready.set()
+                return
+            asyncio.set_event_loop(self.loop)
+            self.loop.call_soon(ready.set)
+            self.loop.run_forever()
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=main, name=f"nsloop:{ns}", daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Start ``coro`` on the loop; returns a concurrent future."""
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coro`` on the loop and wait for its result from a plain thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            async def cancel_all() -> None:
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            with contextlib.suppress(Exception):
+                self.run(cancel_all(), timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@contextlib.contextmanager
+def ns_loops(*namespaces: str) -> Iterator[list[NsLoop]]:
+    loops = [NsLoop(ns) for ns in namespaces]
+    try:
+        yield loops
+    finally:
+        for lp in loops:
+            lp.close()
+
+
+def wait_listening(node: Node, port: int, timeout: float = 10.0) -> None:
+    """Poll until something listens on TCP ``port`` in ``node``'s namespace."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = node.exec("ss", "-Htln", f"sport = :{port}", check=False).stdout
+        if out.strip():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on :{port} in {node.ns} after {timeout} s")
+
+
+@contextlib.contextmanager
+def coturn(node: Node, log: Path, *extra: str, listen: str = SRV_IN, relay: str = SRV_OUT,
+           port: int = 3478, min_port: int = 24000, max_port: int = 24099,
+           lifetime_s: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
+    """coturn ``turnserver`` in ``node``'s namespace: no config file, no CLI, long-term
+    credentials, explicit listening and relay IPs; killed at the end (and after ``lifetime_s``
+    at the latest, by ``timeout``)."""
+    argv = [
+        "timeout", "-s", "KILL", str(int(lifetime_s)),
+        "turnserver", "-n", "--no-cli", "--lt-cred-mech", "--realm", REALM,
+        "--user", f"{USER}:{PASSWORD}", "--listening-ip", listen, "--relay-ip", relay,
+        "--listening-port", str(port), "--min-port", str(min_port), "--max-port", str(max_port),
+        "--no-udp", "--no-tls", "--no-dtls", "--no-rfc5780", "--no-stun-backward-compatibility",
+        "--log-file", "stdout", "--simple-log", "--pidfile", str(log.with_suffix(".pid")),
+        "--fingerprint", "-v", *extra,
+    ]
+    with log.open("wb") as out:
+        proc = node.popen(*argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(node, port)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+async def echo_server(host: str, port: int) -> asyncio.Server:
+    """A TCP echo server (the peer of the Connect tests)."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return await asyncio.start_server(echo, sock=sock)
+
+
+async def read_exactly(reader: asyncio.StreamReader, n: int) -> bytes:
+    async with asyncio.timeout(10):
+        return await reader.readexactly(n)
