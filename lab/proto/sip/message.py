@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Final
+from typing import Final, Self
 
 from lab.proto.sip.address import NameAddr
 from lab.proto.sip.cseq import CSeq
@@ -80,7 +80,7 @@ class _Message:
                     out.append(h.value)
         return out
 
-    def with_header(self, name: str, value: str | None) -> _Message:
+    def with_header(self, name: str, value: str | None) -> Self:
         """Replace every ``name`` header by one with ``value`` (dropped when None), in place
         of the first one or at the end."""
         lname = canonical(name).lower()
@@ -97,7 +97,7 @@ class _Message:
             out.append(Header(canonical(name), value))
         return replace(self, headers=tuple(out))
 
-    def with_list(self, name: str, values: list[str]) -> _Message:
+    def with_list(self, name: str, values: list[str]) -> Self:
         """Replace a list header by one line per value, at the first one's place."""
         lname = canonical(name).lower()
         first = next((i for i, h in enumerate(self.headers) if h.name.lower() == lname),
@@ -107,11 +107,11 @@ class _Message:
         new = [Header(canonical(name), v) for v in values]
         return replace(self, headers=tuple(before + new + rest[len(before):]))
 
-    def prepend(self, name: str, value: str) -> _Message:
+    def prepend(self, name: str, value: str) -> Self:
         """Add ``name: value`` above every existing ``name`` (Via, Record-Route)."""
         return self.with_list(name, [value, *self.get_all(name)])
 
-    def with_body(self, body: bytes, content_type: str | None) -> _Message:
+    def with_body(self, body: bytes, content_type: str | None) -> Self:
         msg = replace(self, body=body)
         return msg.with_header("Content-Type", content_type if body else None)
 
