@@ -291,3 +291,21 @@ def _start_line(line: str, headers: tuple[Header, ...]) -> Message:
     if version != "2.0":
         raise ParseError(f"unsupported version SIP/{version}", status=505)
     return Request(headers, b"", method, uri)
+
+
+def error_response(head: bytes, status: int, reason: str) -> Response | None:
+    """A response to a request that failed to parse, from its raw headers (§8.2.6, §21.4.1):
+    Via, From, To, Call-ID and CSeq copied as they are. None when it was not a request or those
+    headers cannot be found (the transport then just closes)."""
+    try:
+        lines = _unfold(head.split(b"\r\n\r\n", 1)[0].decode("utf-8").split("\r\n"))
+        headers = [_header(line) for line in lines[1:] if line]
+    except (UnicodeDecodeError, ParseError):
+        return None
+    if not lines or lines[0].startswith("SIP/"):
+        return None
+    keep = ("Via", "From", "To", "Call-ID", "CSeq")
+    copied = tuple(h for h in headers if h.name in keep)
+    if {h.name for h in copied} != set(keep):
+        return None
+    return Response(copied, b"", status, reason)
