@@ -8,9 +8,9 @@ loading with strict validation (:mod:`.load`).
     topology.namespace("uclab", "cms")        # -> "uclab-cms"
 """
 
+from lab.names import DEFAULT_LAB, namespace
 from lab.topology.load import DEFAULT_TOPOLOGY, TOPOLOGY_DIR, from_document, load, resolve
 from lab.topology.model import (
-    DEFAULT_LAB,
     Endpoint,
     Interface,
     Nat,
@@ -19,7 +19,6 @@ from lab.topology.model import (
     Route,
     Segment,
     Topology,
-    namespace,
 )
 
 __all__ = [

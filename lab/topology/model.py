@@ -14,14 +14,8 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Literal
 
+from lab.names import DEFAULT_LAB, namespace
 from lab.topology.values import HostPort
-
-DEFAULT_LAB = "uclab"
-
-
-def namespace(lab: str, node: str) -> str:
-    """The network namespace of ``node`` in lab ``lab``: ``uclab-cms``."""
-    return f"{lab}-{node}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,127 @@
+"""Kernel primitives, part 4: running ``nft`` inside namespaces.
+
+Part of the kernel layer (``lab/kernel*.py``). ``nft`` is forked by a thread that has entered
+the target namespace, so it runs there without ``ip netns exec``; several loads run at once.
+Policy files are checked with ``nft -c`` in a throwaway unnamed namespace before anything is
+built, and nft's own message (file, line, caret) is handed back verbatim.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.kernel import netns_path, run_in_netns
+from lab.kernel_ns import enter_fd, in_anonymous_netns, run_in_thread
+
+TIMEOUT = 20.0
+_WHERE = re.compile(r"^(?P<file>[^\n]*?):(?P<line>\d+):\d+(?:-\d+)?: Error: ", re.M)
+
+
+@dataclass(frozen=True)
+class NftFailure:
+    """nft refused a file: its own words, and the line it pointed at (if it said)."""
+
+    path: Path
+    message: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class NftJob:
+    """Load ``path`` (a file, so nft names it in errors) or ``text`` into namespace ``ns``."""
+
+    ns: str
+    path: Path | None = None
+    text: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.ns}: {self.path if self.path is not None else 'rendered ruleset'}"
+
+
+def _failure(path: Path, stderr: str) -> NftFailure:
+    m = _WHERE.search(stderr)
+    return NftFailure(path, stderr.strip(), int(m.group("line")) if m else None)
+
+
+def _start(argv: list[str], text: str | None) -> subprocess.Popen[str]:
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if text is not None else
+                                subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise LabError(f"cannot run nft: {exc} (./setup installs nftables)") from None
+    if text is not None:
+        assert proc.stdin is not None
+        proc.stdin.write(text)
+        proc.stdin.close()
+    return proc
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    try:
+        out = proc.stdout.read() if proc.stdout else ""
+        err = proc.stderr.read() if proc.stderr else ""
+        code = proc.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise LabError(f"nft did not finish within {TIMEOUT} s") from None
+    return code, out, err
+
+
+def check_files(paths: Sequence[Path]) -> list[NftFailure]:
+    """``nft -c -f`` each file in an empty unnamed namespace; the failures, in order."""
+
+    def run() -> list[NftFailure]:
+        procs = [(p, _start(["nft", "-c", "-f", str(p)], None)) for p in paths]
+        failures = []
+        for p, proc in procs:
+            code, _, err = _finish(proc)
+            if code != 0:
+                failures.append(_failure(p, err))
+        return failures
+
+    return in_anonymous_netns(run, timeout=TIMEOUT + 5)
+
+
+def load(jobs: Sequence[NftJob]) -> None:
+    """Load every job into its namespace, all at once; :class:`LabError` if any fails."""
+
+    def run() -> list[tuple[NftJob, int, str]]:
+        procs = []
+        for job in jobs:
+            fd = os.open(netns_path(job.ns), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                enter_fd(fd)
+            finally:
+                os.close(fd)
+            argv = ["nft", "-f", str(job.path) if job.path is not None else "-"]
+            procs.append((job, _start(argv, job.text)))
+        results = []
+        for job, proc in procs:
+            code, _, err = _finish(proc)
+            results.append((job, code, err))
+        return results
+
+    for job, code, err in run_in_thread(run, name="nft-load", timeout=TIMEOUT + 5):
+        if code != 0:
+            raise LabError(f"nft refused {job.label}: {err.strip()}")
+
+
+def list_ruleset(ns: str) -> str:
+    """``nft list ruleset`` of namespace ``ns`` (with counters)."""
+
+    def run() -> str:
+        code, out, err = _finish(_start(["nft", "list", "ruleset"], None))
+        if code != 0:
+            raise LabError(f"nft list ruleset in {ns}: {err.strip()}")
+        return out
+
+    return run_in_netns(ns, run, timeout=TIMEOUT + 5)
