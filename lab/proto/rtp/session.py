@@ -38,6 +38,7 @@ class MediaStats:
     rtcp_sent: int
     rtcp_received: int
     duration_s: float
+    malformed: int = 0
 
     def as_dict(self) -> dict[str, int | float | None]:
         return asdict(self)
