@@ -12,13 +12,14 @@ from pathlib import Path
 import sipmessage
 
 from lab.net.sip_proxy import SipProxy
-from lab.net.sip_transport import Listener, SipTransport, TransportConfig
+from lab.net.sip_transport import Connection, Listener, SipTransport, TransportConfig
 from lab.proto.sip.core import Target
 from lab.proto.sip.message import Message
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
 from tests.conftest import require_tool
-from tests.netns.siplab import NodeThread
+from tests.interop.kamailio_run import wait_listening
 from tests.nethelp import NetBench
+from tests.netns.siplab import NodeThread
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sip" / "sipp"
 CALLS = 5
@@ -29,9 +30,9 @@ class TappedTransport(SipTransport):
 
     sent: list[bytes]
 
-    def _write(self, conn: object, message: Message) -> None:  # type: ignore[override]
+    def _write(self, conn: Connection, message: Message) -> None:
         self.sent.append(message.encode())
-        super()._write(conn, message)  # type: ignore[arg-type]
+        super()._write(conn, message)
 
 
 def test_sipp_uac_and_uas_through_our_proxy(netbench: Callable[[], NetBench],
@@ -55,6 +56,7 @@ def test_sipp_uac_and_uas_through_our_proxy(netbench: Callable[[], NetBench],
     callee = uas.popen(sipp, "-sf", str(DATA / "uas_reinvite.xml"), "-i", "10.0.0.3",
                        "-p", "5060", "-m", str(CALLS), *common,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    wait_listening(uas, "10.0.0.3:5060")
     thread = NodeThread(prx.ns, proxy.serve)
     try:
         caller = uac.exec(sipp, "10.0.0.2:5060", "-sf", str(DATA / "uac_reinvite.xml"),

@@ -1,0 +1,54 @@
+"""Start kamailio (a stateful proxy of the config in tests/data/sip/kamailio.cfg.in) in a
+namespace, bounded in time; used by the interop test and by bench/bench_sip.py."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from tests.nethelp import Node
+
+CFG = Path(__file__).resolve().parent.parent / "data" / "sip" / "kamailio.cfg.in"
+MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+
+def start_kamailio(node: Node, folder: Path, listen: str, next_hop: str) -> subprocess.Popen[bytes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = folder / "kamailio.cfg"
+    cfg.write_text(CFG.read_text().replace("@LISTEN@", listen).replace("@NEXT@", next_hop)
+                   .replace("@MODULES@", MODULES))
+    check = node.exec("kamailio", "-c", "-f", str(cfg), check=False)
+    if check.returncode != 0:
+        raise RuntimeError(f"kamailio rejects its config: {check.stderr[-2000:]}")
+    proc = node.popen("timeout", "120", "kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64",
+                      "-M", "8", "-Y", str(folder), stdout=subprocess.DEVNULL,
+                      stderr=open(folder / "kamailio.log", "wb"))  # noqa: SIM115
+    host, port = listen.split(":")
+    for _ in range(100):
+        if f"{host}:{port}" in node.exec("ss", "-tlnH").stdout:
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"kamailio did not listen: {(folder / 'kamailio.log').read_text()[-2000:]}")
+
+
+def wait_listening(node: Node, addr: str, within: float = 5.0) -> None:
+    """Wait until something listens on TCP ``addr`` in ``node``'s namespace."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if addr in node.exec("ss", "-tlnH").stdout:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {addr} in {node.ns}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
