@@ -1,0 +1,506 @@
+"""Sans-I/O TURN server core over TCP: long-term credentials, allocations, permissions and all of
+RFC 6062 (Connect, peer-initiated connections, ConnectionAttempt, ConnectionBind, bind timer).
+
+The core sees client connections as integers chosen by the adapter and whole STUN messages
+(framing is the adapter's, with :class:`~lab.proto.stun.StunStreamFramer`); it returns
+:mod:`~lab.proto.turn.state` actions. It never touches a socket or the clock: every entry point
+takes ``now``. Every refusal is answered with the RFC's error code and a reason, and logged.
+
+Relayed bytes after ConnectionBind never come here: :class:`StartBridge` hands both sockets to
+the adapter's raw bridge (RFC 6062 §5.5).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import logging
+import secrets
+from collections.abc import Callable
+
+from lab.proto.stun import (
+    PROTO_TCP,
+    PROTO_UDP,
+    ConnectionId,
+    Data,
+    DontFragment,
+    EvenPort,
+    Fingerprint,
+    Lifetime,
+    Message,
+    MessageClass,
+    Method,
+    ParseError,
+    RequestedAddressFamily,
+    RequestedTransport,
+    ReservationToken,
+    UnknownAttributes,
+    XorMappedAddress,
+    XorPeerAddress,
+    XorRelayedAddress,
+    parse,
+)
+from lab.proto.turn.auth import Credentials, NonceBook
+from lab.proto.turn.config import TurnServerConfig
+from lab.proto.turn.responses import Request, Responder, who
+from lab.proto.turn.state import (
+    Action,
+    Addr,
+    Allocation,
+    ClientConnection,
+    CloseConnection,
+    ClosePeer,
+    CloseRelay,
+    ConnectPeer,
+    OpenRelay,
+    PeerConnection,
+    PeerState,
+    SendDatagram,
+    SendTo,
+    StartBridge,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _family(host: str) -> int:
+    return ipaddress.ip_address(host).version
+
+
+class TurnServerCore(Responder):
+    """The protocol side of a TURN server (RFC 8656 §6-§11, RFC 6062 §5)."""
+
+    def __init__(self, config: TurnServerConfig, *, nonce_secret: bytes | None = None) -> None:
+        super().__init__(config, Credentials(
+            config.realm, config.users, NonceBook(config.nonce_lifetime, nonce_secret)
+        ))
+        self.connections: dict[int, ClientConnection] = {}
+        self.allocations: dict[int, Allocation] = {}
+        self.peers: dict[int, PeerConnection] = {}
+        self._by_relay: dict[Addr, int] = {}
+        self._alloc_ids = itertools.count(1)
+        self._handlers: dict[Method, Callable[[Request, float], list[Action]]] = {
+            Method.ALLOCATE: self._allocate, Method.REFRESH: self._refresh,
+            Method.CREATE_PERMISSION: self._create_permission, Method.CONNECT: self._connect,
+            Method.CONNECTION_BIND: self._connection_bind, Method.CHANNEL_BIND: self._channel_bind,
+        }
+
+    # --- client connections ---------------------------------------------------------------
+
+    def connection_made(self, conn: int, client: Addr, server: Addr) -> None:
+        self.connections[conn] = ClientConnection(conn, client, server)
+
+    def connection_lost(self, conn: int, now: float) -> list[Action]:
+        """A client connection ended. A control connection takes its allocation with it (an
+        allocation is identified by its connection's 5-tuple, RFC 8656 §5); a data connection
+        takes its peer connection (RFC 6062 §5.5)."""
+        c = self.connections.pop(conn, None)
+        if c is None:
+            return []
+        if c.alloc is not None and c.alloc in self.allocations:
+            return self._delete(self.allocations[c.alloc], "control connection closed")
+        if c.data_for is not None:
+            return self._drop_peer(c.data_for, "client data connection closed")
+        return []
+
+    def message_received(self, conn: int, raw: bytes, now: float) -> list[Action]:
+        """One whole STUN message from client connection ``conn`` (RFC 8489 §6.3)."""
+        c = self.connections.get(conn)
+        if c is None or c.data_for is not None:
+            return []
+        try:
+            msg = parse(raw)
+        except ParseError as exc:
+            return self._malformed(c, raw, exc)
+        if msg.cls is MessageClass.INDICATION:
+            return self._indication(c, msg, now)
+        if msg.cls is not MessageClass.REQUEST:
+            log.info("TURN %s: ignoring %s", who(c), msg.describe())
+            return []
+        return self._request(Request(c, msg, msg.has(Fingerprint)), raw, now)
+
+    def _request(self, req: Request, raw: bytes, now: float) -> list[Action]:
+        """Binding needs no credentials; every TURN method does (RFC 8656 §6.2), then the
+        unknown comprehension-required attributes are refused with 420 (RFC 8489 §6.3.1)."""
+        msg = req.msg
+        if msg.method is Method.BINDING:
+            return [self._success(req, [XorMappedAddress(*req.conn.client)])]
+        handler = self._handlers.get(msg.method)
+        if handler is None:
+            return self._refuse(req, 400, f"unknown method {int(msg.method):#05x}", now)
+        auth = self.credentials.check(msg, raw, now)
+        if not auth.ok:
+            return self._refuse(req, auth.code, auth.reason, now, challenge=auth.challenge)
+        req.key, req.username = auth.key, auth.username
+        unknown = msg.unknown_comprehension_required()
+        if unknown:
+            names = ", ".join(f"{t:#06x}" for t in unknown)
+            return self._refuse(req, 420, f"Unknown Attribute {names}", now,
+                                extra=[UnknownAttributes(unknown)])
+        return handler(req, now)
+
+    # --- RFC 8656 methods -----------------------------------------------------------------
+
+    def _allocate(self, req: Request, now: float) -> list[Action]:
+        """Allocate, RFC 8656 §7.2 and RFC 6062 §5.1."""
+        transport = req.msg.get(RequestedTransport)
+        problem = self._allocate_problem(req, transport)
+        port = self._free_port(set())
+        if problem is None and port is None:
+            problem = (508, "Insufficient Capacity: no free relay port")
+        if problem is not None or transport is None or port is None:
+            code, reason = problem or (500, "Server Error")
+            return self._refuse(req, code, reason, now)
+        if req.username is None or req.key is None:  # authenticated by _request
+            return self._refuse(req, 500, "Server Error: unauthenticated Allocate", now)
+        lifetime = self._lifetime(req.msg)
+        alloc = Allocation(
+            next(self._alloc_ids), req.conn.conn, req.username, req.key, transport.protocol,
+            (self.config.relay_ip, port), req.conn.client, now + lifetime, request=req.msg,
+            fingerprint=req.fingerprint,
+        )
+        self.allocations[alloc.key] = alloc
+        self._by_relay[alloc.relayed] = alloc.key
+        req.conn.alloc = alloc.key
+        return [OpenRelay(alloc.key, alloc.relayed, alloc.transport)]
+
+    def _allocate_problem(self, req: Request, transport: RequestedTransport | None
+                          ) -> tuple[int, str] | None:
+        cfg = self.config
+        if req.conn.alloc is not None:
+            return 437, "Allocation Mismatch: this connection has one"
+        problem = self._transport_problem(transport.protocol if transport else None, req.msg)
+        if problem:
+            return problem
+        family = req.msg.get(RequestedAddressFamily)
+        if family is not None and (family.family == 2) != (_family(cfg.relay_ip) == 6):
+            return 440, "Address Family not Supported"
+        mine = sum(1 for a in self.allocations.values() if a.username == req.username)
+        if cfg.user_quota and mine >= cfg.user_quota:
+            return 486, f"Allocation Quota Reached ({cfg.user_quota} per user)"
+        if cfg.total_quota and len(self.allocations) >= cfg.total_quota:
+            return 486, f"Allocation Quota Reached ({cfg.total_quota} in all)"
+        return None
+
+    def _transport_problem(self, protocol: int | None, msg: Message) -> tuple[int, str] | None:
+        if protocol is None:
+            return 400, "Bad Request: Allocate without REQUESTED-TRANSPORT"
+        if protocol == PROTO_TCP:
+            if self.config.refuse_tcp:
+                return 442, "Unsupported Transport Protocol: TCP relaying is disabled"
+            if msg.has(EvenPort) or msg.has(ReservationToken) or msg.has(DontFragment):
+                return 400, "Bad Request: EVEN-PORT/RESERVATION-TOKEN/DONT-FRAGMENT with TCP"
+            return None
+        if protocol == PROTO_UDP and self.config.allow_udp:
+            return None
+        return 442, f"Unsupported Transport Protocol {protocol}"
+
+    def _lifetime(self, msg: Message) -> int:
+        """RFC 8656 §7.2: the requested LIFETIME, at least the default, at most the maximum."""
+        asked = msg.get(Lifetime)
+        want = asked.value if asked is not None else self.config.default_lifetime
+        return max(self.config.default_lifetime, min(want, self.config.max_lifetime))
+
+    def _free_port(self, exclude: set[int]) -> int | None:
+        """The first relay port, in configured order, that no allocation uses."""
+        for port in self.config.relay_ports:
+            if port not in exclude and (self.config.relay_ip, port) not in self._by_relay:
+                return port
+        return None
+
+    def relay_result(self, alloc_key: int, ok: bool, now: float) -> list[Action]:
+        """The adapter bound (or could not bind) the relayed address of an allocation."""
+        alloc = self.allocations.get(alloc_key)
+        if alloc is None:
+            return [CloseRelay(alloc_key)] if ok else []
+        req = self._request_for(alloc, alloc.request)
+        alloc.request = None
+        if req is None:
+            return []
+        if ok:
+            alloc.ready = True
+            log.info("TURN %s: allocated %s:%d for %s", who(req.conn), *alloc.relayed,
+                     alloc.username)
+            return [self._success(req, [
+                XorRelayedAddress(*alloc.relayed), Lifetime(round(alloc.expires - now)),
+                XorMappedAddress(*alloc.mapped),
+            ])]
+        alloc.tried_ports.add(alloc.relayed[1])
+        del self._by_relay[alloc.relayed]
+        port = self._free_port(alloc.tried_ports)
+        if port is None:
+            self._forget(alloc)
+            return self._refuse(req, 508, "Insufficient Capacity: no relay port could be bound",
+                                now)
+        log.info("TURN: relay port %d busy, trying %d", alloc.relayed[1], port)
+        alloc.relayed = (alloc.relayed[0], port)
+        alloc.request = req.msg
+        self._by_relay[alloc.relayed] = alloc.key
+        return [OpenRelay(alloc.key, alloc.relayed, alloc.transport)]
+
+    def _request_for(self, alloc: Allocation, msg: Message | None) -> Request | None:
+        conn = self.connections.get(alloc.conn)
+        if conn is None or msg is None:
+            return None
+        return Request(conn, msg, alloc.fingerprint, alloc.hmac_key, alloc.username)
+
+    def _owned(self, req: Request, now: float) -> Allocation | list[Action]:
+        """The allocation of this control connection, or the refusal (437, 441)."""
+        alloc = self.allocations.get(req.conn.alloc) if req.conn.alloc is not None else None
+        if alloc is None or not alloc.ready:
+            return self._refuse(req, 437, "Allocation Mismatch: no allocation here", now)
+        if alloc.username != req.username:
+            return self._refuse(req, 441, f"Wrong Credentials: allocation of {alloc.username}",
+                                now)
+        return alloc
+
+    def _refresh(self, req: Request, now: float) -> list[Action]:
+        """Refresh, RFC 8656 §7.3; LIFETIME 0 deletes the allocation."""
+        alloc = self._owned(req, now)
+        if not isinstance(alloc, Allocation):
+            return alloc
+        asked = req.msg.get(Lifetime)
+        if asked is not None and asked.value == 0:
+            out = self._delete(alloc, "deleted by Refresh with LIFETIME 0")
+            return [self._success(req, [Lifetime(0)]), *out]
+        lifetime = self._lifetime(req.msg)
+        alloc.expires = now + lifetime
+        return [self._success(req, [Lifetime(lifetime)])]
+
+    def _peer_problem(self, alloc: Allocation, peer: XorPeerAddress) -> tuple[int, str] | None:
+        if _family(peer.host) != _family(alloc.relayed[0]):
+            return 443, f"Peer Address Family Mismatch: {peer.host}"
+        why = self.config.peer_policy.check(peer.host)
+        return (403, f"Forbidden: {why}") if why else None
+
+    def _create_permission(self, req: Request, now: float) -> list[Action]:
+        """CreatePermission, RFC 8656 §9.2: every peer or none; 300 s each."""
+        alloc = self._owned(req, now)
+        if not isinstance(alloc, Allocation):
+            return alloc
+        peers = req.msg.get_all(XorPeerAddress)
+        if not peers:
+            return self._refuse(req, 400, "Bad Request: CreatePermission without a peer", now)
+        for peer in peers:
+            problem = self._peer_problem(alloc, peer)
+            if problem:
+                return self._refuse(req, *problem, now)
+        for peer in peers:
+            alloc.permissions[peer.host] = now + self.config.permission_lifetime
+        return [self._success(req, [])]
+
+    def _channel_bind(self, req: Request, now: float) -> list[Action]:
+        return self._refuse(req, 400, "Bad Request: ChannelBind is not supported here", now)
+
+    def _indication(self, c: ClientConnection, msg: Message, now: float) -> list[Action]:
+        """Send indication on a UDP allocation (RFC 8656 §10.2); others are ignored."""
+        alloc = self.allocations.get(c.alloc) if c.alloc is not None else None
+        peer, data = msg.get(XorPeerAddress), msg.get(Data)
+        if msg.method is not Method.SEND or alloc is None or alloc.transport != PROTO_UDP:
+            log.info("TURN %s: ignoring %s", who(c), msg.describe())
+            return []
+        if peer is None or data is None or not alloc.permitted(peer.host, now):
+            log.warning("TURN %s: Send indication dropped (no peer, data or permission)", who(c))
+            return []
+        return [SendDatagram(alloc.key, peer.addr, data.value)]
+
+    def datagram_received(self, alloc_key: int, peer: Addr, data: bytes, now: float
+                          ) -> list[Action]:
+        """A datagram on a UDP relayed address: a Data indication if permitted (§11.3)."""
+        alloc = self.allocations.get(alloc_key)
+        if alloc is None or not alloc.permitted(peer[0], now):
+            log.info("TURN: datagram from %s:%d dropped (no permission)", *peer)
+            return []
+        ind = Message.indication(Method.DATA, [XorPeerAddress(*peer), Data(data)])
+        return [SendTo(alloc.conn, ind.encode(fingerprint=alloc.fingerprint), ind)]
+
+    # --- RFC 6062 -------------------------------------------------------------------------
+
+    def _new_cid(self) -> int:
+        while True:
+            cid = secrets.randbits(32)
+            if cid and cid not in self.peers:
+                return cid
+
+    def _peer_limit(self, alloc: Allocation) -> bool:
+        limit = self.config.max_peer_connections
+        return bool(limit) and len(alloc.connections) >= limit
+
+    def _connection_to(self, alloc: Allocation, peer: Addr) -> PeerConnection | None:
+        for cid in alloc.connections:
+            pc = self.peers.get(cid)
+            if pc is not None and pc.peer == peer:
+                return pc
+        return None
+
+    def _connect(self, req: Request, now: float) -> list[Action]:
+        """Connect, RFC 6062 §5.2: the relay connects to the peer from the relayed address."""
+        alloc = self._owned(req, now)
+        if not isinstance(alloc, Allocation):
+            return alloc
+        peer = req.msg.get(XorPeerAddress)
+        problem = self._connect_problem(alloc, peer)
+        if problem is not None or peer is None:
+            return self._refuse(req, *(problem or (400, "Bad Request")), now)
+        cid = self._new_cid()
+        self.peers[cid] = PeerConnection(cid, alloc.key, peer.addr, PeerState.CONNECTING,
+                                         now + self.config.connect_timeout, req.msg)
+        alloc.connections.add(cid)
+        return [ConnectPeer(cid, alloc.relayed, peer.addr)]
+
+    def _connect_problem(self, alloc: Allocation, peer: XorPeerAddress | None
+                         ) -> tuple[int, str] | None:
+        if alloc.transport != PROTO_TCP:
+            return 400, "Bad Request: Connect on a UDP allocation"
+        if peer is None:
+            return 400, "Bad Request: Connect without XOR-PEER-ADDRESS"
+        problem = self._peer_problem(alloc, peer)
+        if problem:
+            return problem
+        if self._connection_to(alloc, peer.addr) is not None:
+            return 446, f"Connection Already Exists to {peer.host}:{peer.port}"
+        if self._peer_limit(alloc):
+            return 508, "Insufficient Capacity: connection limit reached"
+        return None
+
+    def peer_connect_result(self, cid: int, ok: bool, now: float, reason: str = ""
+                            ) -> list[Action]:
+        """The adapter's connection to the peer of a Connect succeeded or failed (§5.2)."""
+        pc = self.peers.get(cid)
+        if pc is None or pc.state is not PeerState.CONNECTING:
+            return [ClosePeer(cid, "connection no longer wanted")] if ok else []
+        alloc = self.allocations[pc.alloc]
+        req = self._request_for(alloc, pc.connect_request)
+        pc.connect_request = None
+        if not ok or req is None:
+            self._forget_peer(pc)
+            out: list[Action] = [ClosePeer(cid, reason or "connect failed")] if ok else []
+            if req is None:
+                return out
+            return out + self._refuse(req, 447, f"Connection Timeout or Failure: {reason}", now)
+        pc.state, pc.deadline = PeerState.AWAITING_BIND, now + self.config.bind_timeout
+        log.info("TURN: %s:%d connected to peer %s:%d (CONNECTION-ID %d)", *alloc.relayed,
+                 *pc.peer, cid)
+        return [self._success(req, [ConnectionId(cid)])]
+
+    def peer_accepted(self, relayed: Addr, peer: Addr, now: float
+                      ) -> tuple[int | None, list[Action]]:
+        """A peer connected to a relayed address (RFC 6062 §5.3). Returns the new
+        CONNECTION-ID (None: close the peer's connection) and the ConnectionAttempt."""
+        alloc = self.allocations.get(self._by_relay.get(relayed, -1))
+        where = f"{relayed[0]}:{relayed[1]}"
+        refusal = ""
+        if alloc is None or not alloc.ready or alloc.transport != PROTO_TCP:
+            refusal = "no TCP allocation there"
+        elif why := self.config.peer_policy.check(peer[0]):
+            refusal = why
+        elif not alloc.permitted(peer[0], now):
+            refusal = "no permission for that peer (RFC 6062 §5.3)"
+        elif self._connection_to(alloc, peer) is not None:
+            refusal = "a connection from that peer address already exists"
+        elif self._peer_limit(alloc):
+            refusal = "connection limit reached"
+        if refusal or alloc is None:
+            log.warning("TURN: peer %s:%d refused on %s: %s", *peer, where, refusal)
+            return None, []
+        cid = self._new_cid()
+        self.peers[cid] = PeerConnection(cid, alloc.key, peer, PeerState.AWAITING_BIND,
+                                         now + self.config.bind_timeout)
+        alloc.connections.add(cid)
+        ind = Message.indication(Method.CONNECTION_ATTEMPT, [
+            ConnectionId(cid), XorPeerAddress(*peer),
+        ])
+        log.info("TURN: peer %s:%d connected to %s (CONNECTION-ID %d)", *peer, where, cid)
+        return cid, [SendTo(alloc.conn, ind.encode(fingerprint=alloc.fingerprint), ind)]
+
+    def _connection_bind(self, req: Request, now: float) -> list[Action]:
+        """ConnectionBind on a new connection, RFC 6062 §5.4."""
+        if req.conn.alloc is not None:
+            return self._refuse(req, 400, "Bad Request: ConnectionBind on a control connection",
+                                now)
+        cid_attr = req.msg.get(ConnectionId)
+        if cid_attr is None:
+            return self._refuse(req, 400, "Bad Request: ConnectionBind without CONNECTION-ID",
+                                now)
+        pc = self.peers.get(cid_attr.value)
+        if pc is None or pc.state is not PeerState.AWAITING_BIND:
+            return self._refuse(req, 400, f"Bad Request: unknown CONNECTION-ID {cid_attr.value}",
+                                now)
+        alloc = self.allocations[pc.alloc]
+        if alloc.username != req.username:
+            return self._refuse(req, 441, f"Wrong Credentials: allocation of {alloc.username}",
+                                now)
+        pc.state, pc.deadline, pc.client_conn = PeerState.BOUND, None, req.conn.conn
+        req.conn.data_for = pc.cid
+        log.info("TURN %s: bound CONNECTION-ID %d (peer %s:%d)", who(req.conn), pc.cid, *pc.peer)
+        return [self._success(req, []), StartBridge(req.conn.conn, pc.cid)]
+
+    def peer_closed(self, cid: int, now: float) -> list[Action]:
+        """The peer connection ended (before the bind, or its bridge ended)."""
+        return self._drop_peer(cid, "peer connection closed")
+
+    # --- deletion -------------------------------------------------------------------------
+
+    def _forget_peer(self, pc: PeerConnection) -> None:
+        self.peers.pop(pc.cid, None)
+        alloc = self.allocations.get(pc.alloc)
+        if alloc is not None:
+            alloc.connections.discard(pc.cid)
+
+    def _drop_peer(self, cid: int, why: str) -> list[Action]:
+        pc = self.peers.get(cid)
+        if pc is None:
+            return []
+        self._forget_peer(pc)
+        out: list[Action] = [ClosePeer(cid, why)]
+        if pc.client_conn is not None:
+            out.append(CloseConnection(pc.client_conn, why))
+        return out
+
+    def _forget(self, alloc: Allocation) -> None:
+        self.allocations.pop(alloc.key, None)
+        if self._by_relay.get(alloc.relayed) == alloc.key:
+            del self._by_relay[alloc.relayed]
+        conn = self.connections.get(alloc.conn)
+        if conn is not None and conn.alloc == alloc.key:
+            conn.alloc = None
+
+    def _delete(self, alloc: Allocation, why: str) -> list[Action]:
+        """Delete an allocation and every connection it has (RFC 6062 §5.5)."""
+        log.info("TURN: allocation %s:%d of %s deleted: %s", *alloc.relayed, alloc.username, why)
+        out: list[Action] = []
+        for cid in list(alloc.connections):
+            out += self._drop_peer(cid, f"allocation deleted ({why})")
+        self._forget(alloc)
+        out.append(CloseRelay(alloc.key))
+        return out
+
+    # --- timers ---------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        times = [a.expires for a in self.allocations.values()]
+        times += [p.deadline for p in self.peers.values() if p.deadline is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> list[Action]:
+        """Connect timeouts (447), the 30 s bind timer (RFC 6062 §5.3), allocation expiry."""
+        out: list[Action] = []
+        for pc in list(self.peers.values()):
+            if pc.deadline is None or pc.deadline > now:
+                continue
+            if pc.state is PeerState.CONNECTING:
+                out += self.peer_connect_result(pc.cid, False, now, "timed out")
+                out.append(ClosePeer(pc.cid, "connect timed out"))
+            else:
+                log.warning("TURN: no ConnectionBind for CONNECTION-ID %d (peer %s:%d) within "
+                            "%g s: closing the peer connection", pc.cid, *pc.peer,
+                            self.config.bind_timeout)
+                out += self._drop_peer(pc.cid, "no ConnectionBind in time")
+        for alloc in list(self.allocations.values()):
+            if alloc.expires <= now:
+                out += self._delete(alloc, "lifetime expired")
+            else:
+                for host in [h for h, t in alloc.permissions.items() if t <= now]:
+                    del alloc.permissions[host]
+        return out
+
