@@ -201,9 +201,12 @@ def check_policies(topo: Topology) -> None:
                          "checks a file without loading it")
 
 
-def preflight(topo: Topology, lab: str) -> None:
+def preflight(topo: Topology, lab: str, root: Path = RUN_ROOT) -> None:
     """What can be known before building: the names are free, br_netfilter is there."""
-    check_lab_name(lab)
+    run = RunDir(check_lab_name(lab), root)
+    if run.path.exists():
+        raise LabError(f"lab {lab} exists already ({run.path}): `uclab status --name {lab}` "
+                       f"shows it, `uclab down --name {lab}` removes it")
     taken = [ns for ns in topo.namespaces(lab).values() if kernel_ns.netns_exists(ns)]
     if taken:
         raise LabError(f"namespaces {', '.join(taken)} exist already and are not this lab's: "
@@ -219,9 +222,10 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
     topo = with_policies(topo, policies or {})
     check_lab_name(lab)
     check_policies(topo)
-    preflight(topo, lab)
+    preflight(topo, lab, root)
     used = {n.name: n.policy for n in topo.firewalls() if n.policy is not None}
-    state = LabState.create(lab, topo.path, used, root=root)
+    roles = {n.name: n.role for n in topo.nodes}
+    state = LabState.create(lab, topo.path, roles, used, root=root)
     ctx = BuildContext(lab, topo, state)
     try:
         for step in STEPS if steps is None else steps:

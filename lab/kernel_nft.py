@@ -8,7 +8,6 @@ built, and nft's own message (file, line, caret) is handed back verbatim.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -16,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.kernel import netns_path, run_in_netns
-from lab.kernel_ns import enter_fd, in_anonymous_netns, run_in_thread
+from lab.kernel import enter_netns
+from lab.kernel_ns import in_anonymous_netns, run_in_thread
 
 TIMEOUT = 20.0
 _WHERE = re.compile(r"^(?P<file>[^\n]*?):(?P<line>\d+):\d+(?:-\d+)?: Error: ", re.M)
@@ -97,11 +96,7 @@ def load(jobs: Sequence[NftJob]) -> None:
     def run() -> list[tuple[NftJob, int, str]]:
         procs = []
         for job in jobs:
-            fd = os.open(netns_path(job.ns), os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                enter_fd(fd)
-            finally:
-                os.close(fd)
+            enter_netns(job.ns)  # this worker thread only
             argv = ["nft", "-f", str(job.path) if job.path is not None else "-"]
             procs.append((job, _start(argv, job.text)))
         results = []
@@ -115,13 +110,20 @@ def load(jobs: Sequence[NftJob]) -> None:
             raise LabError(f"nft refused {job.label}: {err.strip()}")
 
 
-def list_ruleset(ns: str) -> str:
-    """``nft list ruleset`` of namespace ``ns`` (with counters)."""
+def list_rulesets(namespaces: Sequence[str]) -> dict[str, str]:
+    """``nft list ruleset`` (with counters) of each namespace, all at once."""
 
-    def run() -> str:
-        code, out, err = _finish(_start(["nft", "list", "ruleset"], None))
-        if code != 0:
-            raise LabError(f"nft list ruleset in {ns}: {err.strip()}")
+    def run() -> dict[str, str]:
+        procs = []
+        for ns in namespaces:
+            enter_netns(ns)  # this worker thread only
+            procs.append((ns, _start(["nft", "list", "ruleset"], None)))
+        out = {}
+        for ns, proc in procs:
+            code, text, err = _finish(proc)
+            if code != 0:
+                raise LabError(f"nft list ruleset in {ns}: {err.strip()}")
+            out[ns] = text
         return out
 
-    return run_in_netns(ns, run, timeout=TIMEOUT + 5)
+    return run_in_thread(run, name="nft-list", timeout=TIMEOUT + 5)

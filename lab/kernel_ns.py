@@ -192,11 +192,16 @@ def alive(proc: ProcessId) -> bool:
 
 def pids_in_netns(name: str) -> list[int]:
     """Pids of the processes whose network namespace is ``name`` (by inode; own pid excluded)."""
-    ident = netns_id(name)
-    if ident is None:
-        return []
+    return pids_in_namespaces([name])[name]
+
+
+def pids_in_namespaces(names: Sequence[str]) -> dict[str, list[int]]:
+    """``{namespace: [pid, ...]}`` from one pass over ``/proc`` (by inode; own pid excluded)."""
+    idents = {ident: n for n in names if (ident := netns_id(n)) is not None}
+    found: dict[str, list[int]] = {n: [] for n in names}
+    if not idents:
+        return found
     me = os.getpid()
-    found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
@@ -204,9 +209,19 @@ def pids_in_netns(name: str) -> list[int]:
             st = Path(entry.path, "ns", "net").stat()
         except OSError:
             continue
-        if (st.st_dev, st.st_ino) == ident:
-            found.append(int(entry.name))
+        owner = idents.get((st.st_dev, st.st_ino))
+        if owner is not None:
+            found[owner].append(int(entry.name))
     return found
+
+
+def cmdline(pid: int) -> list[str]:
+    """argv of a process (empty if it is gone or a kernel thread)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
 def stop_processes(procs: Sequence[ProcessId], grace: float = 1.0) -> list[ProcessId]:
@@ -236,9 +251,9 @@ def _zombie(pid: int) -> bool:
     return raw[raw.rindex(b")") + 2:][:1] in (b"Z", b"X")
 
 
-def kill_netns_processes(name: str, grace: float = 1.0) -> list[ProcessId]:
-    """Stop every process inside namespace ``name`` (found by inode)."""
-    procs = [ProcessId(pid, st) for pid in pids_in_netns(name)
+def kill_netns_processes(names: Sequence[str], grace: float = 1.0) -> list[ProcessId]:
+    """Stop every process inside the namespaces ``names`` (found by inode), all at once."""
+    procs = [ProcessId(pid, st) for pids in pids_in_namespaces(names).values() for pid in pids
              if (st := start_time(pid)) is not None]
     return stop_processes(procs, grace)
 

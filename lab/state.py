@@ -92,6 +92,7 @@ class LabState:
 
     run: RunDir
     topology: str
+    nodes: dict[str, str] = field(default_factory=dict)  # node -> role, in build order
     policies: dict[str, str] = field(default_factory=dict)
     phase: Phase = "building"
     owner: int = field(default_factory=os.getpid)
@@ -105,8 +106,8 @@ class LabState:
 
     # -- life cycle -------------------------------------------------------------------------------
     @classmethod
-    def create(cls, lab: str, topology: Path, policies: dict[str, Path],
-               root: Path = RUN_ROOT) -> LabState:
+    def create(cls, lab: str, topology: Path, nodes: dict[str, str],
+               policies: dict[str, Path], root: Path = RUN_ROOT) -> LabState:
         """Make the run folder (it must not exist: one lab per name) and the first state; the
         returned state holds the lab's lock (:meth:`release` it when done)."""
         run = RunDir(check_lab_name(lab), root)
@@ -118,7 +119,7 @@ class LabState:
                            f"`uclab down --name {lab}` (or `uclab clean`) first") from None
         for sub in SUBDIRS:
             (run.path / sub).mkdir()
-        state = cls(run, str(topology), {k: str(v) for k, v in policies.items()})
+        state = cls(run, str(topology), dict(nodes), {k: str(v) for k, v in policies.items()})
         state.acquire()
         state.save()
         return state

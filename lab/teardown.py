@@ -41,10 +41,7 @@ def undo(state: LabState) -> Removed:
              if r.kind == "process" and r.pid is not None and r.start is not None]
     removed.processes += [p.pid for p in kernel_ns.stop_processes(procs)]
     namespaces = [r.name for r in reversed(state.records) if r.kind == "netns"]
-    inside = [kernel_ns.ProcessId(pid, st) for ns in namespaces
-              for pid in kernel_ns.pids_in_netns(ns)
-              if (st := kernel_ns.start_time(pid)) is not None]
-    removed.processes += [p.pid for p in kernel_ns.stop_processes(inside)]
+    removed.processes += [p.pid for p in kernel_ns.kill_netns_processes(namespaces)]
     for ns in namespaces:
         if kernel_ns.delete_netns(ns):
             removed.namespaces.append(ns)

@@ -1,0 +1,178 @@
+"""``uclab up | down | status | exec | clean | graph``: the lab's own commands.
+
+Thin: argument parsing, calling :mod:`lab.build` / :mod:`lab.teardown` / :mod:`lab.status`,
+printing (rich, or ``--json``). Heavy modules are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lab.errors import InputError
+from lab.names import DEFAULT_LAB, check_lab_name
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("up", help="build the lab: namespaces, links, NAT, firewalls")
+    p.add_argument("--topology", metavar="PATH|NAME", default=None,
+                   help="topology file or name under topologies/ (default sfb-cms-expressway)")
+    _name(p)
+    p.add_argument("--policy", metavar="NODE=FILE", action="append", default=[],
+                   help="load FILE (a complete nftables file) into firewall NODE instead of its "
+                   "baseline; repeatable")
+    _json(p)
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", help="remove the lab entirely")
+    _name(p)
+    _json(p)
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("status", help="nodes, interfaces, addresses, processes, fw counters")
+    _name(p)
+    _json(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("exec", help="run a command (default: a shell) inside a node",
+                       description="Run CMD inside NODE's namespace, as "
+                       "`ip netns exec <lab>-<node> CMD` does. Example: uclab exec cms -- ss -tn")
+    _name(p)
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("cmd", metavar="-- CMD", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_exec)
+
+    p = sub.add_parser("clean", help="remove what crashed labs left behind (by their records)")
+    p.add_argument("--all", action="store_true", help="also remove labs that are up")
+    _json(p)
+    p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("graph", help="the topology as a tree here and as an SVG picture")
+    p.add_argument("--topology", metavar="PATH|NAME", default=None)
+    p.add_argument("--svg", metavar="FILE", type=Path, help="write the picture to FILE")
+    p.set_defaults(func=cmd_graph)
+
+
+def _name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default=DEFAULT_LAB, metavar="LAB",
+                   help=f"lab name: namespaces are LAB-NODE (default {DEFAULT_LAB})")
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def parse_policies(items: list[str]) -> dict[str, Path]:
+    """``["fw-outside=FILE", ...]`` -> ``{"fw-outside": Path(FILE)}``."""
+    out: dict[str, Path] = {}
+    for item in items:
+        node, sep, file = item.partition("=")
+        if not sep or not node or not file:
+            raise InputError(f"--policy {item!r} is not NODE=FILE", "--policy",
+                             fix="write it as --policy fw-outside=my-policy.nft")
+        out[node] = Path(file)
+    return out
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from lab import build, topology  # noqa: PLC0415
+    from lab.cli import lab_view  # noqa: PLC0415
+
+    lab = check_lab_name(args.name)
+    policies = parse_policies(args.policy)
+    topo = topology.load(args.topology)
+    t0 = time.perf_counter()
+    ctx = build.up(topo, lab, policies=policies)
+    seconds = time.perf_counter() - t0
+    if args.json:
+        _print_json({"lab": lab, "topology": str(ctx.topology.path), "seconds": seconds,
+                     "steps": ctx.timings, "namespaces": ctx.topology.namespaces(lab)})
+    else:
+        lab_view.print_up(ctx.topology, lab, seconds, ctx.timings)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from lab import teardown  # noqa: PLC0415
+
+    lab = check_lab_name(args.name)
+    t0 = time.perf_counter()
+    removed = teardown.down(lab)
+    seconds = time.perf_counter() - t0
+    if args.json:
+        _print_json({"lab": lab, "seconds": seconds, "namespaces": removed.namespaces,
+                     "processes": removed.processes})
+    else:
+        print(f"lab {lab} removed: {len(removed.namespaces)} namespaces, "
+              f"{len(removed.processes)} processes ({seconds:.2f} s)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from lab import status  # noqa: PLC0415
+    from lab.cli import lab_view  # noqa: PLC0415
+
+    st = status.collect(check_lab_name(args.name))
+    if args.json:
+        _print_json(st.to_json())
+    else:
+        lab_view.print_status(st)
+    return 0 if all(n.present for n in st.nodes) and st.phase == "up" else 1
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from lab import kernel_ns  # noqa: PLC0415
+    from lab.names import namespace  # noqa: PLC0415
+    from lab.state import LabState  # noqa: PLC0415
+
+    lab = check_lab_name(args.name)
+    state = LabState.load(lab)
+    if args.node not in state.nodes:
+        raise InputError(f"lab {lab} has no node {args.node!r}", "NODE",
+                         fix="use one of: " + ", ".join(state.nodes))
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        import os  # noqa: PLC0415
+
+        cmd = [os.environ.get("SHELL", "/bin/bash")]
+    kernel_ns.exec_in_netns(namespace(lab, args.node), cmd)
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from lab import teardown  # noqa: PLC0415
+
+    report = teardown.clean(everything=args.all)
+    if args.json:
+        _print_json({lab: r if isinstance(r, str) else
+                     {"namespaces": r.namespaces, "processes": r.processes}
+                     for lab, r in report.items()})
+        return 0
+    if not report:
+        print("nothing to clean: no lab has a run folder under /run/uclab")
+    for lab, r in report.items():
+        if isinstance(r, str):
+            print(f"{lab}: {r}")
+        else:
+            print(f"{lab}: removed {len(r.namespaces)} namespaces, {len(r.processes)} processes")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from lab import topology  # noqa: PLC0415
+    from lab.cli import lab_view  # noqa: PLC0415
+    from lab.topology.graph import svg  # noqa: PLC0415
+
+    topo = topology.load(args.topology)
+    lab_view.print_tree(topo)
+    if args.svg is not None:
+        args.svg.write_text(svg(topo))
+        print(f"picture written to {args.svg}")
+    return 0
