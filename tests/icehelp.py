@@ -30,6 +30,7 @@ from lab.net.ice import IceFailed, IceGatherer, IceResult, IceSession
 from lab.net.turn_client import TurnClient
 from lab.proto.ice import IceConfig, PairReport, new_ufrag_pwd
 from lab.proto.sdp import Candidate, ms_candidates, rfc5245_candidates
+from lab.proto.turn.config import TurnServerConfig
 from tests.nethelp import NetBench, Node
 from tests.turnhelp import NsLoop, coturn, wait_listening
 
@@ -223,6 +224,28 @@ def run_pair(skype_loop: NsLoop, cms_loop: NsLoop, *, media_skype: MediaFn | Non
     return skype, cms, r1, r2
 
 
-def wait_turn(node: Node, *ports: int) -> None:
-    for port in ports:
+# --- our TURN server (lab.net.turn_server) in a namespace loop ---------------------------------
+
+
+def edge_turn_config() -> TurnServerConfig:
+    """The Skype Edge's TURN server: :443 and :3478, relays 53577 then 51577 (flow.md §2)."""
+    return TurnServerConfig(listen=((EDGE_IN, 443), (EDGE_IN, 3478)), relay_ip=EDGE_OUT,
+                            relay_ports=(53577, 51577), realm="sfb.lab",
+                            users={EDGE_USER: EDGE_PASSWORD})
+
+
+def expe_turn_config() -> TurnServerConfig:
+    """Expressway-E's TURN server: 10.48.54.229:3478, relays from 24000 on 192.168.1.229."""
+    return TurnServerConfig(listen=((EXPE_IN, 3478),), relay_ip=EXPE_OUT,
+                            relay_ports=tuple(range(24000, 24100)), realm=REALM,
+                            users={CMS_USER: CMS_PASSWORD})
+
+
+def serve_turn(loop: NsLoop, node: Node, config: TurnServerConfig) -> None:
+    """Start our TURN server on ``loop`` (in ``node``'s namespace); ready when it listens.
+    It stops when the loop is closed (its task is cancelled)."""
+    from lab.net.turn_server import TurnServer  # noqa: PLC0415 - the TURN issue's module
+
+    loop.submit(TurnServer(config).serve())
+    for _host, port in config.listen:
         wait_listening(node, port)
