@@ -13,6 +13,7 @@ made by code running there live in that namespace. :func:`start_coturn` runs cot
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import socket
 import subprocess
@@ -79,6 +80,10 @@ class NsLoop:
     def submit(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
         """Start ``coro`` on the loop; returns a concurrent future."""
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def start(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the loop; wait for it later with ``.result(timeout)``."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run ``coro`` on the loop and wait for its result from a plain thread."""

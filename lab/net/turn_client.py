@@ -194,11 +194,21 @@ class TurnClient:
 
     async def accept(self) -> PeerStream:
         """Wait for the next ConnectionAttempt (RFC 6062 §4.4) and bind it."""
+        attempt = await self.wait_attempt()
+        return await self.bind(attempt.connection_id, attempt.peer)
+
+    async def wait_attempt(self) -> ConnectionAttempt:
+        """The next ConnectionAttempt indication, not yet bound."""
         attempt = await self._attempts.get()
         if attempt is None:
             self._attempts.put_nowait(None)
             raise TurnError("accept", 0, f"control connection ended: {self._closed}")
-        return await self._bind(attempt.connection_id, attempt.peer)
+        return attempt
+
+    async def bind(self, connection_id: int, peer: Addr) -> PeerStream:
+        """ConnectionBind ``connection_id`` on a new data connection (RFC 6062 §4.3, §4.4),
+        from the next free pinned data port; the result is a plain byte stream to ``peer``."""
+        return await self._bind(connection_id, peer)
 
     async def send(self, peer: Addr, data: bytes) -> None:
         """A Send indication (UDP allocations, RFC 8656 §10)."""

@@ -49,7 +49,7 @@ def test_stun_stream_stops_after_one_frame_and_hands_back_the_rest() -> None:
 
 
 def test_channel_data_frames_are_padded_on_tcp() -> None:
-    framer = StunStreamFramer()
+    framer = StunStreamFramer(channel_data=True)
     framer.feed(b"\x40\x00\x00\x05hello\x00\x00\x00" + stun(2))
     frames = list(framer.frames())
     assert is_channel_data(frames[0]) and frames[0][:9] == b"\x40\x00\x00\x05hello"
@@ -57,8 +57,9 @@ def test_channel_data_frames_are_padded_on_tcp() -> None:
 
 
 @pytest.mark.parametrize(("data", "text"), [
-    (b"\x80", "first byte 0x80"),
-    (b"GET / HTTP/1.1\r\n", "21540 bytes exceeds the cap"),  # 0x47: ChannelData-like
+    (b"\x80", "not STUN: first byte 0x80"),
+    (b"G", "not STUN: first byte 0x47"),
+    (b"\x40\x00\x00\x04", "not STUN: first byte 0x40"),
     (b"\x00\x01\x00\x02", "not a multiple of 4"),
     (b"\x00\x01\x00\x00\x21\x12\xa4\x43", "wrong magic cookie"),
     (b"\x00\x01\xff\xfc", "exceeds the cap of 1000"),

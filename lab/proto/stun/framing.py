@@ -67,30 +67,35 @@ class _Framer:
 class StunStreamFramer(_Framer):
     """STUN messages and ChannelData on a stream (RFC 8489 §6.2.2, RFC 8656 §12.5).
 
-    Yields whole STUN messages (20-byte header + length) and whole ChannelData frames (4-byte
-    header + length, padded to 4 bytes as on TCP). Bytes that are neither raise ParseError.
+    Yields whole STUN messages (20-byte header + length) and, with ``channel_data=True``,
+    whole ChannelData frames (channel 0x4000-0x4FFF, 4-byte header + length padded to 4 bytes as
+    on TCP). Bytes that are neither raise ParseError as soon as the first bytes show it.
     """
 
-    def __init__(self, max_size: int = 0xFFFF + 20) -> None:
+    def __init__(self, max_size: int = 0xFFFF + 20, *, channel_data: bool = False) -> None:
         super().__init__(max_size)
+        self.channel_data = channel_data
 
     def _frame_size(self) -> int | None:
         buf = self._buf
-        if len(buf) < 4:
-            if buf and buf[0] & 0x80:
-                raise ParseError(f"not STUN or ChannelData: first byte {buf[0]:#04x}")
+        if not buf:
             return None
-        first, length = buf[0], int.from_bytes(buf[2:4], "big")
-        if first & 0xC0 == 0x40:
+        first = buf[0]
+        channel = self.channel_data and 0x40 <= first <= 0x4F
+        if first & 0xC0 and not channel:
+            raise ParseError(f"not STUN{' or ChannelData' * self.channel_data}: "
+                             f"first byte {first:#04x}")
+        if len(buf) < 4:
+            return None
+        length = int.from_bytes(buf[2:4], "big")
+        if channel:
             size = 4 + length + (-length % 4)
-        elif first & 0xC0 == 0:
+        else:
             if length % 4:
                 raise ParseError(f"STUN length {length} is not a multiple of 4")
             if len(buf) >= 8 and buf[4:8] != _COOKIE:
                 raise ParseError("not a STUN message: wrong magic cookie")
             size = 20 + length
-        else:
-            raise ParseError(f"not STUN or ChannelData: first byte {first:#04x}")
         if size > self.max_size:
             raise ParseError(f"frame of {size} bytes exceeds the cap of {self.max_size}")
         return size

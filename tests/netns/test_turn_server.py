@@ -1,0 +1,378 @@
+"""Our TURN server with our client in three namespaces (tests/turnhelp.py): both RFC 6062
+directions, the seed's pinned ports, the Skype client's two control connections from one port,
+and the negative cases, each with its exact error code."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from lab.net.turn_client import TurnClient, TurnError
+from lab.net.turn_io import connect_tcp
+from lab.net.turn_server import TurnServer
+from lab.proto.stun import Message, Method, RequestedTransport, parse
+from lab.proto.turn.config import PeerPolicy, TurnServerConfig
+from tests.nethelp import NetBench
+from tests.turnhelp import (
+    CLI,
+    PASSWORD,
+    PEER,
+    REALM,
+    SRV_IN,
+    SRV_OUT,
+    USER,
+    NsLoop,
+    TurnNet,
+    build_turn_net,
+    echo_server,
+    read_exactly,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Lab:
+    net: TurnNet
+    srv: NsLoop
+    cli: NsLoop
+    peer: NsLoop
+    server: TurnServer
+    clock: FakeClock
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's clock and let its timers run (no sleeping)."""
+        self.clock.now += seconds
+        self.srv.loop.call_soon_threadsafe(self.server.wake_timers)
+
+
+def make_config(**kw: object) -> TurnServerConfig:
+    base: dict[str, object] = dict(
+        listen=((SRV_IN, 3478), (SRV_IN, 443)), relay_ip=SRV_OUT,
+        relay_ports=tuple(range(24000, 24100)), realm=REALM,
+        users={USER: PASSWORD, "other": "pw2"},
+    )
+    base.update(kw)
+    return TurnServerConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def lab_factory(netbench: Callable[[], NetBench]) -> Iterator[Callable[..., Lab]]:
+    stack: list[tuple[asyncio.Future[None], NsLoop, list[NsLoop]]] = []
+
+    def make(**kw: object) -> Lab:
+        net = build_turn_net(netbench())
+        loops = [NsLoop(net.srv.ns), NsLoop(net.cli.ns), NsLoop(net.peer.ns)]
+        clock = FakeClock()
+        server = TurnServer(make_config(**kw), clock=clock)
+
+        async def start() -> asyncio.Future[None]:
+            task = asyncio.ensure_future(server.serve())
+            await asyncio.wait_for(server.ready.wait(), 5)
+            return task
+
+        task = loops[0].run(start())
+        stack.append((task, loops[0], loops))
+        return Lab(net, loops[0], loops[1], loops[2], server, clock)
+
+    yield make
+    for task, srv, loops in stack:
+        srv.loop.call_soon_threadsafe(task.cancel)
+        for lp in loops:
+            lp.close()
+
+
+def client(**kw: object) -> TurnClient:
+    args: dict[str, object] = dict(server=(SRV_IN, 3478), username=USER, password=PASSWORD)
+    args.update(kw)
+    return TurnClient(**args)  # type: ignore[arg-type]
+
+
+def test_both_directions_with_seed_ports(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory()
+    lab.peer.run(echo_server(PEER, 7000))
+
+    async def peer_side(relayed: tuple[str, int]) -> tuple[str, int]:
+        reader, writer = await asyncio.open_connection(*relayed)
+        writer.write(b"\x00\x6c\x00\x01 early binding request")
+        await writer.drain()
+        assert await read_exactly(reader, 5) == b"reply"
+        here = writer.get_extra_info("sockname")
+        writer.close()
+        return (here[0], here[1])
+
+    async def cms() -> None:
+        async with client(local_addr=(CLI, 33347), data_local_ports=[33348]) as c:
+            alloc = await c.allocate()
+            assert alloc.relayed == (SRV_OUT, 24000) and alloc.mapped == (CLI, 33347)
+            await c.create_permission(PEER)
+            accepting = asyncio.ensure_future(c.accept())
+            peer_done = lab.peer.submit(peer_side(alloc.relayed))
+            stream = await accepting
+            assert stream.local == (CLI, 33348)
+            early = await read_exactly(stream.reader, 26)
+            assert early == b"\x00\x6c\x00\x01 early binding request"
+            stream.writer.write(b"reply")
+            await stream.writer.drain()
+            assert (await peer_done)[0] == PEER
+            await stream.close()
+            out = await c.connect((PEER, 7000))
+            out.writer.write(b"x" * 100_000)
+            assert await read_exactly(out.reader, 100_000) == b"x" * 100_000
+            await out.close()
+
+    lab.cli.run(cms(), timeout=30)
+
+
+def test_skype_two_control_connections_from_one_port(lab_factory: Callable[..., Lab]) -> None:
+    """flow.md §1: both control connections leave from 17676 to :443 and :3478; two
+    allocations, the relays in configured order (53577 then 51577)."""
+    lab = lab_factory(relay_ports=(53577, 51577))
+
+    async def skype() -> list[tuple[str, int]]:
+        a = client(server=(SRV_IN, 443), local_addr=(CLI, 17676))
+        b = client(server=(SRV_IN, 3478), local_addr=(CLI, 17676))
+        async with a, b:
+            first = await a.allocate()
+            second = await b.allocate()
+            assert first.mapped == second.mapped == (CLI, 17676)
+            return [first.relayed, second.relayed]
+
+    assert lab.cli.run(skype()) == [(SRV_OUT, 53577), (SRV_OUT, 51577)]
+
+
+def test_server_connects_from_the_relayed_address(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory()
+
+    async def listen_once() -> tuple[str, int]:
+        sock = socket.socket()
+        sock.bind((PEER, 7100))
+        sock.listen()
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        conn, remote = await loop.sock_accept(sock)
+        await loop.sock_recv(conn, 10)  # until the client closes its end
+        conn.close()
+        sock.close()
+        return (remote[0], remote[1])
+
+    seen = lab.peer.start(listen_once())
+
+    async def cms() -> tuple[str, int]:
+        async with client() as c:
+            alloc = await c.allocate()
+            stream = await c.connect((PEER, 7100))
+            await stream.close()
+            return alloc.relayed
+
+    relayed = lab.cli.run(cms())
+    assert seen.result(10) == relayed
+
+
+def refusal(lab: Lab, coro: Callable[[TurnClient], object], **kw: object) -> int:
+    """Run ``coro(client)`` in the client namespace; the TURN error code it raised."""
+
+    async def go() -> int:
+        async with client(**kw) as c:
+            try:
+                await coro(c)  # type: ignore[misc]
+            except TurnError as exc:
+                return exc.code
+        return 0
+
+    return lab.cli.run(go())
+
+
+def test_negative_codes(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory(peer_policy=PeerPolicy.from_text(denied=["192.168.1.200-192.168.1.210"]),
+                      user_quota=1)
+    lab.peer.run(echo_server(PEER, 7000))
+
+    async def wrong_password(c: TurnClient) -> None:
+        await c.allocate()
+
+    assert refusal(lab, wrong_password, password="nope") == 401
+
+    async def connect_twice(c: TurnClient) -> None:
+        await c.allocate()
+        first = await c.connect((PEER, 7000))
+        try:
+            await c.connect((PEER, 7000))
+        finally:
+            await first.close()
+
+    assert refusal(lab, connect_twice) == 446
+
+    async def closed_port(c: TurnClient) -> None:
+        await c.allocate()
+        await c.connect((PEER, 7999))
+
+    assert refusal(lab, closed_port) == 447
+
+    async def denied(c: TurnClient) -> None:
+        await c.allocate()
+        await c.create_permission("192.168.1.205")
+
+    assert refusal(lab, denied) == 403
+
+    async def loopback(c: TurnClient) -> None:
+        await c.allocate()
+        await c.connect(("127.0.0.1", 22))
+
+    assert refusal(lab, loopback) == 403
+
+    async def quota(c: TurnClient) -> None:
+        await c.allocate()
+        async with client() as second:
+            await second.allocate()
+
+    assert refusal(lab, quota) == 486
+
+
+def test_no_credentials_and_stale_nonce(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory(nonce_lifetime=60.0)
+
+    async def raw_allocate() -> int:
+        sock = await connect_tcp((SRV_IN, 3478))
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(sock, Message.request(
+            Method.ALLOCATE, [RequestedTransport(6)]).encode())
+        reply = parse(await loop.sock_recv(sock, 4096))
+        sock.close()
+        return reply.error.code if reply.error else 0
+
+    assert lab.cli.run(raw_allocate()) == 401
+
+    async def stale() -> list[int]:
+        codes: list[int] = []
+        async with client(on_message=lambda t: codes.append(
+                t.message.error.code if t.message.error else 0)) as c:
+            await c.allocate()
+            lab.clock.now += 61  # the nonce is now stale on the server
+            await c.refresh(600)
+        return codes
+
+    codes = lab.cli.run(stale())
+    assert 438 in codes and codes[-1] == 0
+
+
+def test_peer_without_permission_is_refused(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory()
+
+    async def cms() -> tuple[str, int]:
+        c = client()
+        await c.open()
+        lab_state["client"] = c
+        return (await c.allocate()).relayed
+
+    lab_state: dict[str, TurnClient] = {}
+    relayed = lab.cli.run(cms())
+
+    async def peer_connects() -> bytes:
+        reader, writer = await asyncio.open_connection(*relayed)
+        writer.write(b"hello?")
+        async with asyncio.timeout(5):
+            data = await reader.read(100)  # the relay closes an unpermitted peer
+        writer.close()
+        return data
+
+    assert lab.peer.run(peer_connects()) == b""
+    lab.cli.run(lab_state["client"].close())
+
+
+def test_bind_with_unknown_id_and_bind_timer(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory()
+    state: dict[str, object] = {}
+
+    async def setup() -> tuple[str, int]:
+        c = client()
+        await c.open()
+        state["client"] = c
+        alloc = await c.allocate()
+        await c.create_permission(PEER)
+        return alloc.relayed
+
+    relayed = lab.cli.run(setup())
+
+    async def bind_unknown() -> int:
+        c = state["client"]
+        assert isinstance(c, TurnClient)
+        try:
+            await c.bind(0x1234, (PEER, 1))
+        except TurnError as exc:
+            return exc.code
+        return 0
+
+    assert lab.cli.run(bind_unknown()) == 400
+
+    async def peer_waits() -> bytes:
+        reader, writer = await asyncio.open_connection(*relayed)
+        writer.write(b"data nobody binds")
+        async with asyncio.timeout(10):
+            data = await reader.read(100)
+        writer.close()
+        return data
+
+    waiting = lab.peer.start(peer_waits())
+    c = state["client"]
+    assert isinstance(c, TurnClient)
+
+    async def attempt() -> int:
+        return (await c.wait_attempt()).connection_id
+
+    cid = lab.cli.run(attempt())
+    lab.advance(29.0)
+    lab.srv.run(asyncio.sleep(0.1))
+    assert cid in lab.server.core.peers  # 29 s: still waiting for the bind
+    lab.advance(1.5)  # 30.5 s after the peer connected: the bind timer fired
+    assert waiting.result(10) == b""
+    assert cid not in lab.server.core.peers
+
+    async def late_bind() -> int:
+        try:
+            await c.bind(cid, (PEER, 1))
+        except TurnError as exc:
+            return exc.code
+        return 0
+
+    assert lab.cli.run(late_bind()) == 400
+    lab.cli.run(c.close())
+
+
+def test_garbage_on_the_listening_port(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory()
+
+    async def garbage() -> bytes:
+        reader, writer = await asyncio.open_connection(SRV_IN, 3478)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        async with asyncio.timeout(5):
+            data = await reader.read(100)
+        writer.close()
+        return data
+
+    assert lab.cli.run(garbage()) == b""  # closed, no answer
+
+    async def still_works() -> tuple[str, int]:
+        async with client() as c:
+            return (await c.allocate()).relayed
+
+    assert lab.cli.run(still_works())[0] == SRV_OUT
+
+
+def test_refuse_tcp_like_old_expressway(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory(refuse_tcp=True)
+
+    async def allocate(c: TurnClient) -> None:
+        await c.allocate()
+
+    assert refusal(lab, allocate) == 442
