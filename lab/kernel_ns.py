@@ -176,18 +176,31 @@ class ProcessId:
     start: int
 
 
-def start_time(pid: int) -> int | None:
-    """Field 22 of ``/proc/<pid>/stat``, or ``None`` if the process is gone."""
+def _stat(pid: int) -> list[bytes] | None:
+    """Fields 3... of ``/proc/<pid>/stat`` (after the command name), or None if gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    fields = raw[raw.rindex(b")") + 2:].split()
-    return int(fields[19])
+    return raw[raw.rindex(b")") + 2:].split()
+
+
+def start_time(pid: int) -> int | None:
+    """Field 22 of ``/proc/<pid>/stat`` (clock ticks after boot), or None if it is gone."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields is not None else None
 
 
 def alive(proc: ProcessId) -> bool:
-    return start_time(proc.pid) == proc.start
+    """The very process (same start time) still runs (a zombie does not count)."""
+    _reap()
+    fields = _stat(proc.pid)
+    return fields is not None and int(fields[19]) == proc.start and fields[0] not in (b"Z", b"X")
+
+
+def _reap() -> None:
+    """Collect the exit status of processes this process spawned (no zombies of ours)."""
+    _children[:] = [c for c in _children if c.poll() is None]
 
 
 def pids_in_netns(name: str) -> list[int]:
@@ -235,20 +248,12 @@ def stop_processes(procs: Sequence[ProcessId], grace: float = 1.0) -> list[Proce
     waiting = list(live)
     while waiting and time.monotonic() < deadline:
         time.sleep(0.01)
-        waiting = [p for p in waiting if alive(p) and not _zombie(p.pid)]
+        waiting = [p for p in waiting if alive(p)]
     for p in waiting:
         log.warning("pid %d ignored SIGTERM; killing it", p.pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(p.pid, signal.SIGKILL)
     return live
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return True
-    return raw[raw.rindex(b")") + 2:][:1] in (b"Z", b"X")
 
 
 def kill_netns_processes(names: Sequence[str], grace: float = 1.0) -> list[ProcessId]:
@@ -273,7 +278,7 @@ def spawn_in_netns(name: str, argv: Sequence[str], log_path: Path, *,
             proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True,
                                     env=dict(env) if env is not None else None, cwd=cwd)
-        _children[:] = [c for c in _children if c.poll() is None]
+        _reap()
         _children.append(proc)
         return proc.pid
 
