@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,7 @@ class Side:
     pwd: str = ""
     result: IceResult | None = None
     failure: IceFailed | None = None
+    checks_s: float = 0.0  # from set_remote to the selected pair (or the failure)
 
     @property
     def report(self) -> list[PairReport]:
@@ -178,8 +180,9 @@ async def skype_side(ex: Exchange, side: Side, media: MediaFn | None = None,
     async with IceSession(g, side.candidates, controlling=True, ufrag=side.ufrag, pwd=side.pwd,
                           config=cfg) as ice:
         answer = await asyncio.wrap_future(ex.answer)
+        started = time.monotonic()
         await ice.set_remote(answer.ufrag, answer.pwd, answer.candidates)
-        return await _finish(ice, side, media)
+        return await _finish(ice, side, media, started)
 
 
 async def cms_side(ex: Exchange, side: Side, media: MediaFn | None = None,
@@ -194,17 +197,20 @@ async def cms_side(ex: Exchange, side: Side, media: MediaFn | None = None,
     side.candidates = rfc5245_candidates(g.specs)
     async with IceSession(g, side.candidates, controlling=False, ufrag=side.ufrag,
                           pwd=side.pwd, config=config) as ice:
+        started = time.monotonic()
         await ice.set_remote(offer.ufrag, offer.pwd, offer.candidates)
         ex.answer.set_result(side)  # permissions are in place before the answer leaves
-        return await _finish(ice, side, media)
+        return await _finish(ice, side, media, started)
 
 
-async def _finish(ice: IceSession, side: Side, media: MediaFn | None) -> Any:
+async def _finish(ice: IceSession, side: Side, media: MediaFn | None, started: float) -> Any:
     try:
         side.result = await ice.completed()
     except IceFailed as exc:
         side.failure = exc
         return None
+    finally:
+        side.checks_s = time.monotonic() - started
     return await media(side.result) if media is not None else None
 
 

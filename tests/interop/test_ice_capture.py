@@ -85,6 +85,12 @@ def test_bridged_path_capture(expe_kind: str, netbench: Callable[[], NetBench],
                 media_cms=lambda r: _media(r, "viewer"))
     assert skype.result is not None and cms.result is not None, (skype.failure, cms.failure)
     assert skype.result.pair.local.port == 51577 and skype.result.pair.remote.typ == "relay"
+    expected = [("failed", "no route: "), ("pruned", "redundant with pair #1"),
+                ("failed", "no route: "), ("pruned", "redundant with pair #3"),
+                ("failed", "TURN CONNECT from 192.168.1.252:53577"), ("succeeded", "")]
+    assert len(skype.report) == len(expected)
+    for r, (state, reason) in zip(skype.report, expected, strict=True):
+        assert r.state == state and (r.reason or "").startswith(reason), r
     relay = next(c for c in cms.candidates if c.typ == "relay")
     assert relay.address == EXPE_OUT
     port = relay.port

@@ -230,7 +230,7 @@ def test_unanswered_connect_times_out_with_reason() -> None:
 def test_every_pair_failing_fails_ice_with_reasons() -> None:
     routes = dict(SEED_ROUTES)
     routes[(51577, 24000)] = HANG
-    skype, cms = seed_agents(connect_timeout=2.0, overall_timeout=10.0)
+    skype, cms = seed_agents(connect_timeout=2.0, overall_timeout=10.0, ta=0.05)
     net = FakeNet(skype, cms, routes, SEED_SOURCES)
     start(skype, cms, net.now)
     begin = net.now

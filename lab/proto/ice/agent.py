@@ -63,7 +63,7 @@ class AgentState(enum.Enum):
 class IceConfig:
     """Timers and conventions ([LAB] values, see docs/ice-media.md)."""
 
-    ta: float = 0.05  # pacing of ordinary checks (RFC 5245 §16: Ta >= 20 ms)
+    ta: float = 0.02  # pacing of ordinary checks (RFC 5245 §16.1: 20 ms at the least)
     connect_timeout: float = 5.0  # a TCP connect (or TURN Connect) left unanswered
     check_timeout: float = 5.0  # a Binding request left unanswered on an open connection
     overall_timeout: float = 30.0  # ICE gives up
