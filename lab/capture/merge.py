@@ -1,0 +1,78 @@
+"""Merge per-interface captures into one pcapng, interfaces named ``node:iface``, TLS secrets
+embedded, packets in time order.
+
+Wireshark and tshark then open the one file decrypted with no extra option: the key log travels
+in a Decryption Secrets Block (pcapng §4.7), as ``editcap --inject-secrets`` would write it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.capture.pcapfile import Capture, Packet, PcapngWriter, read_capture
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One single-interface capture file and the name its interface gets in the merged file."""
+
+    name: str  # "node:iface"
+    path: Path
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    path: Path
+    interfaces: int
+    packets: int
+    truncated: tuple[str, ...]  # names of parts whose file was cut short
+
+
+def merge_parts(parts: Sequence[Part], out: Path, keylog: bytes = b"") -> MergeResult:
+    """Write ``out``: every packet of every part, in timestamp order (stable for equal times).
+
+    A part's file may hold several interfaces (a pcapng from dumpcap): each keeps its own name
+    prefixed by the part's node (``node:ifname``) unless the part has exactly one interface.
+    """
+    captures: list[tuple[Part, Capture]] = [(p, read_capture(p.path)) for p in parts]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    count = 0
+    with tmp.open("wb") as stream:
+        writer = PcapngWriter(stream)
+        ids: list[list[int]] = []
+        for part, cap in captures:
+            ids.append([
+                writer.add_interface(_iface_name(part, cap, i), iface.linktype,
+                                     description=part.description)
+                for i, iface in enumerate(cap.interfaces)
+            ])
+        writer.add_tls_keylog(keylog)
+        streams = [_keyed(k, cap, ids[k]) for k, (_part, cap) in enumerate(captures)]
+        for _ts, _k, _n, iface, pkt in heapq.merge(*streams):
+            writer.write_packet(iface, pkt.ts_ns, pkt.data, pkt.orig_len)
+            count += 1
+    tmp.replace(out)
+    truncated = tuple(p.name for p, cap in captures if cap.truncated)
+    if truncated:
+        log.warning("capture parts cut short (last packet lost): %s", ", ".join(truncated))
+    return MergeResult(out, sum(len(i) for i in ids), count, truncated)
+
+
+def _keyed(k: int, cap: Capture, ids: list[int]) -> Iterator[tuple[int, int, int, int, Packet]]:
+    for pkt in cap.packets:
+        yield pkt.ts_ns, k, pkt.number, ids[pkt.iface], pkt
+
+
+def _iface_name(part: Part, cap: Capture, index: int) -> str:
+    if len(cap.interfaces) == 1:
+        return part.name
+    node = part.name.split(":", 1)[0]
+    return f"{node}:{cap.interfaces[index].name}"

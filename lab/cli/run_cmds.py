@@ -1,0 +1,70 @@
+"""``uclab ladder PCAP``: the ladder and the step check of flow.md §3 for any capture of this
+flow (the lab's own or a customer's), and the report code ``uclab run`` shares.
+
+Exit codes: 0 every canonical step seen in order (and expected values right), 1 not, 2 bad
+input (unreadable capture, bad names file).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.ladder import Ladder
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "ladder", help="the screen-share ladder and step check of a capture",
+        description="Read a pcap/pcapng of the Skype for Business -> CMS screen share (tech "
+        "note 212580), draw its ladder between Skype for Business | Expressway-E | "
+        "Expressway-C | Meeting Server, check every step of flow.md §3 and say where it "
+        "stopped. Example: uclab ladder customer.pcapng --names names.yaml --html out.html")
+    p.add_argument("pcap", metavar="PCAP", type=Path, help="the capture (pcap or pcapng)")
+    add_output_options(p)
+    p.add_argument("--names", metavar="FILE", type=Path,
+                   help="YAML file mapping addresses to the four columns (default: inferred "
+                   "from the traffic); see docs/ladder.md")
+    p.add_argument("--keylog", metavar="FILE", type=Path,
+                   help="TLS key log (NSS format) when the capture has none embedded")
+    p.add_argument("--expect", metavar="FILE", type=Path,
+                   help="YAML file of expected values per step number (docs/ladder.md)")
+    p.set_defaults(func=cmd_ladder)
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """--json/--svg/--html/--width, shared with ``uclab run``."""
+    p.add_argument("--json", metavar="FILE", type=Path, help="write steps, media, verdict")
+    p.add_argument("--svg", metavar="FILE", type=Path, help="write the ladder as a picture")
+    p.add_argument("--html", metavar="FILE", type=Path, help="write a page with all of it")
+    p.add_argument("--width", metavar="N", type=int, default=None,
+                   help="terminal width of the ladder (default: the terminal's)")
+
+
+def print_report(ladder: Ladder, width: int | None = None) -> None:
+    """Print the ladder, the step check, media and verdict (rich)."""
+    from rich.console import Console  # noqa: PLC0415 - heavy import only when used
+
+    from lab.ladder.render_text import report  # noqa: PLC0415
+
+    console = Console(width=width) if width else Console()
+    console.print(report(ladder, min(console.width, 200)))
+
+
+def emit(ladder: Ladder, args: argparse.Namespace) -> int:
+    """Print and write what ``args`` asks for; the exit code of the verdict."""
+    from lab.ladder import write_outputs  # noqa: PLC0415
+
+    print_report(ladder, args.width)
+    write_outputs(ladder, json_path=args.json, svg_path=args.svg, html_path=args.html)
+    return 0 if ladder.verdict.passed else 1
+
+
+def cmd_ladder(args: argparse.Namespace) -> int:
+    from lab.ladder import build_ladder, load_expectations  # noqa: PLC0415
+
+    expect = load_expectations(args.expect) if args.expect else None
+    ladder = build_ladder(args.pcap, names=args.names, keylog=args.keylog, expect=expect)
+    return emit(ladder, args)

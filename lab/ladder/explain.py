@@ -1,0 +1,158 @@
+"""Why a step is missing, in a UC engineer's words, from evidence in the capture.
+
+Evidence looked for: SIP error responses of the share dialog with their diagnostic headers (the
+tech note's ``ms-diagnostics-public: 21002 ... Attendees cannot share``), STUN error responses
+(RFC 8656 §18.11, RFC 6062 §6.3), TCP connections never answered or refused (and on which
+interfaces their SYN was seen), and connections closed before their time (RFC 6062 §5.3: no
+ConnectionBind within 30 s).
+"""
+
+from __future__ import annotations
+
+from lab.ladder.analysis import Analysis
+from lab.ladder.model import Connection, Event, Kind
+from lab.ladder.names import Names
+from lab.ladder.steps import CMS, EXPE, SFB, StepResult
+
+_SIP_STEPS = {1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 16, *range(24, 33)}
+_STUN_HINTS = {
+    401: "wrong username, password or realm on the Meeting Server's TURN settings",
+    441: "wrong credentials",
+    442: "Expressway-E does not offer TCP relays (TURN over TCP, RFC 6062, came with X8.9)",
+    486: "the allocation quota is reached",
+    447: "the peer's connection timed out or failed on Expressway-E",
+}
+
+
+def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
+            names: Names) -> list[str]:
+    n = step.number
+    notes: list[str] = []
+    if n in _SIP_STEPS:
+        notes += _sip_errors(steps, analysis, names)
+        notes += _connects(analysis, names, step.spec.sender, step.spec.receiver)
+        if analysis.tls_opaque:
+            notes.append(f"{analysis.tls_opaque} TLS stream(s) could not be decrypted: give the "
+                         "TLS key log (--keylog) to see SIP over TLS")
+    elif n in (6, 7, 8, 9):
+        notes += _turn_allocate(analysis, names)
+    elif n == 10:
+        notes += _stun_errors(analysis, names, "CreatePermission")
+        notes.append("no CreatePermission for the Edge: Expressway-E refuses the Edge's "
+                     "connection to the relayed address (RFC 6062 §5.3)")
+    elif n == 17:
+        notes += _connects(analysis, names, SFB, EXPE)
+    elif n in (18, 19):
+        notes += _connects(analysis, names, CMS, EXPE) + _stun_errors(analysis, names,
+                                                                       "ConnectionBind")
+        notes += _closed(analysis, names, SFB, EXPE, bind_hint=True)
+    else:
+        notes += _closed(analysis, names, SFB, EXPE) + _closed(analysis, names, CMS, EXPE)
+    if not notes:
+        notes.append(_nothing(step, names))
+    return notes
+
+
+def _nothing(step: StepResult, names: Names) -> str:
+    sender = names.column(step.spec.sender).label
+    receiver = names.column(step.spec.receiver).label
+    return f"no {step.spec.message} from {sender} to {receiver} in the capture"
+
+
+def _who(names: Names, ev: Event) -> str:
+    return names.name_of(ev.src.ip)
+
+
+def _sip_errors(steps: list[StepResult], analysis: Analysis, names: Names) -> list[str]:
+    calls = {p.event.sip.call_id for s in steps if s.number in (1, 3, 5) for p in s.parts
+             if p.event is not None and p.event.sip is not None}
+    notes = []
+    for ev in analysis.events:
+        s = ev.sip
+        if s is None or s.status is None or s.status < 300:
+            continue
+        if calls and s.call_id not in calls:
+            continue
+        text = f"{_who(names, ev)} answered {s.status} {s.reason} (frame {ev.frame})"
+        if s.diagnostics:
+            text += ": " + "; ".join(s.diagnostics)
+        notes.append(text)
+    return notes
+
+
+def _connects(analysis: Analysis, names: Names, sender: str, receiver: str) -> list[str]:
+    notes = []
+    for ev in analysis.events:
+        if ev.kind is not Kind.TCP or ev.tcp is None or ev.tcp.outcome == "established":
+            continue
+        if names.role_of(ev.src.ip) != sender or names.role_of(ev.dst.ip) != receiver:
+            continue
+        where = ", ".join(ev.tcp.seen_on)
+        if ev.tcp.outcome == "refused":
+            notes.append(f"TCP connect {ev.src} -> {ev.dst} refused (RST) (frame {ev.frame}); "
+                         f"seen on {where}")
+        else:
+            notes.append(f"TCP connect {ev.src} -> {ev.dst} never answered ({ev.tcp.syns} SYN, "
+                         f"frame {ev.frame}): seen only on {where}, so it was dropped after "
+                         f"the last of these")
+    return notes
+
+
+def _stun_errors(analysis: Analysis, names: Names, method: str) -> list[str]:
+    notes = []
+    for ev in analysis.events:
+        st = ev.stun
+        if st is None or st.method != method or st.error is None:
+            continue
+        code, reason = st.error
+        hint = _STUN_HINTS.get(code, "")
+        notes.append(f"{_who(names, ev)} answered {method} with {code} {reason} "
+                     f"(frame {ev.frame})" + (f": {hint}" if hint else ""))
+    return notes
+
+
+def _turn_allocate(analysis: Analysis, names: Names) -> list[str]:
+    """Allocate trouble: errors after credentials, UDP only, no TCP to 3478, no answer."""
+    notes: list[str] = []
+    signed: set[str] = set()
+    udp_only = True
+    for ev in analysis.events:
+        st = ev.stun
+        if st is None or st.method != "Allocate" or names.role_of(ev.src.ip) not in (CMS, EXPE):
+            continue
+        if ev.transport != "UDP":
+            udp_only = False
+        if st.cls == "request" and st.integrity:
+            signed.add(st.transaction_id)
+        if st.error is not None and (st.error[0] != 401 or st.transaction_id in signed):
+            code, reason = st.error
+            notes.append(f"{_who(names, ev)} rejected the Allocate with {code} {reason} "
+                         f"(frame {ev.frame}): {_STUN_HINTS.get(code, 'see RFC 8656 §18.11')}")
+    sent = [e for e in analysis.events if e.stun and e.stun.method == "Allocate"
+            and names.role_of(e.src.ip) == CMS]
+    if sent and udp_only:
+        notes.append("the Meeting Server tried TURN over UDP only: TCP to 3478 is needed")
+    notes += _connects(analysis, names, CMS, EXPE)
+    return notes
+
+
+def _closed(analysis: Analysis, names: Names, client: str, server: str, *,
+            bind_hint: bool = False) -> list[str]:
+    notes = []
+    for conn in analysis.connections:
+        if (names.role_of(conn.client.ip) != client or names.role_of(conn.server.ip) != server
+                or conn.close_ns is None or conn.syn_ns is None or not conn.established):
+            continue
+        notes.append(_closing(conn, names, bind_hint=bind_hint))
+    return notes
+
+
+def _closing(conn: Connection, names: Names, *, bind_hint: bool) -> str:
+    who = names.name_of(conn.closed_by.ip) if conn.closed_by else "?"
+    life = ((conn.close_ns or 0) - (conn.syn_ns or 0)) / 1e9
+    text = (f"{who} closed the connection {conn.client} -> {conn.server} ({conn.close_kind}) "
+            f"after {life:.1f} s")
+    if bind_hint and conn.closed_by == conn.server:
+        text += (": with no ConnectionBind for it, the TURN server closes the peer's connection "
+                 "after 30 s (RFC 6062 §5.3)")
+    return text

@@ -1,0 +1,184 @@
+"""Which address is which column: the seed's four columns (Skype for Business | Expressway-E |
+Expressway-C | Meeting Server), from a names file, from the lab, or inferred from the traffic.
+
+A names file (``uclab ladder --names FILE``)::
+
+    columns:
+      sfb:           {label: Skype for Business, addresses: [192.168.1.252, 10.149.4.10]}
+      expressway-e:  {addresses: [192.168.1.229, 10.48.54.229]}
+      expressway-c:  {addresses: [10.48.54.227]}
+      cms:           {label: Meeting Server, addresses: [10.48.54.230]}
+    hosts:                       # optional: names of other addresses, shown in notes
+      192.168.251.128: sfb-client
+
+Without a file, the columns are inferred: the screen-share INVITE's hops in time order give the
+chain of SIP nodes (the last four are the columns), and the TCP TURN allocation adds the
+Expressway-E relay address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab import datafile
+from lab.ladder.model import Event, Kind
+
+ROLES: tuple[str, ...] = ("sfb", "expressway-e", "expressway-c", "cms")
+LABELS: dict[str, str] = {
+    "sfb": "Skype for Business", "expressway-e": "Expressway-E",
+    "expressway-c": "Expressway-C", "cms": "Meeting Server",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    role: str
+    label: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Names:
+    """The columns, in the seed's order, and names for other addresses."""
+
+    columns: tuple[Column, ...]
+    hosts: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def role_of(self, ip: str) -> str | None:
+        for col in self.columns:
+            if ip in col.addresses:
+                return col.role
+        return None
+
+    def column_index(self, role: str) -> int:
+        return [c.role for c in self.columns].index(role)
+
+    def column(self, role: str) -> Column:
+        return self.columns[self.column_index(role)]
+
+    def name_of(self, ip: str) -> str:
+        """A column label or host name for ``ip``, or the address itself."""
+        role = self.role_of(ip)
+        if role is not None:
+            return self.column(role).label
+        return self.hosts.get(ip, ip)
+
+
+def make_names(addresses: Mapping[str, Sequence[str]], *, labels: dict[str, str] | None = None,
+               hosts: dict[str, str] | None = None, source: str = "") -> Names:
+    """Names from ``role -> addresses`` (roles absent get an empty column)."""
+    labels = {**LABELS, **(labels or {})}
+    cols = tuple(Column(r, labels[r], tuple(addresses.get(r, ()))) for r in ROLES)
+    return Names(cols, dict(hosts or {}), source)
+
+
+# --- names file ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ColumnFile:
+    addresses: tuple[str, ...]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class _NamesFile:
+    columns: dict[str, _ColumnFile]
+    hosts: dict[str, str] = field(default_factory=dict)
+
+
+def load_names(path: Path | str) -> Names:
+    """Read a names file; a wrong role or address is an InputError naming file, line and fix."""
+    doc = datafile.load(path)
+    model = doc.read(_NamesFile)
+    for role, col in model.columns.items():
+        if role not in ROLES:
+            raise doc.error(("columns", role), f"unknown column {role!r}",
+                            fix=f"use one of: {', '.join(ROLES)}")
+        for i, addr in enumerate(col.addresses):
+            _check_ip(doc, ("columns", role, "addresses", i), addr)
+    for addr in model.hosts:
+        _check_ip(doc, ("hosts", addr), addr)
+    return make_names(
+        {r: c.addresses for r, c in model.columns.items()},
+        labels={r: c.label for r, c in model.columns.items() if c.label},
+        hosts=dict(model.hosts), source=f"names file {path}")
+
+
+def _check_ip(doc: datafile.Document, keys: datafile.KeyPath, text: str) -> None:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise doc.error(keys, f"{text!r} is not an IP address",
+                        fix="write an IPv4 or IPv6 address such as 192.168.1.229") from None
+
+
+# --- inference ----------------------------------------------------------------------------
+
+
+def infer_names(events: Iterable[Event]) -> Names:
+    """Columns guessed from the traffic (see the module docstring)."""
+    evs = list(events)
+    nodes = _sip_chain(evs)
+    roles: dict[str, list[str]] = {r: [] for r in ROLES}
+    if len(nodes) >= 4:
+        roles["sfb"] = [a for node in nodes[:-3] for a in node]
+        for role, node in zip(ROLES[1:], nodes[-3:], strict=True):
+            roles[role] = list(node)
+    _add_turn(evs, roles)
+    how = "inferred from the traffic (SIP hops and TURN); give --names FILE to set them"
+    return make_names(roles, source=how)
+
+
+def _sip_chain(evs: list[Event]) -> list[list[str]]:
+    """Nodes of the share INVITE's path: hop i's receiver and hop i+1's sender are one node."""
+    hops: list[tuple[str, str]] = []
+    for ev in evs:
+        s = ev.sip
+        if (ev.kind is Kind.SIP and s is not None and s.method == "INVITE" and not s.to_tag
+                and "applicationsharing" in s.media
+                and (ev.src.ip, ev.dst.ip) not in hops):
+            hops.append((ev.src.ip, ev.dst.ip))
+    if not hops:
+        return []
+    nodes = [[hops[0][0]]]
+    for i, (_src, dst) in enumerate(hops):
+        node = [dst]
+        if i + 1 < len(hops) and hops[i + 1][0] != dst:
+            node.append(hops[i + 1][0])
+        nodes.append(node)
+    return nodes
+
+
+def _add_turn(evs: list[Event], roles: dict[str, list[str]]) -> None:
+    """The TCP TURN server answering the Meeting Server is Expressway-E; its relayed address
+    too. Without SIP, the allocation's client is the Meeting Server and the peer the Edge."""
+    for ev in evs:
+        st = ev.stun
+        if st is None or st.method != "Allocate" or st.cls != "success" or ev.transport == "UDP":
+            continue
+        known_cms = roles["cms"]
+        if known_cms and ev.dst.ip not in known_cms:
+            continue  # another TURN server (the Skype Edge's, for its client)
+        _add(roles["expressway-e"], ev.src.ip)
+        if st.xor_relayed is not None:
+            _add(roles["expressway-e"], st.xor_relayed.ip)
+        if not known_cms:
+            _add(roles["cms"], ev.dst.ip)
+    if roles["sfb"]:
+        return
+    taken = {a for addrs in roles.values() for a in addrs}
+    for ev in evs:
+        st = ev.stun
+        if (st is not None and st.method == "ConnectionAttempt" and st.xor_peer
+                and st.xor_peer[0].ip not in taken):
+            _add(roles["sfb"], st.xor_peer[0].ip)
+
+
+def _add(items: list[str], value: str) -> None:
+    if value not in items:
+        items.append(value)

@@ -1,0 +1,162 @@
+"""The ladder in a terminal: the seed's four columns with their addresses, one arrow per message
+with its ports, the values the tech note writes under its arrows; then the step check, media
+and verdict. Built as ``rich.text.Text`` lines, so tests read ``.plain``."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from lab.ladder.ladder import Ladder, Row
+from lab.ladder.steps import Status
+
+GROUP_STYLE = {"SIP": "cyan", "TURN": "yellow", "ICE": "magenta", "TCP": "white",
+               "Media": "green"}
+STATUS_STYLE = {Status.SEEN: "green", Status.PARTIAL: "yellow", Status.MISSING: "red",
+                Status.OUT_OF_ORDER: "red", Status.WRONG: "red"}
+MARGIN = 12  # "+12.345  33 "
+
+
+def _positions(ncols: int, width: int) -> list[int]:
+    span = max(ncols * 20, width - MARGIN - 2)
+    step = span // ncols
+    return [MARGIN + step // 2 + i * step for i in range(ncols)]
+
+
+def _canvas(width: int, xs: list[int]) -> list[str]:
+    line = [" "] * width
+    for x in xs:
+        line[x] = "│"
+    return line
+
+
+def _port(addr: str) -> str:
+    return ":" + addr.rsplit(":", 1)[-1]
+
+
+def _arrow(row: Row, xs: list[int], width: int) -> tuple[str, int, int]:
+    """The arrow line and the span (start, end) of its body."""
+    line = _canvas(width, xs)
+    a, b = xs[row.src_col], xs[row.dst_col]
+    lo, hi = min(a, b), max(a, b)
+    body = ["─"] * (hi - lo - 1)
+    if a < b:
+        body[-1] = "▶"
+    else:
+        body[0] = "◀"
+    text = f" {row.label} "
+    if len(text) + 2 <= len(body):
+        start = (len(body) - len(text)) // 2
+        body[start:start + len(text)] = list(text)
+    src, dst = _port(row.src), _port(row.dst)
+    near_src, near_dst = (0, len(body) - len(dst) - 1) if a < b else (len(body) - len(src), 1)
+    for text_, at in ((src, near_src), (dst, near_dst)):
+        free = at >= 0 and all(c == "─" for c in body[at:at + len(text_)])
+        if free and len(body) > len(row.label) + len(src) + len(dst) + 8:
+            body[at:at + len(text_)] = list(text_)
+    line[lo + 1:hi] = body
+    return "".join(line), lo + 1, hi
+
+
+def header_lines(ladder: Ladder, width: int) -> list[Text]:
+    cols = ladder.names.columns
+    xs = _positions(len(cols), width)
+    depth = max((len(c.addresses) for c in cols), default=0)
+    lines = []
+    for level in range(depth + 1):
+        line = [" "] * width
+        for col, x in zip(cols, xs, strict=True):
+            items = [col.label, *col.addresses]
+            if level < len(items):
+                text = items[level]
+                start = max(0, min(width - len(text), x - len(text) // 2))
+                line[start:start + len(text)] = list(text)
+        lines.append(Text("".join(line).rstrip(), style="bold" if level == 0 else "dim"))
+    return lines
+
+
+def ladder_lines(ladder: Ladder, width: int = 120) -> list[Text]:
+    """Header, then one line per arrow (and one per value written under it)."""
+    xs = _positions(len(ladder.names.columns), width)
+    t0 = ladder.rows[0].ts_ns if ladder.rows else 0
+    lines = header_lines(ladder, width)
+    group = ""
+    for row in ladder.rows:
+        if row.group not in (group, "TCP"):
+            group = row.group
+            lines.append(Text(group, style="bold " + GROUP_STYLE.get(group, "")))
+        arrow, lo, hi = _arrow(row, xs, width)
+        stamp = f"+{(row.ts_ns - t0) / 1e9:.3f}"
+        step = f"{row.step:>3}" if row.step is not None else "   "
+        text = Text(f"{stamp:>8}{step} ")
+        text.append(arrow[MARGIN:lo])
+        style = GROUP_STYLE.get(row.group, "") if row.ok else "bold red"
+        text.append(arrow[lo:hi], style=style)
+        text.append(arrow[hi:].rstrip())
+        lines.append(text)
+        for note in row.notes:
+            canvas = _canvas(width, xs)
+            note_text = note[: hi - lo - 2]
+            canvas[lo + 1:lo + 1 + len(note_text)] = list(note_text)
+            lines.append(Text("".join(canvas).rstrip(), style="dim"))
+    return lines
+
+
+def steps_table(ladder: Ladder) -> Table:
+    table = Table(title="Canonical steps (flow.md §3)", show_lines=False, expand=False)
+    for name in ("#", "step", "status", "time", "values / why"):
+        table.add_column(name, overflow="fold")
+    t0 = ladder.rows[0].ts_ns if ladder.rows else 0
+    for step in ladder.steps:
+        ts = step.ts_ns
+        when = f"+{(ts - t0) / 1e9:.3f}" if ts is not None else ""
+        shown = [f"{k}: {v}" for k, v in step.values.items()
+                 if k not in ("SDP", "transaction", "transport")]
+        detail = "\n".join(step.notes + shown[:4])
+        table.add_row(str(step.number), step.spec.name,
+                      Text(str(step.status), style=STATUS_STYLE[step.status]), when, detail)
+    return table
+
+
+def media_table(ladder: Ladder) -> Table:
+    table = Table(title="Media (from the capture, RFC 3550 statistics)")
+    for name in ("from", "to", "transport", "packets", "bytes", "PT", "lost", "jitter ms",
+                 "seconds"):
+        table.add_column(name)
+    for leg in ladder.media:
+        table.add_row(f"{ladder.names.name_of(leg.src.ip)} {leg.src}",
+                      f"{ladder.names.name_of(leg.dst.ip)} {leg.dst}",
+                      f"{leg.transport} {leg.framing}", str(leg.packets), str(leg.octets),
+                      ",".join(map(str, leg.payload_types)), str(leg.lost),
+                      f"{leg.jitter_ms:.2f}", f"{leg.duration_s:.2f}")
+    return table
+
+
+def summary_lines(ladder: Ladder) -> list[Text]:
+    a = ladder.analysis
+    seconds = (a.end_ns - a.start_ns) / 1e9
+    lines = [Text(f"capture {a.path}: {a.packets} packets on {len(a.interfaces)} interfaces, "
+                  f"{seconds:.2f} s; {len(a.connections)} TCP connections, "
+                  f"{len(a.events)} messages; TLS decrypted {a.tls_decrypted}, "
+                  f"not decrypted {a.tls_opaque}", style="dim"),
+             Text(f"columns: {ladder.names.source}", style="dim")]
+    lines += [Text(f"warning: {w}", style="yellow") for w in a.warnings]
+    return lines
+
+
+def verdict_lines(ladder: Ladder) -> list[Text]:
+    v = ladder.verdict
+    lines = [Text(v.summary, style="bold green" if v.passed else "bold red")]
+    lines += [Text(f"  because: {reason}", style="red") for reason in v.reasons]
+    return lines
+
+
+def report(ladder: Ladder, width: int = 120) -> RenderableType:
+    """Everything ``uclab ladder`` prints: summary, ladder, steps, media, verdict."""
+    parts: list[RenderableType] = [*summary_lines(ladder), Text(""), *ladder_lines(ladder, width),
+                                   Text(""), steps_table(ladder)]
+    if ladder.media:
+        parts.append(media_table(ladder))
+    parts += verdict_lines(ladder)
+    return Group(*parts)

@@ -1,0 +1,91 @@
+"""TLS plaintext from tshark, the independent dissector: one tshark pass over only the frames of
+the TLS connections, with the key log embedded as a Decryption Secrets Block.
+
+Our own code does everything else (TCP reassembly, STUN, SIP, RTP); decrypting TLS 1.2 and 1.3
+records with a key log is tshark's job (its TLS dissector, RFC 8446 §7 key schedule). The
+frames are piped to ``tshark -r -`` as a small pcapng, the SIP dissector is switched off so that
+decrypted bytes come out raw as ``data.data``, one line per frame; they are then cut into SIP
+messages by :mod:`lab.ladder.streams` like any clear-text stream.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from lab.capture.pcapfile import Capture, PcapngWriter
+from lab.ladder.tcp import Chunk
+
+log = logging.getLogger(__name__)
+
+StreamKey = tuple[int, str]  # (connection index, "up"/"down")
+
+
+@dataclass
+class TlsResult:
+    plaintext: dict[StreamKey, list[Chunk]] = field(default_factory=dict)
+    warning: str = ""
+
+
+def decrypt(cap: Capture, frames: dict[int, StreamKey], server_ports: Iterable[int],
+            keylog: bytes, timeout: float = 30.0) -> TlsResult:
+    """Plaintext chunks of the TLS streams whose frames are ``frames`` (frame -> stream)."""
+    if not frames:
+        return TlsResult()
+    if not keylog.strip():
+        return TlsResult(warning="TLS connections not decrypted: no key log in the capture "
+                                 "(give --keylog FILE)")
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        return TlsResult(warning="TLS connections not decrypted: tshark is not installed")
+    order = sorted(frames)
+    argv = [tshark, "-r", "-", "-n", "--disable-protocol", "sip", "-T", "fields",
+            "-e", "frame.number", "-e", "data.data", "-E", "occurrence=a"]
+    for port in sorted(set(server_ports)):
+        argv += ["-d", f"tcp.port=={port},tls"]
+    try:
+        proc = subprocess.run(argv, input=_subset(cap, order, keylog), capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return TlsResult(warning=f"TLS connections not decrypted: tshark took over {timeout} s")
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        return TlsResult(warning=f"TLS connections not decrypted: tshark failed: {err[-1:]}")
+    return TlsResult(_plaintext(cap, order, frames, proc.stdout))
+
+
+def _subset(cap: Capture, order: list[int], keylog: bytes) -> bytes:
+    out = io.BytesIO()
+    writer = PcapngWriter(out)
+    for iface in cap.interfaces:
+        writer.add_interface(iface.name, iface.linktype)
+    writer.add_tls_keylog(keylog)
+    for number in order:
+        pkt = cap.packets[number - 1]
+        writer.write_packet(pkt.iface, pkt.ts_ns, pkt.data, pkt.orig_len)
+    return out.getvalue()
+
+
+def _plaintext(cap: Capture, order: list[int], frames: dict[int, StreamKey],
+               output: bytes) -> dict[StreamKey, list[Chunk]]:
+    result: dict[StreamKey, list[Chunk]] = {}
+    for line in output.decode("ascii", errors="replace").splitlines():
+        number, _, hexdata = line.partition("\t")
+        if not hexdata.strip() or not number.strip().isdigit():
+            continue
+        index = int(number) - 1
+        if not 0 <= index < len(order):
+            continue
+        original = order[index]
+        try:
+            data = b"".join(bytes.fromhex(part) for part in hexdata.strip().split(","))
+        except ValueError:
+            log.warning("tshark gave unreadable data for frame %d", original)
+            continue
+        key = frames[original]
+        result.setdefault(key, []).append(Chunk(cap.packets[original - 1].ts_ns, original, data))
+    return result

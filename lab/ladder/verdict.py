@@ -1,0 +1,82 @@
+"""The verdict: did the capture show the whole ladder, and if not, where did it stop and why.
+
+The ladder *stops* at the first missing step (in flow.md order) that leads to a missing goal
+(the call set up, the re-INVITE done, media) and of which no consequence was seen; a missing
+100 Trying is reported but is not where a call stops. The reasons come from the capture: error
+responses, TCP connections that were never answered or were refused (with the interfaces that
+saw the SYN, which shows where it was dropped), connections closed early.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lab.ladder.analysis import Analysis
+from lab.ladder.explain import explain
+from lab.ladder.names import Names
+from lab.ladder.steps import STEPS, Status, StepResult, descendants
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    summary: str
+    stopped_at: int | None = None  # the step where the ladder stopped
+    node: str | None = None  # the column that should have sent that step
+    reasons: list[str] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    out_of_order: list[int] = field(default_factory=list)
+    wrong: list[int] = field(default_factory=list)
+
+
+def stop_point(steps: list[StepResult]) -> StepResult | None:
+    by_number = {s.number: s for s in steps}
+    missing_goals = {s.number for s in steps if s.spec.goal and not s.seen}
+    for step in steps:
+        if step.seen:
+            continue
+        later = descendants(step.number)
+        leads_to_goal = step.number in missing_goals or bool(later & missing_goals)
+        if leads_to_goal and not any(by_number[n].seen for n in later):
+            return step
+    return None
+
+
+def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
+    missing = [s.number for s in steps if not s.seen]
+    disorder = [s.number for s in steps if s.status is Status.OUT_OF_ORDER]
+    wrong = [s.number for s in steps if s.status is Status.WRONG]
+    stop = stop_point(steps)
+    passed = not (missing or disorder or wrong)
+    verdict = Verdict(passed, "", missing=missing, out_of_order=disorder, wrong=wrong)
+    if stop is not None:
+        verdict.stopped_at = stop.number
+        verdict.node = names.column(stop.spec.sender).label
+        stop.notes += [n for n in explain(stop, steps, analysis, names) if n not in stop.notes]
+        verdict.reasons = list(stop.notes)
+    for step in steps:
+        if not step.seen and step is not stop:
+            step.notes += [n for n in explain(step, steps, analysis, names)
+                           if n not in step.notes]
+    verdict.summary = _summary(verdict, steps)
+    return verdict
+
+
+def _summary(v: Verdict, steps: list[StepResult]) -> str:
+    total = len(STEPS)
+    seen = sum(1 for s in steps if s.seen)
+    if v.passed:
+        return f"PASS: all {total} steps of flow.md §3 seen in order"
+    parts = [f"FAIL: {seen} of {total} steps seen"]
+    if v.stopped_at is not None:
+        name = next(s.spec.name for s in steps if s.number == v.stopped_at)
+        parts.append(f"the ladder stopped at step {v.stopped_at} ({name}), "
+                     f"expected from {v.node}")
+    if v.out_of_order:
+        parts.append("out of order: " + ", ".join(map(str, v.out_of_order)))
+    if v.wrong:
+        parts.append("wrong values: " + ", ".join(map(str, v.wrong)))
+    other = [n for n in v.missing if n != v.stopped_at]
+    if other and v.stopped_at is None:
+        parts.append("missing: " + ", ".join(map(str, other)))
+    return "; ".join(parts)
