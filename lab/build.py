@@ -221,6 +221,7 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
     the error is raised; on success the lab's phase is ``up``."""
     topo = with_policies(topo, policies or {})
     check_lab_name(lab)
+    kernel_links.preload()
     check_policies(topo)
     preflight(topo, lab, root)
     used = {n.name: n.policy for n in topo.firewalls() if n.policy is not None}
