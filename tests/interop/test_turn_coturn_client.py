@@ -10,10 +10,12 @@ from pathlib import Path
 from lab.net.turn_client import Trace, TurnClient, TurnError
 from tests.conftest import require_tool
 from tests.nethelp import NetBench
+from tests.turncapture import capture, check_integrity, long_term, stun_messages, tshark_check
 from tests.turnhelp import (
     CLI,
     PASSWORD,
     PEER,
+    REALM,
     SRV_IN,
     SRV_OUT,
     USER,
@@ -31,9 +33,10 @@ def test_client_connect_and_accept_through_coturn(
     require_tool("turnserver")
     net = build_turn_net(netbench())
     traces: list[Trace] = []
-    with coturn(net.srv, tmp_path / "coturn.log"), ns_loops(net.cli.ns, net.peer.ns) as (
-        cli, peer
-    ):
+    pcap = tmp_path / "coturn.pcap"
+    with coturn(net.srv, tmp_path / "coturn.log"), capture(net.srv, "eth0", pcap), ns_loops(
+        net.cli.ns, net.peer.ns
+    ) as (cli, peer):
         server = peer.run(echo_server(PEER, 7000))
 
         async def client_side() -> None:
@@ -77,6 +80,15 @@ def test_client_connect_and_accept_through_coturn(
     assert ("recv", "ConnectionAttempt indication") in seen
     assert ("recv", "ConnectionBind success") in seen
     assert seen[-1] == ("recv", "Refresh success")
+    # the capture: tshark decodes every message; MI and FINGERPRINT recomputed independently
+    messages = stun_messages(pcap, 3478)
+    assert len(messages) == len(traces)
+    assert tshark_check(pcap, 3478) == len(messages)
+    key = long_term(USER, REALM, PASSWORD)
+    results = [check_integrity(m, key) for m in messages]
+    assert all(mi is not False and fp is not False for mi, fp in results), results
+    assert sum(fp is True for _, fp in results) >= len(messages) - 2
+    assert sum(mi is True for mi, _ in results) >= len(messages) - 4  # all but 401s, indication
 
 
 def test_client_wrong_password_against_coturn(
