@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from lab.errors import LabError
-from lab.net.turn_io import Addr, addr_of, open_stream
+from lab.net.turn_io import CHUNK, Addr, addr_of, connect_tcp, open_stream
 from lab.proto.stun import PROTO_TCP, Message, ParseError, StunStreamFramer, parse
 from lab.proto.turn.client import (
     CONTROL,
@@ -114,7 +115,7 @@ class TurnClient:
         self.allocation: Allocation | None = None
         self._tg: asyncio.TaskGroup | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._channels: dict[str, asyncio.StreamWriter] = {}
+        self._channels: dict[str, socket.socket] = {}
         self._waiters: dict[int, asyncio.Future[Event]] = {}
         self._attempts: asyncio.Queue[ConnectionAttempt | None] = asyncio.Queue()
         self._datagrams: asyncio.Queue[DataReceived] = asyncio.Queue()
@@ -122,7 +123,7 @@ class TurnClient:
         self._timer_task: asyncio.Task[None] | None = None
         self._closed: str | None = None
         self._data_seq = itertools.count(1)
-        self._ports_in_use: dict[int, asyncio.StreamWriter] = {}
+        self._ports_in_use: dict[int, socket.socket] = {}
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ class TurnClient:
         """Connect (RFC 6062 §4.3), then ConnectionBind on a new connection."""
         ev = await self._command(self.core.connect(self.clock(), peer))
         assert isinstance(ev, PeerConnected)
-        return await self._bind(ev.connection_id, ev.peer)
+        return await self.bind(ev.connection_id, ev.peer)
 
     async def accept(self) -> PeerStream:
         """Wait for the next ConnectionAttempt (RFC 6062 §4.4) and bind it."""
@@ -208,7 +209,27 @@ class TurnClient:
     async def bind(self, connection_id: int, peer: Addr) -> PeerStream:
         """ConnectionBind ``connection_id`` on a new data connection (RFC 6062 §4.3, §4.4),
         from the next free pinned data port; the result is a plain byte stream to ``peer``."""
-        return await self._bind(connection_id, peer)
+        sock = await self.bind_socket(connection_id)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=CHUNK)
+        return PeerStream(peer, connection_id, reader, writer,
+                          addr_of(writer.get_extra_info("sockname")))
+
+    async def bind_socket(self, connection_id: int) -> socket.socket:
+        """Like :meth:`bind` but returns the bound data connection as a raw non-blocking
+        socket (for bulk transfer without asyncio streams). Nothing beyond the ConnectionBind
+        response has been read from it."""
+        port = self._pick_port()
+        host = self.local_addr[0] if self.local_addr else self.control_local[0]
+        async with asyncio.timeout(self.timeout):
+            sock = await connect_tcp(self.server, (host, port))
+        if port:
+            self._ports_in_use[port] = sock
+        try:
+            await self._bind_on(sock, connection_id)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     async def send(self, peer: Addr, data: bytes) -> None:
         """A Send indication (UDP allocations, RFC 8656 §10)."""
@@ -236,67 +257,54 @@ class TurnClient:
 
     def _pick_port(self) -> int:
         for port in self.data_local_ports:
-            w = self._ports_in_use.get(port)
-            if w is None or w.is_closing():
+            sock = self._ports_in_use.get(port)
+            if sock is None or sock.fileno() == -1:
                 return port
         return 0
 
-    async def _bind(self, connection_id: int, peer: Addr) -> PeerStream:
-        host = self.local_addr[0] if self.local_addr else None
-        port = self._pick_port()
-        local = (host or self.control_local[0], port)
-        async with asyncio.timeout(self.timeout):
-            reader, writer = await open_stream(self.server, local)
-        if port:
-            self._ports_in_use[port] = writer
+    async def _bind_on(self, sock: socket.socket, connection_id: int) -> None:
+        """ConnectionBind on ``sock``, reading exactly the response (RFC 6062 §4.3)."""
+        loop = asyncio.get_running_loop()
         channel = f"data-{next(self._data_seq)}"
-        self._channels[channel] = writer
+        self._channels[channel] = sock
         handle, send = self.core.connection_bind(self.clock(), connection_id, channel)
-        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Event] = loop.create_future()
         self._waiters[handle] = fut
         try:
             self._dispatch([send])
             async with asyncio.timeout(self.timeout):
                 while not fut.done():
-                    head = await reader.readexactly(20)
-                    body = await reader.readexactly(struct.unpack("!H", head[2:4])[0])
-                    self._trace("recv", writer, head + body)
-                    self._dispatch(self.core.receive(head + body, self.clock()))
+                    head = await _recv_exactly(sock, 20)
+                    raw = head + await _recv_exactly(sock, struct.unpack("!H", head[2:4])[0])
+                    self._trace("recv", sock, raw)
+                    self._dispatch(self.core.receive(raw, self.clock()))
             ev = fut.result()
-        except (OSError, ParseError, asyncio.IncompleteReadError, TimeoutError) as exc:
-            writer.close()
+        except (OSError, ParseError, TimeoutError) as exc:
             raise TurnError("ConnectionBind", 0, f"data connection failed: {exc!r}") from exc
-        except BaseException:
-            writer.close()
-            raise
         finally:
             self._channels.pop(channel, None)
             self._waiters.pop(handle, None)
-        assert isinstance(ev, Bound)
-        local_addr = addr_of(writer.get_extra_info("sockname"))
-        return PeerStream(peer, connection_id, reader, writer, local_addr)
+        assert isinstance(ev, Bound)  # the core answers a ConnectionBind with Bound or Failed
 
-    def _trace(self, direction: str, writer: asyncio.StreamWriter, raw: bytes) -> None:
+    def _trace(self, direction: str, conn: asyncio.StreamWriter | socket.socket,
+               raw: bytes) -> None:
         if self.on_message is None:
             return
         try:
             msg = parse(raw)
         except ParseError:
             return
-        local = addr_of(writer.get_extra_info("sockname"))
-        remote = addr_of(writer.get_extra_info("peername"))
+        if isinstance(conn, socket.socket):
+            local, remote = addr_of(conn.getsockname()), addr_of(conn.getpeername())
+        else:
+            local = addr_of(conn.get_extra_info("sockname"))
+            remote = addr_of(conn.get_extra_info("peername"))
         self.on_message(Trace(direction, local, remote, msg))
 
     def _dispatch(self, events: list[Event]) -> None:
         for ev in events:
             if isinstance(ev, Send):
-                writer = self._writer if ev.channel == CONTROL else self._channels.get(ev.channel)
-                if writer is None or writer.is_closing():
-                    log.warning("TURN client: channel %s is gone, dropping %s", ev.channel,
-                                ev.message.describe())
-                    continue
-                self._trace("send", writer, ev.data)
-                writer.write(ev.data)
+                self._write(ev)
             elif isinstance(ev, ConnectionAttempt):
                 self._attempts.put_nowait(ev)
             elif isinstance(ev, DataReceived):
@@ -304,6 +312,21 @@ class TurnClient:
             else:
                 self._resolve(ev)
         self._wake.set()
+
+    def _write(self, ev: Send) -> None:
+        if ev.channel != CONTROL:
+            sock = self._channels.get(ev.channel)
+            if sock is not None:
+                self._trace("send", sock, ev.data)
+                with contextlib.suppress(OSError):
+                    sock.send(ev.data)  # a fresh connection: its send buffer is empty
+                return
+        elif self._writer is not None and not self._writer.is_closing():
+            self._trace("send", self._writer, ev.data)
+            self._writer.write(ev.data)
+            return
+        log.warning("TURN client: channel %s is gone, dropping %s", ev.channel,
+                    ev.message.describe())
 
     def _resolve(self, ev: Event) -> None:
         handle = getattr(ev, "handle", None)
@@ -355,3 +378,16 @@ class TurnClient:
                 if self._writer is not None:
                     with contextlib.suppress(OSError):
                         await self._writer.drain()
+
+
+async def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    """Exactly ``n`` bytes from a non-blocking socket, never more (what follows a
+    ConnectionBind response is the peer's data)."""
+    loop = asyncio.get_running_loop()
+    buf = b""
+    while len(buf) < n:
+        chunk = await loop.sock_recv(sock, n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return buf
