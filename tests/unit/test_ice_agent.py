@@ -20,7 +20,9 @@ from lab.proto.ice import (
     PairState,
     Selected,
     Send,
+    success_response,
 )
+from lab.proto.sdp import Candidate
 from lab.proto.stun import (
     CandidateIdentifier,
     IceControlled,
@@ -60,6 +62,7 @@ class FakeNet:
     now: float = 1000.0
     links: dict[tuple[int, int], tuple[IceAgent, int]] = field(default_factory=dict)
     wire: list[tuple[str, bytes]] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
     results: dict[str, object] = field(default_factory=dict)
     times: dict[str, float] = field(default_factory=dict)
     _queue: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
@@ -120,6 +123,7 @@ class FakeNet:
         if link is None:
             return
         self.wire.append((self.name(agent), action.data))
+        self.sent_at.append(self.now)
         peer, pconn = link
         data = action.data
         self.later(lambda: peer.frame_received(pconn, data, self.now))
@@ -186,7 +190,11 @@ def test_seed_selects_relay_to_relay_with_four_binding_messages() -> None:
     first = net.wire[0][1]
     assert len(first) == 108
     assert Rfc4571Framer.frame(first)[:4] == bytes.fromhex("006c0001")
+    # CMS answers at once, and sends its triggered check at the next Ta tick (RFC 5245 §5.8)
+    assert net.sent_at[1] == net.sent_at[0] + net.delay
+    assert net.sent_at[2] == pytest.approx(net.sent_at[1] + skype.config.ta)
     req = parse(first)
+    assert req.get(ImplementationVersion) == ImplementationVersion(3)  # RFC 5389 formats
     assert [type(a).__name__ for a in req.attributes] == [
         "Username", "Priority", "IceControlling", "UseCandidate", "ImplementationVersion",
         "CandidateIdentifier", "MessageIntegrity", "Fingerprint"]
@@ -337,3 +345,44 @@ def test_controlling_tie_breaker_in_request() -> None:
     net.run()
     req = parse(net.wire[0][1])
     assert req.get(IceControlling) == IceControlling(2)
+
+
+def test_regular_nomination_adds_a_second_check() -> None:
+    skype, cms = seed_agents(aggressive=False)
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    start(skype, cms, net.now)
+    net.run()
+    assert skype.state is AgentState.COMPLETED and cms.state is AgentState.COMPLETED
+    msgs = [(who, parse(d)) for who, d in net.wire]
+    kinds = [(who, m.cls, m.has(UseCandidate)) for who, m in msgs]
+    assert kinds[:2] == [("a", MessageClass.REQUEST, False), ("b", MessageClass.SUCCESS, False)]
+    # then, in an order the timers decide: CMS's triggered check and its answer, Skype's
+    # nominating check (USE-CANDIDATE, RFC 5245 §8.1.1.1) and its answer
+    assert sorted(kinds[2:]) == sorted([
+        ("b", MessageClass.REQUEST, False), ("a", MessageClass.SUCCESS, False),
+        ("a", MessageClass.REQUEST, True), ("b", MessageClass.SUCCESS, False)])
+    answered = {m.transaction_id for _, m in msgs if m.cls is MessageClass.SUCCESS}
+    assert answered == {m.transaction_id for _, m in msgs if m.cls is MessageClass.REQUEST}
+    assert len(net.wire[0][1]) == 104  # the same check without USE-CANDIDATE
+
+
+def test_success_unfreezes_the_same_foundation() -> None:
+    remote = [Candidate.parse("9 1 TCP-PASS 2130706431 10.48.54.230 38547 typ host"),
+              Candidate.parse("9 2 TCP-PASS 2130706430 10.48.54.230 38547 typ host")]
+    skype = IceAgent(controlling=True, local_ufrag="SkyP", local_pwd="p" * 22,
+                     local_candidates=SKYPE[2:4], config=IceConfig(aggressive=False))
+    skype.set_remote("CmsU", "q" * 22, remote, 0.0)
+    comp2 = next(p for p in skype.pairs if p.local.component == 2)
+    assert comp2.state is PairState.FROZEN
+    skype.handle_timer(0.0)
+    connect = skype.actions()[0]
+    assert isinstance(connect, Connect) and connect.pair.local.component == 1
+    skype.connected(connect.conn, 0.001)
+    sent = skype.actions()[0]
+    assert isinstance(sent, Send)
+    request = parse(sent.data)
+    ok = success_response(request, ("192.168.251.128", 13450), local_pwd="q" * 22,
+                          ms_ice2=False)
+    skype.frame_received(connect.conn, ok, 0.002)
+    assert comp2.state.value == "waiting"  # RFC 5245 §7.1.3.2.3
+    assert skype.next_deadline() == pytest.approx(0.02)  # the next Ta tick

@@ -11,7 +11,7 @@ The asyncio adapter that performs the actions is :mod:`lab.net.ice`.
 
 from lab.proto.ice.agent import AgentState, IceAgent, IceConfig
 from lab.proto.ice.checks import (
-    MS_ICE2_VERSION,
+    MS_IMPLEMENTATION_VERSION,
     CheckError,
     InboundCheck,
     binding_request,
@@ -35,7 +35,7 @@ from lab.proto.ice.pairs import (
 )
 
 __all__ = [
-    "MS_ICE2_VERSION",
+    "MS_IMPLEMENTATION_VERSION",
     "Action",
     "AgentState",
     "CandidatePair",

@@ -9,7 +9,9 @@ Behaviour, with the RFC sections:
 * ordinary checks start one per ``ta`` seconds, highest pair priority first (RFC 5245 §5.8);
   each opens its own TCP connection (RFC 6544 §7.1) and sends one Binding request on it;
 * the controlling agent nominates aggressively: USE-CANDIDATE in every check (§8.1.1.2), so one
-  request and one success in each direction select the pair, as the tech note shows;
+  request and one success in each direction select the pair, as the tech note shows; with
+  ``aggressive=False`` it nominates regularly: a second check with USE-CANDIDATE on the first
+  valid pair (§8.1.1.1);
 * a request received on a connection is answered on it, then a triggered check goes back on the
   *same* connection (RFC 6544 §7.2, RFC 5245 §7.2.1.4);
 * role conflicts are resolved by tie-breaker (§7.2.1.1) and by 487 responses (§7.1.3.1);
@@ -83,6 +85,7 @@ class _Conn:
     deadline: float | None = None
     txn: bytes | None = None
     txn_nominating: bool = False
+    nominate_next: bool = False
     triggered: bool = False
 
 
@@ -165,14 +168,19 @@ class IceAgent:
             if conn.deadline is not None and now >= conn.deadline:
                 self._expire(conn)
         tick = self._next_tick is not None and now >= self._next_tick and bool(self.remote_pwd)
-        if tick and self._pace(now):
-            self._last_tick = now
-            self._next_tick = now + self.config.ta
+        if tick:
+            if self._pace(now):
+                self._last_tick = now
+                self._next_tick = now + self.config.ta
+            else:  # nothing to send: the pacing timer rests until there is
+                self._next_tick = None
         self._check_done(now)
 
     def _schedule_tick(self, now: float) -> None:
-        """Triggered checks go out at the next Ta tick (RFC 5245 §5.8), now if idle."""
-        due = now if self._last_tick is None else max(now, self._last_tick + self.config.ta)
+        """Triggered checks go out at the next Ta tick (RFC 5245 §5.8); an agent that has
+        sent nothing yet starts its pacing timer now, so the first one leaves Ta later."""
+        ta = self.config.ta
+        due = now + ta if self._last_tick is None else max(now, self._last_tick + ta)
         if self._next_tick is None or self._next_tick > due:
             self._next_tick = due
 
@@ -292,7 +300,8 @@ class IceAgent:
         if pair is None or not self.remote_ufrag or not self.remote_pwd:
             return
         pair.state = PairState.IN_PROGRESS
-        nominate = self.controlling and self.config.aggressive
+        nominate = self.controlling and (self.config.aggressive or conn.nominate_next)
+        conn.nominate_next = False
         txid = self._txid()
         data = binding_request(
             local_ufrag=self.local_ufrag, remote_ufrag=self.remote_ufrag,
@@ -392,7 +401,16 @@ class IceAgent:
             self._close(conn, pair.failure or "")
             return
         self._succeeded(pair, msg, nominating)
+        if self.controlling and not pair.nominated and not self._nominating():
+            conn.nominate_next = conn.triggered = True  # regular nomination (§8.1.1.1)
+            self._schedule_tick(now)
         self._maybe_select(now)
+        if not self.done and self._has_work():
+            self._schedule_tick(now)  # pairs unfrozen by this success (RFC 5245 §7.1.3.2.3)
+
+    def _nominating(self) -> bool:
+        return any(c.nominate_next or (c.txn_nominating and c.txn is not None)
+                   for c in self._conns.values())
 
     def _succeeded(self, pair: CandidatePair, msg: Message, nominating: bool) -> None:
         pair.state = PairState.SUCCEEDED

@@ -6,7 +6,7 @@ A check request carries, in this order::
     PRIORITY (prflx type preference, same local preference and component)   §7.1.2.1
     ICE-CONTROLLING or ICE-CONTROLLED with the tie-breaker                  §7.1.2.2
     USE-CANDIDATE (controlling agent nominating; aggressive nomination)      §8.1.1.2
-    IMPLEMENTATION-VERSION 2, CANDIDATE-IDENTIFIER (MS-ICE2 agents only)     MS-ICE2 §2.2.2
+    IMPLEMENTATION-VERSION 3, CANDIDATE-IDENTIFIER (MS-ICE2 agents only)     MS-ICE2 §2.2.2
     MESSAGE-INTEGRITY (short-term key: the remote password), FINGERPRINT    §7.1.2.3, §7.1.2.4
 
 With 4-character ufrags on both sides that is 20 + 16 + 8 + 12 + 4 + 8 + 8 + 24 + 8 = 108 bytes:
@@ -41,7 +41,9 @@ from lab.proto.stun import (
 )
 from lab.proto.stun import ParseError as StunParseError
 
-MS_ICE2_VERSION: Final = 2  # MS-ICE2 §2.2.2.2
+# MS-ICE2 §2.2.2.2: 2 means "only RFC3489bis-02 message formats", 3 "RFC 5389 message formats";
+# our checks are RFC 5389 messages (magic cookie, XOR-MAPPED-ADDRESS, FINGERPRINT)
+MS_IMPLEMENTATION_VERSION: Final = 3
 PRFLX_TYPE_PREFERENCE: Final = 110  # RFC 5245 §4.1.2.2
 ICE_CHARS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -97,7 +99,7 @@ def binding_request(
     if use_candidate and controlling:
         attrs.append(UseCandidate())
     if ms_ice2:
-        attrs += [ImplementationVersion(MS_ICE2_VERSION),
+        attrs += [ImplementationVersion(MS_IMPLEMENTATION_VERSION),
                   CandidateIdentifier(foundation_id(local.foundation))]
     msg = Message(Method.BINDING, MessageClass.REQUEST, transaction_id, tuple(attrs))
     return msg.encode(integrity_key=short_term_key(remote_pwd), fingerprint=True)
@@ -152,7 +154,7 @@ def success_response(request: Message, mapped: tuple[str, int], *, local_pwd: st
     """Binding success: XOR-MAPPED-ADDRESS of the request's source (RFC 5245 §7.2.1.2)."""
     attrs: list[Attribute] = [XorMappedAddress(mapped[0], mapped[1])]
     if ms_ice2:
-        attrs.append(ImplementationVersion(MS_ICE2_VERSION))
+        attrs.append(ImplementationVersion(MS_IMPLEMENTATION_VERSION))
     msg = request.success(attrs)
     return msg.encode(integrity_key=short_term_key(local_pwd), fingerprint=True)
 

@@ -59,6 +59,7 @@ class RtpSession:
     rtcp_received: int = 0
     rtt_samples: list[float] = field(default_factory=list)
     started: float | None = None
+    last_activity: float | None = None
     received: ReceptionStats = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,7 @@ class RtpSession:
         """Encode the next RTP packet; fragments of one frame share ``capture_time``."""
         if self.started is None:
             self.started = capture_time
+        self.last_activity = capture_time
         seq = (self.first_sequence + self.sent_packets) & 0xFFFF
         pkt = RtpPacket(self.payload_type, seq, self.timestamp(capture_time), self.ssrc,
                         payload, marker)
@@ -85,6 +87,8 @@ class RtpSession:
         sr = SenderReport(self.ssrc, ntp_from_unix(now), self.timestamp(now), self.sent_packets,
                           self.sent_bytes, (block,) if block is not None else ())
         self.rtcp_sent += 1
+        self.started = now if self.started is None else self.started
+        self.last_activity = now
         return sr.encode()
 
     def receive(self, frame: bytes, now: float) -> str:
@@ -93,6 +97,7 @@ class RtpSession:
         Raises :class:`lab.proto.rtp.ParseError` on bytes that are neither."""
         if self.started is None:
             self.started = now
+        self.last_activity = now
         if _is_rtcp(frame):
             self._rtcp(frame, now)
             return "rtcp"
@@ -113,6 +118,13 @@ class RtpSession:
                 if rtt is not None:
                     self.rtt_samples.append(rtt)
 
+    def _duration(self, now: float) -> float:
+        """Seconds from the first to the last packet sent or received (``now`` if none yet)."""
+        if self.started is None:
+            return 0.0
+        end = self.last_activity if self.last_activity is not None else now
+        return round(max(end - self.started, 0.0), 3)
+
     def stats(self, now: float) -> MediaStats:
         rx = self.received
         rtts = self.rtt_samples
@@ -125,5 +137,5 @@ class RtpSession:
             rtt_min_ms=round(min(rtts) * 1000, 3) if rtts else None,
             rtt_mean_ms=round(sum(rtts) / len(rtts) * 1000, 3) if rtts else None,
             rtt_samples=len(rtts), rtcp_sent=self.rtcp_sent, rtcp_received=self.rtcp_received,
-            duration_s=round(now - self.started, 3) if self.started is not None else 0.0,
+            duration_s=self._duration(now),
         )
