@@ -318,14 +318,15 @@ class IceSession:
         if not self._done.done():
             self._done.set_exception(IceFailed("session closed", self.agent.report()))
             self._done.exception()  # retrieved: no "never retrieved" warning
-        for conn in list(self._conns.values()):
-            conn.writer.close()
-        await self.gatherer.close()
         tg, self._tg = self._tg, None
         if tg is not None:
             for task in [*self._loops, *self._tasks.values()]:
                 task.cancel()
             await tg.__aexit__(None, None, None)
+        for conn in list(self._conns.values()):
+            conn.writer.close()
+        self._conns.clear()
+        await self.gatherer.close()
 
     async def set_remote(self, ufrag: str, pwd: str, candidates: Sequence[Candidate]) -> None:
         """The peer's candidates: permissions on our passive relays first (RFC 8445 §7.2.1,
@@ -412,9 +413,10 @@ class IceSession:
     # --- connections ----------------------------------------------------------------------
 
     async def _connect(self, conn_id: int, pair: CandidatePair) -> None:
-        res = self.gatherer.resource(pair.local)
         remote = (pair.remote.address, pair.remote.port)
+        what = f"to {_fmt(remote)}"
         try:
+            res = self.gatherer.resource(pair.local)
             if res.kind == "relay-active" and res.relay is not None:
                 what = f"from {_fmt(res.relay.relayed)} to {_fmt(remote)}"
                 peer = await res.relay.client.connect(remote)
@@ -426,6 +428,11 @@ class IceSession:
                 reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
                 local = res.local
         except (OSError, TurnError) as exc:
+            self.agent.connect_failed(conn_id, failure_reason(exc, what), self.clock())
+            self._flush()
+            return
+        except Exception as exc:  # one pair's surprise must not end the other checks
+            log.exception("check connection %d failed unexpectedly", conn_id)
             self.agent.connect_failed(conn_id, failure_reason(exc, what), self.clock())
             self._flush()
             return
@@ -445,8 +452,12 @@ class IceSession:
     async def _accept_host(self, cand: Candidate, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            sock, peer = await loop.sock_accept(listener)
-            reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
+            try:
+                sock, peer = await loop.sock_accept(listener)
+                reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
+            except OSError as exc:
+                log.info("listener %s:%d: no more connections: %s", cand.address, cand.port, exc)
+                return
             self._incoming(cand, reader, writer, (cand.address, cand.port), addr_of(peer))
 
     async def _accept_relay(self, cand: Candidate, relay: RelayHandle) -> None:

@@ -386,3 +386,16 @@ def test_success_unfreezes_the_same_foundation() -> None:
     skype.frame_received(connect.conn, ok, 0.002)
     assert comp2.state.value == "waiting"  # RFC 5245 §7.1.3.2.3
     assert skype.next_deadline() == pytest.approx(0.02)  # the next Ta tick
+
+
+def test_remote_candidates_again_are_ignored_restart_refused() -> None:
+    skype, cms = seed_agents()
+    net = FakeNet(skype, cms, SEED_ROUTES, SEED_SOURCES)
+    start(skype, cms, net.now)
+    net.run()
+    selected = skype.selected
+    skype.set_remote(cms.local_ufrag, cms.local_pwd, CMS[1:], net.now)  # the re-INVITE's SDP
+    assert skype.selected == selected and skype.state is AgentState.COMPLETED
+    assert len(skype.pairs) == 6
+    with pytest.raises(ValueError, match="ICE restart"):
+        skype.set_remote("Othr", "o" * 22, CMS, net.now)

@@ -120,7 +120,16 @@ class IceAgent:
     # --- set-up --------------------------------------------------------------------------
 
     def set_remote(self, ufrag: str, pwd: str, candidates: Sequence[Candidate], now: float) -> None:
-        """The peer's credentials and candidates (from its SDP): form the check list, start."""
+        """The peer's credentials and candidates (from its SDP): form the check list, start.
+
+        A second call with the same credentials (the re-INVITE after ICE, RFC 5245 §9.1.3) is
+        ignored; different credentials would be an ICE restart, which this agent does not do.
+        """
+        if self.remote_pwd is not None:
+            if (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
+                raise ValueError("ICE restart (new remote credentials) is not supported")
+            log.debug("remote candidates again with the same credentials: ignored")
+            return
         self.remote_ufrag, self.remote_pwd = ufrag, pwd
         self.remote_candidates = list(candidates)
         self.pairs = form_check_list(self.local_candidates, self.remote_candidates,
