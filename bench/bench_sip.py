@@ -20,8 +20,8 @@ from lab.net.sip_transport import Listener, TransportConfig
 from lab.proto.sip.core import Target
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
 from tests.interop.kamailio_run import start_kamailio, stop, wait_listening
-from tests.netns.siplab import NodeThread
 from tests.nethelp import NetBench, Node
+from tests.netns.siplab import NodeThread
 
 
 def run_calls(uac: Node, uas: Node, proxy: str, calls: int) -> float:
