@@ -21,12 +21,14 @@ from lab.ladder.names import Names, infer_names, load_names
 from lab.ladder.steps import StepResult
 from lab.ladder.verdict import Verdict, judge
 
-#: Values written under an arrow, as the tech note's figures do (XOR-MAPPED-ADDRESS...).
-ANNOTATE: dict[int, tuple[str, ...]] = {
-    6: ("REQUESTED-TRANSPORT",), 7: ("ERROR-CODE", "REALM"),
-    8: ("USERNAME",), 9: ("XOR-RELAYED-ADDRESS", "XOR-MAPPED-ADDRESS"),
-    10: ("XOR-PEER-ADDRESS",), 17: ("first bytes",), 18: ("XOR-PEER-ADDRESS", "CONNECTION-ID"),
-    19: ("CONNECTION-ID",), 20: ("first bytes",),
+#: Values written under an arrow, as the tech note's figures do (XOR-MAPPED-ADDRESS...):
+#: step -> (index of the step's observation that carries them, value names).
+ANNOTATE: dict[int, tuple[int, tuple[str, ...]]] = {
+    6: (0, ("REQUESTED-TRANSPORT",)), 7: (0, ("ERROR-CODE", "REALM")),
+    8: (0, ("USERNAME",)), 9: (0, ("XOR-RELAYED-ADDRESS", "XOR-MAPPED-ADDRESS")),
+    10: (0, ("XOR-PEER-ADDRESS",)), 17: (1, ("first bytes",)),
+    18: (0, ("XOR-PEER-ADDRESS", "CONNECTION-ID")), 19: (0, ("CONNECTION-ID",)),
+    20: (0, ("first bytes",)),
 }
 
 
@@ -162,9 +164,11 @@ def _label(ev: Event) -> str:
 
 def _notes(ladder: Ladder, number: int | None, ev: Event) -> tuple[str, ...]:
     notes: list[str] = []
-    if number is not None:
-        values = ladder.steps[number - 1].values
-        notes += [f"{k}: {values[k]}" for k in ANNOTATE.get(number, ()) if k in values]
+    if number is not None and number in ANNOTATE:
+        step = ladder.steps[number - 1]
+        index, keys = ANNOTATE[number]
+        if index < len(step.parts) and step.parts[index].event is ev:
+            notes += [f"{k}: {step.values[k]}" for k in keys if k in step.values]
     if ev.sip is not None:
         notes += [line for line in ev.sip.body.splitlines() if line.startswith("m=")]
         notes += list(ev.sip.diagnostics)

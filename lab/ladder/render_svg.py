@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from lab.ladder.ladder import Ladder, Row
 from lab.ladder.steps import BY_NUMBER
 
-LEFT, RIGHT_NOTES, LANE, COL_GAP, TOP = 120, 360, 150, 70, 150
+LEFT, LANE, COL_GAP, TOP = 140, 150, 70, 150
 ROW_H, NOTE_H = 34, 14
 COLORS = {"SIP": "#1f3a93", "TURN": "#b35900", "ICE": "#7b1fa2", "TCP": "#777777",
           "Media": "#2e7d32"}
@@ -82,12 +82,16 @@ def _arrow(row: Row, x1: float, x2: float, y: float) -> list[str]:
     return out
 
 
+def _marker(key: str, color: str, size: int) -> str:
+    half = size * 0.4
+    return (f'<marker id="head-{key}" markerWidth="{size}" markerHeight="{2 * half:.0f}" '
+            f'refX="{size - 1}" refY="{half:.0f}" orient="auto" markerUnits="userSpaceOnUse">'
+            f'<path d="M0,0 L{size},{half:.0f} L0,{2 * half:.0f} z" fill="{color}"/></marker>')
+
+
 def _defs() -> str:
     heads = {**COLORS, "fail": FAIL, "media": COLORS["Media"]}
-    marks = "".join(
-        f'<marker id="head-{k}" markerWidth="10" markerHeight="8" refX="9" refY="4" '
-        f'orient="auto"><path d="M0,0 L10,4 L0,8 z" fill="{v}"/></marker>'
-        for k, v in heads.items())
+    marks = "".join(_marker(k, v, 16 if k == "media" else 10) for k, v in heads.items())
     return f"<defs>{marks}</defs>"
 
 
@@ -100,29 +104,33 @@ def ladder_svg(ladder: Ladder) -> str:
     body: list[str] = []
     y, group = float(TOP), ""
     t0 = ladder.rows[0].ts_ns if ladder.rows else 0
+    named: set[int] = set()
     for row in ladder.rows:
         y += ROW_H
         if row.group not in (group, "TCP"):
             group = row.group
-            body.append(_text(12, y, group, size=14, anchor="start", weight="bold",
+            body.append(_text(8, y - 10, group, size=14, anchor="start", weight="bold",
                               fill=COLORS.get(group, "#000")))
         x1 = lane_of.get(row.src.rsplit(":", 1)[0], col_x[row.src_col])
         x2 = lane_of.get(row.dst.rsplit(":", 1)[0], col_x[row.dst_col])
         body += _arrow(row, x1, x2, y)
-        body.append(_text(LEFT - 40, y + 4, f"+{(row.ts_ns - t0) / 1e9:.3f}", size=9,
+        body.append(_text(LEFT - 36, y + 4, f"+{(row.ts_ns - t0) / 1e9:.3f}", size=9,
                           anchor="end", fill="#777"))
         if row.step is not None:
             body.append(f'<circle cx="{LEFT - 22:.0f}" cy="{y:.0f}" r="9" fill="#fff" '
                         f'stroke="#1f3a93"/>')
             body.append(_text(LEFT - 22, y + 4, str(row.step), size=9))
-            body.append(_text(notes_x, y + 4, BY_NUMBER[row.step].name, size=11,
-                              anchor="start", fill="#333"))
+            if row.step not in named:
+                named.add(row.step)
+                body.append(_text(notes_x, y + 4, BY_NUMBER[row.step].name, size=11,
+                                  anchor="start", fill="#333"))
         for note in row.notes:
             y += NOTE_H
             body.append(_text(min(x1, x2) + 8, y + 12, note, size=10, anchor="start",
                               fill="#444"))
     height = y + 40
-    width = notes_x + RIGHT_NOTES
+    longest = max((len(BY_NUMBER[n].name) for n in named), default=0)
+    width = notes_x + 6.2 * longest + 30
     lines = [f'<line x1="{x:.0f}" y1="96" x2="{x:.0f}" y2="{height - 20:.0f}" stroke="#bbb" '
              f'stroke-width="1.2"/>' for x in xs]
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '

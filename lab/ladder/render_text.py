@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lab.ladder.ladder import Ladder, Row
+from lab.ladder.ladder import ANNOTATE, Ladder, Row
 from lab.ladder.steps import Status
 
 GROUP_STYLE = {"SIP": "cyan", "TURN": "yellow", "ICE": "magenta", "TCP": "white",
@@ -16,6 +16,7 @@ GROUP_STYLE = {"SIP": "cyan", "TURN": "yellow", "ICE": "magenta", "TCP": "white"
 STATUS_STYLE = {Status.SEEN: "green", Status.PARTIAL: "yellow", Status.MISSING: "red",
                 Status.OUT_OF_ORDER: "red", Status.WRONG: "red"}
 MARGIN = 12  # "+12.345  33 "
+_HIDDEN = {"SDP", "transaction", "transport"}
 
 
 def _positions(ncols: int, width: int) -> list[int]:
@@ -111,9 +112,9 @@ def steps_table(ladder: Ladder) -> Table:
     for step in ladder.steps:
         ts = step.ts_ns
         when = f"+{(ts - t0) / 1e9:.3f}" if ts is not None else ""
-        shown = [f"{k}: {v}" for k, v in step.values.items()
-                 if k not in ("SDP", "transaction", "transport")]
-        detail = "\n".join(step.notes + shown[:4])
+        keys = [*ANNOTATE.get(step.number, (0, ()))[1], "from", "to", *step.values]
+        shown = list(dict.fromkeys(k for k in keys if k in step.values and k not in _HIDDEN))
+        detail = "\n".join(step.notes + [f"{k}: {step.values[k]}" for k in shown[:4]])
         table.add_row(str(step.number), step.spec.name,
                       Text(str(step.status), style=STATUS_STYLE[step.status]), when, detail)
     return table

@@ -1,0 +1,224 @@
+"""A miniature of the seed flow from real stacks in throwaway namespaces, captured on every
+interface by :class:`lab.capture.LabCapture`: the Skype client's share INVITE over TLS through
+our three proxies (Edge, Expressway-E, Expressway-C, with the traversal zone), CMS allocating on
+coturn (playing Expressway-E's TURN server, relays from 24000) before it answers, the Skype
+side's TURN on its Edge (our server, relays 53577/51577), ICE checks and RTP over the bridged
+path, the re-INVITE, BYE. Until the node daemons exist this is the nearest thing to
+``uclab run``; the ladder is checked against it by tests/interop/test_ladder_flow.py.
+
+    python -m tests.interop.ladderflow tests/data/ladder/seed-flow.pcapng   # as root
+
+remakes the small capture that the unit tests read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.capture import LabCapture
+from lab.ladder import Names, make_names
+from lab.net.ice import IceResult
+from lab.net.media import MediaEndpoint
+from lab.net.sip_ua import Answer, Reject
+from lab.proto.sdp import (
+    Candidate,
+    IceCredentials,
+    Origin,
+    SessionDescription,
+    build_share_sdp,
+    ice_credentials,
+    share_media,
+)
+from lab.proto.sip import seed
+from lab.proto.sip.ua import Call
+from tests.icehelp import (
+    CLIENT,
+    CMS,
+    EDGE_IN,
+    EDGE_OUT,
+    EXPE_IN,
+    EXPE_OUT,
+    NAT_IN,
+    NAT_OUT,
+    NAT_RULES,
+    Exchange,
+    Side,
+    cms_side,
+    edge_turn_config,
+    serve_turn,
+    skype_side,
+)
+from tests.nethelp import NetBench, Node
+from tests.netns.siplab import SeedPath, make_pki
+from tests.turnhelp import coturn, ns_loops
+
+EXPC = "10.48.54.227"
+MEDIA_SECONDS, MEDIA_BPS = 0.4, 100_000
+
+
+def flow_names() -> Names:
+    """The seed's columns for this network (what a names file would say)."""
+    return make_names({"sfb": [EDGE_OUT, EDGE_IN], "expressway-e": [EXPE_OUT, EXPE_IN],
+                       "expressway-c": [EXPC], "cms": [CMS]},
+                      hosts={CLIENT: "sfb-client", NAT_OUT: "sfb-nat"}, source="test network")
+
+
+def build_net(bench: NetBench) -> dict[str, Node]:
+    """client - nat (NAT, 17676 -> 65417) - edge - expe - [bridge: expe, expc, cms]."""
+    n = {name: bench.node(name) for name in ("client", "nat", "edge", "expe", "expc", "cms")}
+    bench.segment("lan", [(n["client"], "eth0", f"{CLIENT}/24"),
+                          (n["nat"], "inside", f"{NAT_IN}/24")])
+    bench.segment("dmz", [(n["nat"], "outside", f"{NAT_OUT}/24"),
+                          (n["edge"], "inside", f"{EDGE_IN}/24")])
+    bench.segment("net", [(n["edge"], "outside", f"{EDGE_OUT}/24"),
+                          (n["expe"], "outside", f"{EXPE_OUT}/24")])
+    bench.segment("in", [(n["expe"], "inside", f"{EXPE_IN}/24"), (n["expc"], "eth0", f"{EXPC}/24"),
+                         (n["cms"], "eth0", f"{CMS}/24")])
+    n["client"].exec("ip", "route", "add", "default", "via", NAT_IN)
+    bench.forwarding(n["nat"])
+    n["nat"].exec("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
+    proc = subprocess.run(["ip", "netns", "exec", n["nat"].ns, "nft", "-f", "-"],
+                          input=NAT_RULES, text=True, capture_output=True, check=False, timeout=10)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nft: {proc.stderr}")
+    return n
+
+
+def _sdp(side: Side, *, role: str, proto: str, setup: str | None) -> bytes:
+    comp1 = [c for c in side.candidates if c.component == 1]
+    default = next((c for c in comp1 if c.typ == "relay"), comp1[0])
+    sd = build_share_sdp(side.candidates, ice=IceCredentials(side.ufrag, side.pwd), role=role,
+                         proto=proto, default=default, origin=Origin("-", "1", "1", default.address),
+                         setup=setup)
+    return sd.encode()
+
+
+def _side(sdp: bytes) -> Side:
+    sd = SessionDescription.parse(sdp)
+    media = share_media(sd)
+    cred = ice_credentials(media, sd)
+    return Side(candidates=list(media.candidates), ufrag=cred.ufrag, pwd=cred.pwd)
+
+
+class _Cms:
+    """CMS's SIP answer callback: hands the offer to its ICE agent, answers once TURN is done."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+        self.answer: bytes | None = None
+
+    async def on_invite(self, call: Call, offer: bytes) -> Answer | Reject:
+        if self.answer is None:  # the share INVITE; a re-INVITE gets the same answer
+            self.ex.offer.set_result(_side(offer))
+            side = await asyncio.wrap_future(self.ex.answer)
+            self.answer = _sdp(side, role="viewer", proto="TCP/RTP/SAVP", setup="passive")
+        return Answer(self.answer)
+
+
+async def _media(result: IceResult, role: str) -> Any:
+    return await MediaEndpoint(result.stream, role=role, rate_bps=MEDIA_BPS,
+                               rtcp_interval=0.2).run(MEDIA_SECONDS)
+
+
+@dataclass
+class FlowRun:
+    pcap: Path
+    skype: Side
+    cms: Side
+    keylog: Path
+
+
+def _wait(cond: Any, what: str, within: float = 20.0) -> None:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def _stacks(n: dict[str, Node], folder: Path, cms: _Cms) -> Iterator[SeedPath]:
+    p = make_pki(folder / "pki")
+    path = SeedPath({k: n[k] for k in ("client", "edge", "expe", "expc", "cms")}, p, "tls",
+                    cms.on_invite)
+    try:
+        _wait(lambda: "traversal" in path.expe.core.zone_flows, "the traversal zone")
+        yield path
+    finally:
+        errors = path.stop()
+        if errors:
+            raise RuntimeError(f"SIP stacks failed: {errors}")
+
+
+def _call(path: SeedPath, sl: Any, cl: Any, cms: _Cms) -> tuple[Side, Side]:
+    """The share: gather, INVITE, answer, ICE, re-INVITE with the selected pair, media, BYE."""
+    ex_s = Exchange()
+    skype, cms_s = Side(), Side()
+    f_skype = sl.start(skype_side(ex_s, skype, lambda r: _media(r, "sharer")))
+    f_cms = cl.start(cms_side(cms.ex, cms_s, lambda r: _media(r, "viewer")))
+    offer = _sdp(ex_s.offer.result(20), role="sharer", proto="TCP/RTP/AVP", setup=None)
+    ct = path.client_thread
+    call, answer = ct.call(path.client.invite(seed.meeting_uri(), offer))
+    ex_s.answer.set_result(_side(answer))
+    _wait(lambda: skype.result is not None or skype.failure is not None, "ICE")
+    if skype.result is None:
+        raise RuntimeError(f"ICE failed: {skype.failure}")
+    selected: Candidate = skype.result.pair.local
+    chosen = Side([c for c in skype.candidates if c.foundation == selected.foundation],
+                  skype.ufrag, skype.pwd)
+    ct.call(path.client.reinvite(call, _sdp(chosen, role="sharer", proto="TCP/RTP/AVP",
+                                            setup=None)))
+    f_skype.result(30)
+    f_cms.result(30)
+    ct.call(path.client.bye(call))
+    return skype, cms_s
+
+
+def run_flow(bench: NetBench, folder: Path) -> FlowRun:
+    """Build the network, capture every interface, run the share, merge the capture."""
+    n = build_net(bench)
+    namespaces = {name: node.ns for name, node in n.items()}
+    namespaces["fw-inside"] = next(ns for ns in bench.namespaces if ns.endswith("-br-in"))
+    cap = LabCapture(folder / "parts", namespaces)
+    cms = _Cms(Exchange())
+    cap.start()
+    try:
+        with ns_loops(n["edge"].ns, n["client"].ns, n["cms"].ns) as (edge, sl, cl), \
+                coturn(n["expe"], folder / "coturn.log", listen=EXPE_IN, relay=EXPE_OUT,
+                       port=3478, min_port=24000, max_port=24000), \
+                _stacks(n, folder, cms) as path:
+            serve_turn(edge, n["edge"], edge_turn_config())
+            skype, cms_side_ = _call(path, sl, cl, cms)
+    finally:
+        cap.stop()
+    keylog = folder / "pki" / "keylog.txt"
+    pcap = folder / "seed-flow.pcapng"
+    cap.merge(pcap, keylog=keylog)
+    return FlowRun(pcap, skype, cms_side_, keylog)
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1]) if len(argv) > 1 else Path("seed-flow.pcapng")
+    bench = NetBench()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            run = run_flow(bench, Path(tmp))
+            out.write_bytes(run.pcap.read_bytes())
+    finally:
+        bench.close()
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
