@@ -3,7 +3,10 @@
 Everything else in the lab asks this module. Commands are argv lists and their exit codes are
 checked; nothing here ever acts on an object the lab did not create (STYLE.md, habit 7).
 
-Started by the lead with the primitives every stack's tests need; the lab issue grows it.
+Started by the lead with the primitives every stack's tests need; the lab issue grows it in
+sibling modules of the same kernel layer: ``kernel_ns`` (namespaces, sysctls, processes),
+``kernel_links`` (pyroute2) and ``kernel_nft`` (nft in namespaces). The entry points others
+need most are re-exported here as thin functions (below :func:`netns_exec_argv`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import os
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -85,6 +88,17 @@ def run_in_netns(name: str, fn: Callable[[], T], *, timeout: float | None = None
 def netns_exec_argv(name: str, argv: Sequence[str]) -> list[str]:
     """The argv that runs ``argv`` inside namespace ``name``."""
     return ["ip", "netns", "exec", name, *argv]
+
+
+def spawn_in_netns(name: str, argv: Sequence[str], log_path: Path,
+                   env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """Start a long-running process inside namespace ``name`` (own session, output appended to
+    ``log_path``); returns ``(pid, start time)``, the identity the lab records. Inside ``uclab
+    up`` use :func:`lab.build.start_process`, which records it in the lab's state first."""
+    from lab import kernel_ns  # noqa: PLC0415 (kernel_ns imports this module)
+
+    proc = kernel_ns.spawn_in_netns(name, argv, log_path, env=env)
+    return proc.pid, proc.start
 
 
 # --- capture primitives (added for lab/capture; owner of this section: capture/ladder) -------
