@@ -6,9 +6,10 @@ side's TURN on its Edge (our server, relays 53577/51577), ICE checks and RTP ove
 path, the re-INVITE, BYE. Until the node daemons exist this is the nearest thing to
 ``uclab run``; the ladder is checked against it by tests/interop/test_ladder_flow.py.
 
-    python -m tests.interop.ladderflow tests/data/ladder/seed-flow.pcapng   # as root
+    python -m tests.interop.ladderflow tests/data/ladder/seed-flow-tcp.pcapng tcp   # as root
 
-remakes the small capture that the unit tests read.
+remakes the small capture that the unit tests read (SIP over TCP there, so that they need no
+tshark; the interop test runs it over TLS).
 """
 
 from __future__ import annotations
@@ -147,9 +148,9 @@ def _wait(cond: Any, what: str, within: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def _stacks(n: dict[str, Node], folder: Path, cms: _Cms) -> Iterator[SeedPath]:
-    p = make_pki(folder / "pki")
-    path = SeedPath({k: n[k] for k in ("client", "edge", "expe", "expc", "cms")}, p, "tls",
+def _stacks(n: dict[str, Node], folder: Path, cms: _Cms, kind: str) -> Iterator[SeedPath]:
+    p = make_pki(folder / "pki") if kind == "tls" else None
+    path = SeedPath({k: n[k] for k in ("client", "edge", "expe", "expc", "cms")}, p, kind,
                     cms.on_invite)
     try:
         _wait(lambda: "traversal" in path.expe.core.zone_flows, "the traversal zone")
@@ -184,7 +185,7 @@ def _call(path: SeedPath, sl: Any, cl: Any, cms: _Cms) -> tuple[Side, Side]:
     return skype, cms_s
 
 
-def run_flow(bench: NetBench, folder: Path) -> FlowRun:
+def run_flow(bench: NetBench, folder: Path, kind: str = "tls") -> FlowRun:
     """Build the network, capture every interface, run the share, merge the capture."""
     n = build_net(bench)
     namespaces = {name: node.ns for name, node in n.items()}
@@ -196,7 +197,7 @@ def run_flow(bench: NetBench, folder: Path) -> FlowRun:
         with ns_loops(n["edge"].ns, n["client"].ns, n["cms"].ns) as (edge, sl, cl), \
                 coturn(n["expe"], folder / "coturn.log", listen=EXPE_IN, relay=EXPE_OUT,
                        port=3478, min_port=24000, max_port=24000), \
-                _stacks(n, folder, cms) as path:
+                _stacks(n, folder, cms, kind) as path:
             serve_turn(edge, n["edge"], edge_turn_config())
             skype, cms_side_ = _call(path, sl, cl, cms)
     finally:
@@ -209,10 +210,11 @@ def run_flow(bench: NetBench, folder: Path) -> FlowRun:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else Path("seed-flow.pcapng")
+    kind = argv[2] if len(argv) > 2 else "tls"
     bench = NetBench()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            run = run_flow(bench, Path(tmp))
+            run = run_flow(bench, Path(tmp), kind)
             out.write_bytes(run.pcap.read_bytes())
     finally:
         bench.close()
