@@ -47,11 +47,13 @@ def test_spawned_process_is_found_by_namespace_and_stopped(
     proc = kernel_ns.ProcessId(pid, start)
     assert kernel_ns.alive(proc)
     deadline = time.monotonic() + 5
-    while ": lo:" not in log.read_text():
-        assert time.monotonic() < deadline
+    while kernel_ns.cmdline(pid) != ["sleep", "30"] or ": lo:" not in log.read_text():
+        assert time.monotonic() < deadline, "the shell did not become sleep"
         time.sleep(0.02)
-    assert kernel_ns.pids_in_namespaces([node.ns]) == {node.ns: [pid]}
-    assert kernel_ns.cmdline(pid) == ["sleep", "30"]
+    # `ip` may still be exiting for a moment; then only the sleep is in the namespace
+    while kernel_ns.pids_in_namespaces([node.ns]) != {node.ns: [pid]}:
+        assert time.monotonic() < deadline, kernel_ns.pids_in_namespaces([node.ns])
+        time.sleep(0.02)
     stopped = kernel_ns.kill_netns_processes([node.ns])
     assert stopped == [proc] and not kernel_ns.alive(proc)
     # a recycled pid with another start time is never mistaken for it
