@@ -133,9 +133,11 @@ class LabState:
             raise LabError(f"no lab named {lab} (no {run.state_file})") from None
         except (OSError, ValueError) as exc:
             raise LabError(f"cannot read {run.state_file}: {exc}") from None
-        records = [Record(**r) for r in raw.pop("records", [])]
-        raw.pop("lab", None)
-        return cls(run=run, records=records, **raw)
+        known = {f.name for f in dataclasses.fields(Record)}
+        records = [Record(**{k: v for k, v in r.items() if k in known})
+                   for r in raw.pop("records", [])]
+        fields = {f.name for f in dataclasses.fields(cls)} - {"run", "records", "_lock_fd"}
+        return cls(run=run, records=records, **{k: v for k, v in raw.items() if k in fields})
 
     def save(self) -> None:
         data: dict[str, Any] = {"lab": self.lab}
