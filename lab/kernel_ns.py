@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from lab.errors import LabError
-from lab.kernel import _LIBC, CLONE_NEWNET, NETNS_DIR, _setns, netns_path, run_in_netns
+from lab.kernel import _LIBC, CLONE_NEWNET, NETNS_DIR, netns_path, run_in_netns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,11 +112,6 @@ def netns_id(name: str) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_dev, st.st_ino)
-
-
-def enter_fd(fd: int) -> None:
-    """Move the calling thread into the namespace open on ``fd``."""
-    _setns(fd, CLONE_NEWNET)
 
 
 def run_in_thread(fn: Callable[[], T], *, name: str = "kernel", timeout: float = 60.0) -> T:
