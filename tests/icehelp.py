@@ -252,6 +252,7 @@ def serve_turn(loop: NsLoop, node: Node, config: TurnServerConfig) -> None:
     It stops when the loop is closed (its task is cancelled)."""
     from lab.net.turn_server import TurnServer  # noqa: PLC0415 - the TURN issue's module
 
-    loop.submit(TurnServer(config).serve())
+    # a concurrent future: NsLoop.submit's asyncio.wrap_future needs a loop in *this* thread
+    asyncio.run_coroutine_threadsafe(TurnServer(config).serve(), loop.loop)
     for _host, port in config.listen:
         wait_listening(node, port)
