@@ -3,11 +3,12 @@ embedded, packets in time order.
 
 Wireshark and tshark then open the one file decrypted with no extra option: the key log travels
 in a Decryption Secrets Block (pcapng §4.7), as ``editcap --inject-secrets`` would write it.
+Each packet appears once per interface that saw it (sender, bridge ports, receiver), in one
+global time order.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -55,8 +56,11 @@ def merge_parts(parts: Sequence[Part], out: Path, keylog: bytes = b"") -> MergeR
                 for i, iface in enumerate(cap.interfaces)
             ])
         writer.add_tls_keylog(keylog)
-        streams = [_keyed(k, cap, ids[k]) for k, (_part, cap) in enumerate(captures)]
-        for _ts, _k, _n, iface, pkt in heapq.merge(*streams):
+        # one sort, not a heap merge: a single tcpdump file is not always in time order
+        # (packets timestamped on different CPUs), and the merged file must be
+        packets = sorted(p for k, (_part, cap) in enumerate(captures)
+                         for p in _keyed(k, cap, ids[k]))
+        for _ts, _k, _n, iface, pkt in packets:
             writer.write_packet(iface, pkt.ts_ns, pkt.data, pkt.orig_len)
             count += 1
     tmp.replace(out)

@@ -24,6 +24,10 @@ from lab.ladder.steps import BY_NUMBER, STEPS, Status, StepResult
 
 Expectations = Mapping[int, Mapping[str, str]]
 
+#: Two captured interfaces' timestamps may disagree by tens of microseconds (packets stamped on
+#: different CPUs); a cause seen less than this after its effect is not called out of order.
+ORDER_TOLERANCE_NS = 1_000_000
+
 
 def check_steps(analysis: Analysis, names: Names,
                 expect: Expectations | None = None) -> list[StepResult]:
@@ -39,14 +43,15 @@ def check_steps(analysis: Analysis, names: Names,
 
 
 def _order(steps: list[StepResult]) -> None:
-    """A seen step whose cause was seen later is out of order (equal times are fine)."""
+    """A seen step whose cause was seen later is out of order (within the tolerance: fine)."""
     by_number = {s.number: s for s in steps}
     for step in steps:
         if not step.seen or step.ts_ns is None:
             continue
         for cause in step.spec.after:
             before = by_number[cause]
-            if before.seen and before.ts_ns is not None and before.ts_ns > step.ts_ns:
+            late = before.ts_ns is not None and before.ts_ns > step.ts_ns + ORDER_TOLERANCE_NS
+            if before.seen and late:
                 step.status = Status.OUT_OF_ORDER
                 step.notes.append(f"seen before step {cause} ({before.spec.name}), "
                                   f"which must come first")
