@@ -105,8 +105,9 @@ async def run_probe(opts: ProbeOptions, emit: Callable[[str], None]) -> ProbeRes
         step = "Allocate"
         alloc = await client.allocate()
         result.relayed = alloc.relayed
-        emit(f"relayed address {alloc.relayed[0]}:{alloc.relayed[1]}")
+        relayed = f"relayed address {alloc.relayed[0]}:{alloc.relayed[1]}"
         if opts.connect is not None:
+            emit(relayed)
             step = f"Connect to {opts.connect[0]}:{opts.connect[1]}"
             stream = await client.connect(opts.connect)
             result.received = await _exchange(stream, send_first=True, wait=opts.timeout)
@@ -114,8 +115,8 @@ async def run_probe(opts: ProbeOptions, emit: Callable[[str], None]) -> ProbeRes
             peer = opts.accept_from or ""
             step = f"CreatePermission for {peer}"
             await client.create_permission(peer)
-            emit(f"waiting up to {opts.wait:g} s for {peer} to connect to "
-                 f"{alloc.relayed[0]}:{alloc.relayed[1]}")
+            emit(relayed)
+            emit(f"waiting up to {opts.wait:g} s for {peer} to connect to it")
             step = "waiting for the peer's connection"
             async with asyncio.timeout(opts.wait):
                 attempt = await client.wait_attempt()

@@ -367,3 +367,13 @@ def test_connect_and_bind_need_the_allocation_owner() -> None:
     assert error_code(link.exchange(intruder, data_conn, bind)) == 441
     assert XorPeerAddress(*PEER).addr == PEER
     assert ConnectionId(cp.cid).value == cp.cid
+
+
+def test_peer_connection_limit_is_508() -> None:
+    link = Link(TurnServerCore(config(max_peer_connections=1)))
+    client, conn, alloc = allocated(link)
+    link.exchange(client, conn, client.connect(1.0, PEER)[1])
+    assert error_code(link.exchange(client, conn, client.connect(1.0, ("192.168.1.9", 1))[1])
+                      ) == 508
+    link.exchange(client, conn, client.create_permission(2.0, ["192.168.1.9"])[1])
+    assert link.server.peer_accepted(alloc.relayed, ("192.168.1.9", 5), 3.0) == (None, [])
