@@ -57,7 +57,7 @@ def test_sharer_and_viewer_exchange_media_with_stats() -> None:
     assert v.sent_packets == s.received_packets > 5
     assert s.lost == v.lost == s.gaps == v.gaps == 0
     assert s.rtt_samples > 0 and v.rtt_samples > 0
-    assert s.rtt_ms is not None and s.rtt_ms < 50
+    assert s.rtt_ms is not None and s.rtt_ms < 1000  # plumbing, not performance (bench/)
     # 400 kbit/s for 0.6 s, give or take one frame of the synthetic stream
     assert s.sent_bytes == pytest.approx(400_000 / 8 * 0.6, rel=0.35)
     rtp = [parse_rtp(f) for f in wire_a if not 192 <= f[1] <= 223]
