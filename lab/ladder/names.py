@@ -156,26 +156,28 @@ def _sip_chain(evs: list[Event]) -> list[list[str]]:
 
 def _add_turn(evs: list[Event], roles: dict[str, list[str]]) -> None:
     """The TCP TURN server answering the Meeting Server is Expressway-E; its relayed address
-    too. Without SIP, the allocation's client is the Meeting Server and the peer the Edge."""
-    for ev in evs:
-        st = ev.stun
-        if st is None or st.method != "Allocate" or st.cls != "success" or ev.transport == "UDP":
-            continue
-        known_cms = roles["cms"]
-        if known_cms and ev.dst.ip not in known_cms:
-            continue  # another TURN server (the Skype Edge's, for its client)
+    too. Without SIP, the Meeting Server is the client of the allocation that received a
+    ConnectionAttempt (the Edge connects *in*, RFC 6062 §4.3), and the Edge is that peer."""
+    allocs = [e for e in evs if e.stun is not None and e.stun.method == "Allocate"
+              and e.stun.cls == "success" and e.transport != "UDP"]
+    attempts = [e for e in evs if e.stun is not None and e.stun.method == "ConnectionAttempt"]
+    if roles["cms"]:
+        allocs = [e for e in allocs if e.dst.ip in roles["cms"]]
+    else:
+        announced = {e.conn for e in attempts}
+        allocs = [e for e in allocs if e.conn in announced] or allocs[:1]
+    for ev in allocs:
         _add(roles["expressway-e"], ev.src.ip)
-        if st.xor_relayed is not None:
-            _add(roles["expressway-e"], st.xor_relayed.ip)
-        if not known_cms:
+        if ev.stun is not None and ev.stun.xor_relayed is not None:
+            _add(roles["expressway-e"], ev.stun.xor_relayed.ip)
+        if not roles["cms"] or ev.dst.ip in roles["cms"]:
             _add(roles["cms"], ev.dst.ip)
     if roles["sfb"]:
         return
     taken = {a for addrs in roles.values() for a in addrs}
-    for ev in evs:
+    for ev in attempts:
         st = ev.stun
-        if (st is not None and st.method == "ConnectionAttempt" and st.xor_peer
-                and st.xor_peer[0].ip not in taken):
+        if st is not None and st.xor_peer and st.xor_peer[0].ip not in taken:
             _add(roles["sfb"], st.xor_peer[0].ip)
 
 

@@ -192,12 +192,13 @@ def datagram_unit(payload: bytes) -> Unit | None:
     """Classify one UDP payload (RFC 7983 §7): STUN, ChannelData, RTP/RTCP, SIP, or None."""
     if len(payload) >= 20 and payload[0] < 4 and payload[4:8] == COOKIE:
         return _stun_unit(payload, "", payload[:4])
-    if len(payload) >= 4 and 64 <= payload[0] <= 79:
+    if _SIP_START.match(payload[:256]):  # before ChannelData: "OPTIONS" starts with 0x4F
+        return Unit("sip", payload, "", payload[:4])
+    if (len(payload) >= 4 and 64 <= payload[0] <= 79
+            and int.from_bytes(payload[2:4], "big") <= len(payload) - 4):
         return Unit("channeldata", payload[4:], "", payload[:4])
     if is_rtcp(payload):
         return Unit("rtcp", payload, "", payload[:4])
     if 128 <= payload[0] <= 191 and len(payload) >= 12:
         return Unit("rtp", payload, "", payload[:4])
-    if _SIP_START.match(payload[:256]):
-        return Unit("sip", payload, "", payload[:4])
     return None
