@@ -3,10 +3,9 @@
 A thin adapter over :class:`lab.proto.ice.IceAgent` (which decides everything, time being an
 argument). This module owns the sockets and TURN allocations behind the local candidates:
 
-* :class:`IceGatherer` opens host listeners, reserves host active ports, allocates TCP relays on
-  TURN servers (:class:`lab.net.turn_client.TurnClient`) and records the server-reflexive
-  address a TURN server saw (its XOR-MAPPED-ADDRESS); it returns ``CandidateSpec`` values for
-  the SDP builders of :mod:`lab.proto.sdp`, in gathering order;
+* :class:`IceGatherer` (:mod:`lab.net.ice_gather`) opens host listeners, reserves host active
+  ports, allocates TCP relays on TURN servers and records the server-reflexive address a TURN
+  server saw; it returns ``CandidateSpec`` values for the SDP builders, in gathering order;
 * :class:`IceSession` runs the agent: an active check opens a TCP connection from a host port,
   or asks the TURN server to Connect (RFC 6062 §4.3) on the allocation chosen for that
   candidate; incoming connections arrive on host listeners or as ConnectionAttempts (RFC 6062
@@ -40,8 +39,9 @@ from types import TracebackType
 from typing import Any
 
 from lab.errors import LabError
-from lab.net.turn_client import TurnClient, TurnError
-from lab.net.turn_io import Addr, addr_of, connect_tcp, tcp_socket
+from lab.net.ice_gather import IceGatherer, RelayHandle, key_of
+from lab.net.turn_client import TurnError
+from lab.net.turn_io import Addr, addr_of, connect_tcp
 from lab.proto.ice import (
     Action,
     CandidatePair,
@@ -54,8 +54,11 @@ from lab.proto.ice import (
     Selected,
     Send,
 )
-from lab.proto.sdp import Candidate, CandidateSpec
+from lab.proto.sdp import Candidate
 from lab.proto.stun import ParseError, Rfc4571Framer
+
+__all__ = ["IceFailed", "IceGatherer", "IceResult", "IceSession", "IceStream", "RelayHandle",
+           "failure_reason"]
 
 log = logging.getLogger(__name__)
 STREAM_QUEUE = 1024
@@ -69,124 +72,6 @@ class IceFailed(LabError):
         lines = "\n  ".join(str(r) for r in report)
         super().__init__(f"ICE failed: {reason}\n  {lines}" if report else f"ICE failed: {reason}")
         self.reason, self.report = reason, report
-
-
-# --- gathering ----------------------------------------------------------------------------
-
-
-@dataclass
-class RelayHandle:
-    """One TURN allocation gathered as a relayed candidate."""
-
-    client: TurnClient
-    relayed: Addr
-    mapped: Addr | None
-    control_local: Addr
-
-
-@dataclass
-class _Resource:
-    """What is behind one local candidate (address, port, direction)."""
-
-    kind: str  # "listen", "active", "relay-passive", "relay-active"
-    local: Addr | None = None  # bind address of host active connects
-    listener: socket.socket | None = None
-    relay: RelayHandle | None = None
-
-
-def _key(address: str, port: int, direction: str | None) -> tuple[str, int, str]:
-    return (address, port, direction or "")
-
-
-@dataclass
-class IceGatherer:
-    """Local candidates and the resources behind them, in gathering order (RFC 5245 §4.1.1)."""
-
-    specs: list[CandidateSpec] = field(default_factory=list)
-    resources: dict[tuple[str, int, str], _Resource] = field(default_factory=dict)
-    relays: list[RelayHandle] = field(default_factory=list)
-
-    async def host_passive(self, ip: str, port: int) -> CandidateSpec:
-        """Listen on ``ip:port`` (a host TCP-PASS candidate)."""
-        sock = tcp_socket((ip, port))
-        sock.listen(16)
-        bound = addr_of(sock.getsockname())
-        return self._add(CandidateSpec("host", "TCP-PASS", bound[0], bound[1]),
-                         _Resource("listen", listener=sock))
-
-    def host_active(self, ip: str, port: int) -> CandidateSpec:
-        """Connect from ``ip:port`` (a host TCP-ACT candidate; MS-ICE2 gives it a real port)."""
-        if port == 0:
-            probe = tcp_socket((ip, 0))
-            port = addr_of(probe.getsockname())[1]
-            probe.close()
-        return self._add(CandidateSpec("host", "TCP-ACT", ip, port),
-                         _Resource("active", local=(ip, port)))
-
-    async def allocate(self, client: TurnClient) -> RelayHandle:
-        """Open ``client`` and allocate a TCP relay (RFC 6062 §4.1); the gatherer owns it."""
-        await client.open()
-        self.relays.append(RelayHandle(client, ("", 0), None, client.control_local))
-        alloc = await client.allocate()
-        handle = self.relays[-1]
-        handle.relayed, handle.mapped = alloc.relayed, alloc.mapped
-        log.info("TURN %s:%d: relayed %s:%d, mapped %s", *client.server, *alloc.relayed,
-                 alloc.mapped)
-        return handle
-
-    async def relay_passive(self, client: TurnClient) -> RelayHandle:
-        """A relayed TCP-PASS candidate: peers connect to the relayed address."""
-        handle = await self.allocate(client)
-        self._add(self._relay_spec(handle, "TCP-PASS"), _Resource("relay-passive", relay=handle))
-        return handle
-
-    async def relay_active(self, client: TurnClient, *, connect_via: RelayHandle | None = None
-                           ) -> RelayHandle:
-        """A relayed TCP-ACT candidate. Its checks are TURN Connects issued on ``connect_via``
-        (default: this very allocation). The seed's Edge connects from its *passive* relayed
-        address, so the lab passes that allocation here (docs/ice-media.md)."""
-        handle = await self.allocate(client)
-        via = connect_via or handle
-        self._add(self._relay_spec(handle, "TCP-ACT"), _Resource("relay-active", relay=via))
-        return handle
-
-    def srflx_active(self, relay: RelayHandle) -> CandidateSpec | None:
-        """The server-reflexive TCP-ACT candidate: the address the TURN server saw the control
-        connection come from (XOR-MAPPED-ADDRESS), based on the control connection's local
-        address. None when the server reported no mapped address or no NAT was crossed."""
-        if relay.mapped is None or relay.mapped == relay.control_local:
-            return None
-        base = relay.control_local
-        return self._add(CandidateSpec("srflx", "TCP-ACT", relay.mapped[0], relay.mapped[1],
-                                       base[0], base[1]), _Resource("active", local=base))
-
-    @staticmethod
-    def _relay_spec(handle: RelayHandle, transport: str) -> CandidateSpec:
-        raddr = handle.mapped or handle.control_local
-        return CandidateSpec("relay", transport, handle.relayed[0], handle.relayed[1],
-                             raddr[0], raddr[1])
-
-    def _add(self, spec: CandidateSpec, res: _Resource) -> CandidateSpec:
-        direction = "passive" if spec.transport == "TCP-PASS" else "active"
-        self.specs.append(spec)
-        self.resources[_key(spec.address, spec.port, direction)] = res
-        return spec
-
-    def resource(self, cand: Candidate) -> _Resource:
-        res = self.resources.get(_key(cand.address, cand.port, cand.direction))
-        if res is None:
-            raise LabError(f"no gathered resource behind local candidate {cand}")
-        return res
-
-    async def close(self) -> None:
-        for res in self.resources.values():
-            if res.listener is not None:
-                res.listener.close()
-        for relay in self.relays:
-            with contextlib.suppress(TurnError, OSError):
-                await relay.client.close()
-        self.resources.clear()
-        self.relays.clear()
 
 
 # --- the selected stream ------------------------------------------------------------------
@@ -346,7 +231,7 @@ class IceSession:
         if not hosts:
             return
         for cand in self.agent.local_candidates:
-            res = self.gatherer.resources.get(_key(cand.address, cand.port, cand.direction))
+            res = self.gatherer.resources.get(key_of(cand))
             if cand.component == 1 and res is not None and res.kind == "relay-passive":
                 assert res.relay is not None  # relay-passive resources carry their relay
                 try:
