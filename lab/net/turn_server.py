@@ -353,6 +353,7 @@ class TurnServer:
         except OSError as exc:
             log.info("TURN: CONNECTION-ID %d ended while flushing: %s", cid, exc)
         up, down = await bridge(client.sock, peer.sock)
+        up, down = up + len(pipelined), down + len(peer.buffer)
         self.relayed_bytes += up + down
         log.info("TURN: CONNECTION-ID %d closed after %d bytes up, %d down", cid, up, down)
         await self._run(self.core.peer_closed(cid, self.clock()))
