@@ -112,7 +112,7 @@ def tcpdump(node: Node, iface: str, path: Path, *, lifetime_s: int = 60) -> Iter
     """tcpdump on one interface of ``node`` for the length of the block (and at most
     ``lifetime_s``), flushed per packet; stopped with SIGINT so the file is complete."""
     proc = node.popen("timeout", "-s", "INT", str(lifetime_s), "tcpdump", "-i", iface, "-w",
-                      str(path), "-U", "-s", "0", "-n", "tcp",
+                      str(path), "-U", "--immediate-mode", "-s", "0", "-n", "tcp",
                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert proc.stderr is not None
