@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lab.proto.ice import (
     AgentState,
@@ -399,3 +401,29 @@ def test_remote_candidates_again_are_ignored_restart_refused() -> None:
     assert len(skype.pairs) == 6
     with pytest.raises(ValueError, match="ICE restart"):
         skype.set_remote("Othr", "o" * 22, CMS, net.now)
+
+
+OUTCOMES = ["ok", NO_ROUTE, TURN_447, HANG]
+LIVE = [(13450, 38547), (13450, 24000), (51577, 38547), (51577, 24000)]  # priority order
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(OUTCOMES), min_size=4, max_size=4))
+def test_any_reachability_ends_with_a_reason_for_every_pair(outcomes: list[str]) -> None:
+    routes = dict(zip(LIVE, outcomes, strict=True))
+    skype, cms = seed_agents(connect_timeout=1.0, overall_timeout=8.0)
+    net = FakeNet(skype, cms, routes, SEED_SOURCES)
+    start(skype, cms, net.now)
+    net.run(until=20.0)
+    working = [key for key, outcome in routes.items() if outcome == "ok"]
+    if working:
+        assert skype.state is AgentState.COMPLETED and cms.state is AgentState.COMPLETED
+        assert skype.selected is not None
+        pair = skype.selected[0]
+        assert (pair.local.port, pair.remote.port) == working[0]  # the first to be checked
+    else:
+        assert skype.state is AgentState.FAILED and skype.failure
+    for r in skype.report():
+        assert r.state in ("pruned", "failed", "succeeded")
+        assert (r.reason is None) == (r.state == "succeeded"), r
+    assert not any(p.state is PairState.IN_PROGRESS for p in skype.pairs)

@@ -459,6 +459,10 @@ class IceAgent:
                 if other.pair is not None and other.pair.state is PairState.IN_PROGRESS:
                     other.pair.fail(f"cancelled: ICE completed on pair #{pair.id}")
                 self._close(other, f"ICE completed on pair #{pair.id}")
+        for rest in self.pairs:  # RFC 5245 §8.1.2: no more checks for this component
+            if rest.pruned is None and rest.state in (PairState.WAITING, PairState.FROZEN):
+                rest.pruned = (f"removed: ICE completed on pair #{pair.id} before this pair "
+                               "was checked (RFC 5245 §8.1.2)")
         conn.deadline = None
         self._actions.append(Selected(pair, conn.id))
 
