@@ -182,7 +182,7 @@ class TurnServer:
             sock.setblocking(False)
             conn = next(self._conn_ids)
             self._clients[conn] = _Client(conn, sock)
-            self.core.connection_made(conn, addr_of(remote), local)
+            self.core.connection_made(conn, addr_of(remote), local, self.clock())
             self._spawn(self._client_loop(self._clients[conn]))
 
     async def _client_loop(self, client: _Client) -> None:
@@ -240,6 +240,7 @@ class TurnServer:
         if isinstance(action, CloseConnection):
             client = self._clients.get(action.conn)
             if client is not None:
+                log.info("TURN: closing connection %d (%s)", action.conn, action.reason)
                 with contextlib.suppress(OSError):
                     client.sock.shutdown(socket.SHUT_RDWR)
         elif isinstance(action, CloseRelay):

@@ -77,7 +77,7 @@ class Link:
 
     def connect(self, client: tuple[str, int] = CMS) -> int:
         self.conns += 1
-        self.server.connection_made(self.conns, client, ("10.48.54.229", 3478))
+        self.server.connection_made(self.conns, client, ("10.48.54.229", 3478), self.now)
         return self.conns
 
     def exchange(self, client: TurnClientCore, conn: int, send: Send) -> list[Event]:
@@ -340,7 +340,7 @@ def test_client_permission_refresh_and_transaction_timeout() -> None:
 
 def test_server_answers_malformed_request_with_400_and_binding_without_auth() -> None:
     server = TurnServerCore(config())
-    server.connection_made(1, CMS, ("10.48.54.229", 3478))
+    server.connection_made(1, CMS, ("10.48.54.229", 3478), 0.0)
     req = Message.request(Method.ALLOCATE, [RequestedTransport(6)]).encode()
     bad = req[:20] + b"\x00\x19\x00\x02\x06\x00\x00\x00"  # REQUESTED-TRANSPORT of 2 bytes
     bad = bad[:2] + (8).to_bytes(2, "big") + bad[4:]
@@ -377,3 +377,13 @@ def test_peer_connection_limit_is_508() -> None:
                       ) == 508
     link.exchange(client, conn, client.create_permission(2.0, ["192.168.1.9"])[1])
     assert link.server.peer_accepted(alloc.relayed, ("192.168.1.9", 5), 3.0) == (None, [])
+
+
+def test_idle_connection_is_closed_but_not_one_that_allocated() -> None:
+    link = Link(TurnServerCore(config(idle_timeout=60.0)))
+    idle = link.connect()  # never sends anything
+    allocated(link)  # allocates at t=0 on its own connection
+    assert link.server.next_deadline() == 60.0
+    out = link.server.handle_timer(60.0)
+    assert [a for a in out if isinstance(a, CloseConnection)] == [CloseConnection(idle, "idle")]
+    assert link.server.handle_timer(61.0) == []

@@ -108,6 +108,7 @@ class TurnServerConfig:
     permission_lifetime: float = 300.0
     bind_timeout: float = 30.0
     connect_timeout: float = 30.0
+    idle_timeout: float = 60.0  # a connection that neither allocates nor binds is closed
     peer_buffer: int = 64 * 1024  # bytes of peer data kept until ConnectionBind
     allow_udp: bool = True
     refuse_tcp: bool = False

@@ -87,8 +87,11 @@ class TurnServerCore(Responder):
 
     # --- client connections ---------------------------------------------------------------
 
-    def connection_made(self, conn: int, client: Addr, server: Addr) -> None:
-        self.connections[conn] = ClientConnection(conn, client, server)
+    def connection_made(self, conn: int, client: Addr, server: Addr, now: float) -> None:
+        """A client connected; unless it allocates or binds within ``idle_timeout`` it is
+        closed (like coturn's max-allocate-timeout)."""
+        self.connections[conn] = ClientConnection(conn, client, server,
+                                                  now + self.config.idle_timeout)
 
     def connection_lost(self, conn: int, now: float) -> list[Action]:
         """A client connection ended. A control connection takes its allocation with it (an
@@ -161,7 +164,7 @@ class TurnServerCore(Responder):
         )
         self.allocations[alloc.key] = alloc
         self._by_relay[alloc.relayed] = alloc.key
-        req.conn.alloc = alloc.key
+        req.conn.alloc, req.conn.idle_deadline = alloc.key, None
         return [OpenRelay(alloc.key, alloc.relayed, alloc.transport)]
 
     def _allocate_problem(self, req: Request, transport: RequestedTransport | None
@@ -431,7 +434,7 @@ class TurnServerCore(Responder):
             return self._refuse(req, 441, f"Wrong Credentials: allocation of {alloc.username}",
                                 now)
         pc.state, pc.deadline, pc.client_conn = PeerState.BOUND, None, req.conn.conn
-        req.conn.data_for = pc.cid
+        req.conn.data_for, req.conn.idle_deadline = pc.cid, None
         log.info("TURN %s: bound CONNECTION-ID %d (peer %s:%d)", who(req.conn), pc.cid, *pc.peer)
         return [self._success(req, []), StartBridge(req.conn.conn, pc.cid)]
 
@@ -479,12 +482,20 @@ class TurnServerCore(Responder):
 
     def next_deadline(self) -> float | None:
         times = [a.expires for a in self.allocations.values()]
+        times += [c.idle_deadline for c in self.connections.values() if c.idle_deadline]
         times += [p.deadline for p in self.peers.values() if p.deadline is not None]
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> list[Action]:
         """Connect timeouts (447), the 30 s bind timer (RFC 6062 §5.3), allocation expiry."""
         out: list[Action] = []
+        for c in self.connections.values():
+            if c.idle_deadline is not None and c.idle_deadline <= now:
+                c.idle_deadline = None
+                if c.alloc is None and c.data_for is None:
+                    log.warning("TURN %s: no allocation or bind within %g s: closing", who(c),
+                                self.config.idle_timeout)
+                    out.append(CloseConnection(c.conn, "idle"))
         for pc in list(self.peers.values()):
             if pc.deadline is None or pc.deadline > now:
                 continue

@@ -143,5 +143,6 @@ class ClientConnection:
     conn: int
     client: Addr
     server: Addr
+    idle_deadline: float | None = None  # closed then unless it allocated or bound
     alloc: int | None = None
     data_for: int | None = None  # peer connection cid once bound
