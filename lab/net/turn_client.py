@@ -160,6 +160,10 @@ class TurnClient:
         tg, self._tg = self._tg, None
         await tg.__aexit__(None, None, None)
 
+    def wake_timers(self) -> None:
+        """Run the core's timers now (after a test moved the injected clock)."""
+        self._wake.set()
+
     @property
     def control_local(self) -> Addr:
         """The control connection's local address (what the server sees as mapped)."""

@@ -473,3 +473,30 @@ def test_turn_probe_reports_the_refusal(lab_factory: Callable[..., Lab]) -> None
     out, _ = probe(lab, "--connect", f"{PEER}:7000").communicate(timeout=30)
     assert "Allocate error 442" in out
     assert "verdict: FAILED at Allocate: 442 Unsupported Transport Protocol" in out
+
+
+def test_client_refreshes_allocation_and_permission_by_itself(
+    lab_factory: Callable[..., Lab]
+) -> None:
+    """RFC 8656 §7.3 / §9: the client refreshes before LIFETIME (600 s) and before a
+    permission's 300 s, driven by its injected clock, with no call from the application."""
+    lab = lab_factory()
+    clock = FakeClock()
+    sent: list[str] = []
+
+    async def cms() -> list[str]:
+        async with client(clock=clock, on_message=lambda t: sent.append(
+                t.message.describe()) if t.direction == "send" else None) as c:
+            await c.allocate()
+            await c.create_permission(PEER)
+            sent.clear()
+            clock.now += 541  # past 600 - 60 s and past the permission's 240 s
+            c.wake_timers()
+            for _ in range(50):
+                await asyncio.sleep(0.02)
+                if len(sent) >= 2:
+                    break
+            assert c.allocation is not None
+            return sorted(sent)
+
+    assert lab.cli.run(cms()) == ["CreatePermission request", "Refresh request"]
