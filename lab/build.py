@@ -63,11 +63,15 @@ class Step:
 def node_sysctls(node: Node) -> dict[str, int]:
     """Sysctls of a node's namespace, written before its links exist. Forwarding is written
     explicitly (a new namespace may inherit it from the host); IPv6 is off (an IPv4 lab, and
-    quiet captures); a firewall's bridge hands IPv4 to the inet hooks (br_netfilter)."""
+    quiet captures); ICMP errors are not rate-limited (Linux sends about two unreachables per
+    destination and then one a second, so a doomed ICE check would fail with "timeout" instead
+    of its real reason, "no route"); a firewall's bridge hands IPv4 to the inet hooks
+    (br_netfilter)."""
     values = {
         "net.ipv6.conf.all.disable_ipv6": 1,
         "net.ipv6.conf.default.disable_ipv6": 1,
         "net.ipv4.ip_forward": 1 if node.forwarding else 0,
+        "net.ipv4.icmp_ratelimit": 0,
     }
     if node.kind == "bridge":
         on = 1 if node.policy is not None else 0

@@ -125,7 +125,8 @@ def test_node_sysctls() -> None:
     assert build.node_sysctls(topo.node("sfb-nat"))["net.ipv4.ip_forward"] == 1
     edge = build.node_sysctls(topo.node("sfb-edge"))
     assert edge == {"net.ipv6.conf.all.disable_ipv6": 1,
-                    "net.ipv6.conf.default.disable_ipv6": 1, "net.ipv4.ip_forward": 0}
+                    "net.ipv6.conf.default.disable_ipv6": 1, "net.ipv4.ip_forward": 0,
+                    "net.ipv4.icmp_ratelimit": 0}
     fw = build.node_sysctls(topo.node("fw-inside"))
     assert fw["net.bridge.bridge-nf-call-iptables"] == 1 and fw["net.ipv4.ip_forward"] == 0
 
