@@ -35,7 +35,7 @@ from lab.proto.stun import (
     verify_fingerprint,
     verify_integrity,
 )
-from lab.proto.stun.attributes import _U32, _U64, _Address, _Bytes, _Empty, _Text
+from lab.proto.stun.kinds import _U32, _U64, _Address, _Bytes, _Empty, _Text
 
 text = st.text(max_size=40)
 u32 = st.integers(0, 0xFFFFFFFF)

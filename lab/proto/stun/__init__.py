@@ -11,13 +11,7 @@ and MS-ICE2 attributes, integrity keys, FINGERPRINT, and stream framers.
 from lab.proto.stun.attributes import (
     ATTRIBUTE_CLASSES,
     ATTRIBUTES,
-    FAMILY_IPV4,
-    FAMILY_IPV6,
-    MAGIC_COOKIE,
-    PROTO_TCP,
-    PROTO_UDP,
     AlternateServer,
-    Attribute,
     CandidateIdentifier,
     ChannelNumber,
     ConnectionId,
@@ -58,6 +52,14 @@ from lab.proto.stun.integrity import (
     short_term_key,
     verify_fingerprint,
     verify_integrity,
+)
+from lab.proto.stun.kinds import (
+    FAMILY_IPV4,
+    FAMILY_IPV6,
+    MAGIC_COOKIE,
+    PROTO_TCP,
+    PROTO_UDP,
+    Attribute,
 )
 from lab.proto.stun.message import (
     REASONS,

@@ -16,8 +16,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from lab.proto.stun.attributes import MAGIC_COOKIE
 from lab.proto.stun.errors import ParseError
+from lab.proto.stun.kinds import MAGIC_COOKIE
 
 _COOKIE = struct.pack("!I", MAGIC_COOKIE)
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from lab.proto.stun.attributes import (
-    MAGIC_COOKIE,
-    Attribute,
     ErrorCode,
     Fingerprint,
     MessageIntegrity,
@@ -26,6 +24,7 @@ from lab.proto.stun.attributes import (
 )
 from lab.proto.stun.errors import ParseError
 from lab.proto.stun.integrity import HEADER_SIZE, fingerprint_value, integrity_hmac
+from lab.proto.stun.kinds import MAGIC_COOKIE, Attribute
 
 A = TypeVar("A", bound=Attribute)
 
