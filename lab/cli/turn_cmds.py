@@ -4,7 +4,6 @@ Both run in the current network namespace (wrap them in ``ip netns exec`` or ``u
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import logging
 import sys
@@ -131,6 +130,8 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_turn_server(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
     from lab.net.turn_server import TurnServer  # noqa: PLC0415
 
     config = build_config(args)
@@ -158,6 +159,8 @@ def cmd_turn_server(args: argparse.Namespace) -> int:
 
 
 def cmd_turn_probe(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
     from lab.net.turn_probe import ProbeOptions, run_probe  # noqa: PLC0415
 
     user, password = parse_user(args.user)

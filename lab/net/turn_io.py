@@ -188,6 +188,9 @@ async def bridge(a: socket.socket, b: socket.socket) -> tuple[int, int]:
         with contextlib.suppress(OSError):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+            # a relay forwards real-time media and ICE checks: a small segment must not wait
+            # for the receiver's delayed ACK (Nagle), which costs up to 40 ms per hop
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     ab = _Direction(loop, a, b, ended.set)
     ba = _Direction(loop, b, a, ended.set)
     try:

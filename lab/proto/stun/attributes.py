@@ -328,7 +328,8 @@ class CandidateIdentifier(_Bytes):
 
 
 class ImplementationVersion(_U32):
-    """Microsoft IMPLEMENTATION-VERSION, MS-ICE2 §2.2.2.2 (2 for MS-ICE2)."""
+    """Microsoft IMPLEMENTATION-VERSION, MS-ICE2 §2.2.2.2 (3: RFC 5389 message formats;
+    2 would mean draft RFC3489bis-02 only)."""
 
     __slots__ = ()
     TYPE, NAME = 0x8070, "IMPLEMENTATION-VERSION"
