@@ -78,7 +78,8 @@ class NsLoop:
             raise self.error
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-        """Start ``coro`` on the loop; returns a concurrent future."""
+        """Start ``coro`` on the loop; returns an asyncio future of the *calling* coroutine's loop
+        (call it from a coroutine; from plain code use :meth:`start`)."""
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
     def start(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
