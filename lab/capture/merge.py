@@ -1,10 +1,17 @@
 """Merge per-interface captures into one pcapng, interfaces named ``node:iface``, TLS secrets
-embedded, packets in time order.
+embedded.
 
 Wireshark and tshark then open the one file decrypted with no extra option: the key log travels
 in a Decryption Secrets Block (pcapng §4.7), as ``editcap --inject-secrets`` would write it.
-Each packet appears once per interface that saw it (sender, bridge ports, receiver), in one
-global time order.
+
+Each packet appears once per interface that saw it (sender, bridge ports, receiver). By default
+the packets are written **interface by interface**, each interface's packets in time order
+(``order="interface"``). Interleaving every copy in one time order (``order="time"``) makes
+Wireshark's TCP analysis see each copy as a retransmission after "duplicate ACKs" (the copies
+of the ACKs), i.e. a *fast* retransmission, which tshark 4.0 feeds to reassembly again and then
+reports as malformed ("New fragment overlaps old data"). Grouped by interface, tshark reads the
+merged file with no malformed packet; ``frame.interface_name == "cms:eth0"`` shows one point of
+view, and sorting on the Time column interleaves them.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ class MergeResult:
     truncated: tuple[str, ...]  # names of parts whose file was cut short
 
 
-def merge_parts(parts: Sequence[Part], out: Path, keylog: bytes = b"") -> MergeResult:
-    """Write ``out``: every packet of every part, in timestamp order (stable for equal times).
+def merge_parts(parts: Sequence[Part], out: Path, keylog: bytes = b"", *,
+                order: str = "interface") -> MergeResult:
+    """Write ``out``: every packet of every part, grouped by interface in the parts' order and
+    in time order within each (``order="interface"``), or all in one time order (``"time"``).
 
     A part's file may hold several interfaces (a pcapng from dumpcap): each keeps its own name
     prefixed by the part's node (``node:ifname``) unless the part has exactly one interface.
@@ -56,10 +65,14 @@ def merge_parts(parts: Sequence[Part], out: Path, keylog: bytes = b"") -> MergeR
                 for i, iface in enumerate(cap.interfaces)
             ])
         writer.add_tls_keylog(keylog)
-        # one sort, not a heap merge: a single tcpdump file is not always in time order
-        # (packets timestamped on different CPUs), and the merged file must be
+        # sorted, even within one interface: a tcpdump file is not always in time order
+        # (packets timestamped on different CPUs)
         packets = sorted(p for k, (_part, cap) in enumerate(captures)
                          for p in _keyed(k, cap, ids[k]))
+        if order == "interface":
+            packets.sort(key=lambda p: p[3])  # stable: time order kept within an interface
+        elif order != "time":
+            raise ValueError(f"order must be 'interface' or 'time', not {order!r}")
         for _ts, _k, _n, iface, pkt in packets:
             writer.write_packet(iface, pkt.ts_ns, pkt.data, pkt.orig_len)
             count += 1

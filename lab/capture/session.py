@@ -163,7 +163,8 @@ class LabCapture:
 
     # --- merge ------------------------------------------------------------------------------
 
-    def merge(self, out: Path, keylog: Path | bytes | None = None) -> MergeResult:
+    def merge(self, out: Path, keylog: Path | bytes | None = None, *,
+              order: str = "interface") -> MergeResult:
         """One pcapng of every interface (``node:iface``) with the TLS key log embedded."""
         if self._running:
             raise LabError("stop the capture before merging it")
@@ -174,7 +175,7 @@ class LabCapture:
             secrets = keylog
         elif keylog is not None and keylog.exists():
             secrets = keylog.read_bytes()
-        return merge_parts(self.parts, out, secrets)
+        return merge_parts(self.parts, out, secrets, order=order)
 
     def __enter__(self) -> LabCapture:
         self.start()

@@ -239,12 +239,11 @@ def _closing(conn: Connection, segs: list[Segment], sender: Endpoint) -> None:
 
 
 def _dedupe_udp(udp: list[Segment]) -> list[Segment]:
-    """Keep each UDP direction from the interface that saw it first."""
-    first: dict[tuple[str, int, str, int], str] = {}
-    out: list[Segment] = []
+    """Keep each UDP direction from the interface that saw it first (in time, not file order:
+    a merged capture may hold its interfaces one after the other)."""
+    first: dict[tuple[str, int, str, int], tuple[int, str]] = {}
     for s in udp:
         key = (s.src, s.sport, s.dst, s.dport)
-        iface = first.setdefault(key, s.iface)
-        if iface == s.iface:
-            out.append(s)
-    return out
+        if key not in first or s.ts_ns < first[key][0]:
+            first[key] = (s.ts_ns, s.iface)
+    return [s for s in udp if first[(s.src, s.sport, s.dst, s.dport)][1] == s.iface]

@@ -42,7 +42,8 @@ def decrypt(cap: Capture, frames: dict[int, StreamKey], server_ports: Iterable[i
     tshark = shutil.which("tshark")
     if tshark is None:
         return TlsResult(warning="TLS connections not decrypted: tshark is not installed")
-    order = sorted(frames)
+    # in time order: the two directions may come from interfaces far apart in the file
+    order = sorted(frames, key=lambda n: (cap.packets[n - 1].ts_ns, n))
     argv = [tshark, "-r", "-", "-n", "--disable-protocol", "sip", "-T", "fields",
             "-e", "frame.number", "-e", "data.data", "-E", "occurrence=a"]
     for port in sorted(set(server_ports)):

@@ -1,5 +1,6 @@
-"""Merging per-interface captures: one pcapng, interfaces named ``node:iface``, every packet in
-one time order (even when a part is not), the TLS key log embedded."""
+"""Merging per-interface captures: one pcapng, interfaces named ``node:iface``, packets grouped
+by interface in time order (or all in one time order on request, even when a part is not), the
+TLS key log embedded."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ def test_merge_names_orders_and_embeds(tmp_path: Path) -> None:
     assert [i.name for i in merged.interfaces] == ["cms:eth0", "expe:inside", "edge:outside"]
     assert merged.interfaces[0].description == "from cms:eth0"
     assert merged.tls_keylog == b"CLIENT_RANDOM 00 11\n"
-    times = [p.ts_ns for p in merged.packets]
-    assert times == sorted(times)
+    assert [p.iface for p in merged.packets] == sorted(p.iface for p in merged.packets)
+    for index in range(3):
+        times = [p.ts_ns for p in merged.packets if p.iface == index]
+        assert times == sorted(times)
     original = read_capture(FLOW)
     wanted = {i.name for i in original.interfaces} & {p.name for p in parts}
     count = sum(1 for p in original.packets if original.interfaces[p.iface].name in wanted)
@@ -54,6 +57,15 @@ def test_a_part_out_of_time_order_still_merges_in_order(tmp_path: Path) -> None:
     result = merge_parts([Part("a:eth0", tmp_path / "a.pcap")], tmp_path / "m.pcapng")
     times = [p.ts_ns for p in read_capture(result.path).packets]
     assert times == sorted(times) and len(times) == 20
+
+
+def test_one_time_order_on_request(tmp_path: Path) -> None:
+    parts = _split(tmp_path, ["cms:eth0", "expe:inside"])
+    result = merge_parts(parts, tmp_path / "t.pcapng", order="time")
+    packets = read_capture(result.path).packets
+    times = [p.ts_ns for p in packets]
+    assert times == sorted(times) and {p.iface for p in packets} == {0, 1}
+    assert [p.iface for p in packets] != sorted(p.iface for p in packets)
 
 
 def test_an_empty_part_keeps_its_interface(tmp_path: Path) -> None:

@@ -33,8 +33,11 @@ def test_the_lab_capture_reads_with_names_and_times() -> None:
     cap = read_capture(FLOW)
     names = [i.name for i in cap.interfaces]
     assert "cms:eth0" in names and "fw-inside:p2" in names and len(names) == 13
-    times = [p.ts_ns for p in cap.packets]
-    assert times == sorted(times) and len(times) > 1000
+    for index in range(len(names)):  # interface by interface, each in time order
+        times = [p.ts_ns for p in cap.packets if p.iface == index]
+        assert times == sorted(times)
+    assert [p.iface for p in cap.packets] == sorted(p.iface for p in cap.packets)
+    assert len(cap.packets) > 1000
     assert [p.number for p in cap.packets[:3]] == [1, 2, 3]
     assert not cap.truncated and cap.format == "pcapng"
 

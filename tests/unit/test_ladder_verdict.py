@@ -7,6 +7,7 @@ from __future__ import annotations
 from lab.ladder import Ladder, Status, build_ladder
 from lab.ladder.check import ORDER_TOLERANCE_NS
 from lab.ladder.model import Event
+from lab.ladder.packets import TCP_SYN, Segment
 from tests.ladderhelp import (
     CMS,
     EDGE_OUT,
@@ -58,11 +59,10 @@ def test_relay_connect_dropped_names_where_the_syn_was_seen() -> None:
     """As with the relay range opened outbound only: the Edge's SYN never answered."""
     connect = _event(17)
     peer = conn_pred((EDGE_OUT, 53577), (EXPE_OUT, 24000))
-    cap = flow()
-    syn = {p.number for p in cap.packets if p.ts_ns == connect.ts_ns
-           and cap.interfaces[p.iface].name == "edge:outside"}
-    cap = cut_after(cap, connect.ts_ns)
-    cap = drop(cap, lambda s: peer(s) and s.frame not in syn)
+    def sent(s: Segment) -> bool:  # the Edge's SYN as it left; dropped after that
+        return s.flags == TCP_SYN and s.iface == "edge:outside"
+
+    cap = drop(cut_after(flow(), connect.ts_ns), lambda s: peer(s) and not sent(s))
     ladder = _ladder(cap)
     v = ladder.verdict
     assert v.stopped_at == 17 and v.node == "Skype for Business"
