@@ -25,7 +25,8 @@ DEFAULT_PORTS = {"tls": 5061, "tcp": 5060, "udp": 5060}
 REASONS = {100: "Trying", 180: "Ringing", 200: "OK", 400: "Bad Request", 403: "Forbidden",
            404: "Not Found", 408: "Request Timeout", 413: "Request Entity Too Large",
            481: "Call/Transaction Does Not Exist", 482: "Loop Detected",
-           483: "Too Many Hops", 486: "Busy Here", 488: "Not Acceptable Here",
+           483: "Too Many Hops", 486: "Busy Here", 487: "Request Terminated",
+           488: "Not Acceptable Here",
            500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
            505: "Version Not Supported"}
 
@@ -80,6 +81,16 @@ def response_to(request: Request, status: int, reason: str | None = None,
     return Response(tuple(headers), b"", status, reason or REASONS.get(status, "Unknown"))
 
 
+def cancel_for(invite: Request) -> Request:
+    """§9.1: the CANCEL of a pending INVITE: its Request-URI, top Via (same branch), Route,
+    From, To, Call-ID, Max-Forwards and CSeq number, with method CANCEL."""
+    keep = {"call-id", "from", "to", "route", "max-forwards"}
+    headers = [Header("Via", invite.get_all("Via")[0])]
+    headers += [h for h in invite.headers if h.name.lower() in keep]
+    headers.append(Header("CSeq", f"{invite.cseq.seq} CANCEL"))
+    return Request(tuple(headers), b"", "CANCEL", invite.uri)
+
+
 class Endpoint:
     """Transactions, timers and the outbox; subclasses decide what requests mean."""
 
@@ -87,9 +98,10 @@ class Endpoint:
         self.name = name
         self.ids = ids or (lambda: secrets.token_hex(8))
         self.outbox: list[Send] = []
-        self.clients: dict[str, tuple[Transaction, Target]] = {}
+        self.clients: dict[tuple[str, str], tuple[Transaction, Target]] = {}  # (branch, method)
         self.servers: dict[tuple[str, str], tuple[Transaction, Flow]] = {}
         self.alias_flows: dict[tuple[str, int], Flow] = {}  # RFC 5923 / registered contacts
+        self.cancel_on_1xx: set[str] = set()  # branches of INVITEs to CANCEL once 1xx came
 
     # --- the transport layer's side ----------------------------------------------------
     def receive(self, message: Message, flow: Flow, now: float) -> None:
@@ -114,10 +126,10 @@ class Endpoint:
         return min((d for t in txns if (d := t.next_deadline()) is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
-        for branch, (txn, target) in list(self.clients.items()):
+        for ckey, (txn, target) in list(self.clients.items()):
             self._client_outputs(txn, target, txn.handle_timer(now), now)
             if txn.terminated:
-                self.clients.pop(branch, None)
+                self.clients.pop(ckey, None)
         for key, (txn, flow) in list(self.servers.items()):
             self._server_outputs(txn, flow, txn.handle_timer(now), now)
             if txn.terminated:
@@ -141,7 +153,7 @@ class Endpoint:
     def transport_failed(self, target: Target, message: Message, now: float) -> None:
         """The transport could not deliver ``message`` (refused, unreachable, closed)."""
         if isinstance(message, Request) and message.via:
-            entry = self.clients.pop(message.via[0].branch or "", None)
+            entry = self.clients.pop((message.via[0].branch or "", message.method), None)
             if entry is not None:
                 txn, _ = entry
                 self._client_outputs(txn, target, txn.transport_error(), now)
@@ -152,9 +164,28 @@ class Endpoint:
         kind = Kind.ICT if request.method == "INVITE" else Kind.NICT
         txn = Transaction(kind, request, now)
         target = self.resolve(target)
-        self.clients[request.via[0].branch or ""] = (txn, target)
+        self.clients[(request.via[0].branch or "", request.method)] = (txn, target)
         self._client_outputs(txn, target, txn.outputs, now)
         return txn
+
+    def cancel_client(self, invite: Transaction, now: float) -> None:
+        """§9.1: CANCEL a pending INVITE client transaction, on the connection the INVITE
+        took; not before a provisional response came (then on its arrival); nothing once a
+        final response came."""
+        branch = invite.request.via[0].branch or ""
+        entry = self.clients.get((branch, "INVITE"))
+        if entry is None or entry[0] is not invite or invite.state not in ("calling",
+                                                                            "proceeding"):
+            return
+        if invite.state == "calling":
+            self.cancel_on_1xx.add(branch)
+            return
+        self.send_request(cancel_for(invite.request), entry[1], now)
+
+    def pending_invite(self, cancel: Request) -> Transaction | None:
+        """§9.2: the INVITE server transaction a CANCEL names (same branch), if any."""
+        entry = self.servers.get((cancel.via[0].branch or "", "INVITE"))
+        return entry[0] if entry is not None else None
 
     def send_stateless(self, request: Request, target: Target) -> None:
         self.outbox.append(Send(request, self.resolve(target)))
@@ -208,7 +239,8 @@ class Endpoint:
 
     def _receive_response(self, response: Response, now: float) -> None:
         branch = response.via[0].branch or "" if response.via else ""
-        entry = self.clients.get(branch)
+        key = (branch, response.cseq.method)
+        entry = self.clients.get(key)
         if entry is None:
             log.info("%s: stray response %s %s dropped", self.name, response.status,
                      response.cseq)
@@ -216,7 +248,11 @@ class Endpoint:
         txn, target = entry
         self._client_outputs(txn, target, txn.receive_response(response, now), now)
         if txn.terminated:
-            self.clients.pop(branch, None)
+            self.clients.pop(key, None)
+        if branch in self.cancel_on_1xx and key[1] == "INVITE":
+            self.cancel_on_1xx.discard(branch)
+            if response.status < 200:
+                self.send_request(cancel_for(txn.request), target, now)
 
     def _client_outputs(self, txn: Transaction, target: Target, outs: list[Output],
                         now: float) -> None:

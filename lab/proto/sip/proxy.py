@@ -4,7 +4,8 @@ Per request: Max-Forwards (0 -> 483), loop detection (our own Via already presen
 removal of our own Route entries (two of them when we double Record-Route, RFC 5658),
 next hop by static route, Record-Route for INVITE, our Via, a client transaction; responses
 come back through it with our Via removed. ``100 Trying`` is sent by the INVITE server
-transaction on every hop.
+transaction on every hop. A CANCEL is answered here and cancels the pending INVITE's client
+transactions (§16.10); the 487 comes back from downstream like any final response.
 
 A *zone* is reached through a connection its peer opened: the traversal zone (Expressway-C
 connects to Expressway-E:7001) or a client that REGISTERs over its connection to the Edge.
@@ -93,12 +94,14 @@ class ProxyCore(Endpoint):
             if txn is not None:
                 self.respond(txn, response_to(request, status, reason, self.ids()), now)
 
-        if any((v.host, v.port or DEFAULT_PORTS["tls"]) in self.own
-               or (v.host, v.port) in self.own for v in request.via):
+        if any((v.host, v.port or DEFAULT_PORTS.get(v.transport.lower(), 5060)) in self.own
+               for v in request.via):
             return refuse(482)
         hops = request.max_forwards
         if hops == 0:
             return refuse(483)
+        if request.method == "CANCEL":
+            return self._cancel(request, txn, now)
         if request.method == "REGISTER" and self._register(request, flow, txn, now):
             return None
         routes = request.route
@@ -160,6 +163,24 @@ class ProxyCore(Endpoint):
         if hop.host.replace(".", "").isdigit():
             return Target.of_uri(hop, default_side.transport), default_side
         return None
+
+    def _cancel(self, cancel: Request, txn: Transaction | None, now: float) -> None:
+        """§16.10: 200 to the CANCEL and a CANCEL down every pending branch of its INVITE;
+        481 when no INVITE matches (we do not forward it statelessly)."""
+        invite = self.pending_invite(cancel)
+        if txn is None:
+            return
+        if invite is None:
+            log.info("%s: CANCEL %s matches no INVITE", self.name, cancel.call_id)
+            self.respond(txn, response_to(cancel, 481, to_tag=self.ids()), now)
+            return
+        self.respond(txn, response_to(cancel, 200, to_tag=self.ids()), now)
+        if invite.state != "proceeding":
+            return  # a final response was sent already: nothing left to cancel
+        for client, _ in list(self.clients.values()):
+            if self.upstream.get(id(client)) is invite and client.request.method == "INVITE":
+                log.info("%s: CANCEL %s forwarded", self.name, cancel.call_id)
+                self.cancel_client(client, now)
 
     def _register(self, request: Request, flow: Flow, txn: Transaction | None,
                   now: float) -> bool:

@@ -4,6 +4,8 @@ Answers come from the application: an incoming INVITE (or re-INVITE) becomes an
 :class:`IncomingCall` / :class:`ReInvited` event, and the application later calls
 :meth:`UserAgentCore.answer` or :meth:`UserAgentCore.reject` (the asyncio adapter awaits an
 async callback in between). ACK for a 2xx is sent by the core, end to end along the route set.
+A caller may CANCEL a pending INVITE (§9.1); a CANCEL received for an INVITE still waiting for
+the application gets 200, the INVITE 487 and the call ends (§9.2).
 """
 
 from __future__ import annotations
@@ -134,6 +136,15 @@ class UserAgentCore(Endpoint):
         call.state = "ending"
         self.send_request(req, Target.of_uri(dialog.next_hop(), self.config.transport), now)
 
+    def cancel(self, call: Call, now: float) -> None:
+        """§9.1: give up a call (or re-INVITE) still waiting for its final response; the
+        INVITE then ends with 487 (a :class:`Rejected` event), unless a final response won."""
+        if call.invite is None:
+            raise ProtocolError(f"call {call.call_id} has no INVITE to cancel")
+        entry = self.clients.get((call.invite.via[0].branch or "", "INVITE"))
+        if entry is not None:  # else: not ours, or finished already
+            self.cancel_client(entry[0], now)
+
     def answer(self, call: Call, sdp: bytes, now: float) -> None:
         """200 OK with ``sdp`` to the INVITE or re-INVITE waiting in ``call.pending``."""
         txn = self._pending(call)
@@ -172,6 +183,8 @@ class UserAgentCore(Endpoint):
             return
         if request.method == "INVITE":
             self._incoming_invite(request, txn, call)
+        elif request.method == "CANCEL":
+            self._cancelled(request, txn, call, now)
         elif request.method == "BYE" and call is not None:
             call.state = "ended"
             self.respond(txn, response_to(request, 200), now)
@@ -211,6 +224,20 @@ class UserAgentCore(Endpoint):
             return
         call.pending, call.remote_sdp = txn, request.body
         self.events.append(ReInvited(call, request.body))
+
+    def _cancelled(self, cancel: Request, txn: Transaction, call: Call | None,
+                   now: float) -> None:
+        """§9.2: 200 to the CANCEL; 487 to the INVITE if it still waits for the application."""
+        invite = self.pending_invite(cancel)
+        tag = call.dialog.local_tag if call is not None and call.dialog else self.ids()
+        self.respond(txn, response_to(cancel, 481 if invite is None else 200, to_tag=tag), now)
+        if invite is None or call is None or call.pending is not invite:
+            return
+        call.pending = None
+        self.respond(invite, response_to(invite.request, 487, to_tag=tag), now)
+        if call.dialog is None:
+            call.state = "ended"
+            self.events.append(Ended(call, by_remote=True))
 
     def _invite_response(self, call: Call, txn: Transaction, response: Response,
                          now: float) -> None:
