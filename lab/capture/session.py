@@ -66,7 +66,8 @@ class LabCapture:
 
     @classmethod
     def for_lab(cls, lab: str, nodes: Iterable[str], run_dir: Path) -> LabCapture:
-        """The captures of lab ``lab`` (namespace ``<lab>-<node>``, files in ``captures/``)."""
+        """The captures of lab ``lab`` (namespace ``<lab>-<node>``, files in ``captures/``);
+        with a topology: ``LabCapture.for_lab(lab, topo.namespaces(lab), run_dir)``."""
         return cls(run_dir / "captures", {n: f"{lab}-{n}" for n in nodes})
 
     # --- start ------------------------------------------------------------------------------

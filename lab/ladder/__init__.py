@@ -20,7 +20,16 @@ from pathlib import Path
 from lab.ladder.analysis import Analysis, analyse_capture
 from lab.ladder.check import Expectations, check_steps, load_expectations
 from lab.ladder.ladder import Ladder, Row, build_ladder
-from lab.ladder.names import ROLES, Column, Names, infer_names, load_names, make_names
+from lab.ladder.names import (
+    ROLES,
+    Column,
+    Names,
+    infer_names,
+    lab_names_for,
+    load_names,
+    make_names,
+    names_from_topology,
+)
 from lab.ladder.steps import STEPS, Status, StepResult, StepSpec
 from lab.ladder.verdict import Verdict, judge
 
@@ -58,8 +67,10 @@ __all__ = [
     "check_steps",
     "infer_names",
     "judge",
+    "lab_names_for",
     "load_expectations",
     "load_names",
     "make_names",
+    "names_from_topology",
     "write_outputs",
 ]

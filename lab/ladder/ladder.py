@@ -17,7 +17,7 @@ from lab.errors import InputError
 from lab.ladder.analysis import Analysis, analyse_capture
 from lab.ladder.check import Expectations, check_steps
 from lab.ladder.model import Event, Kind, MediaLeg
-from lab.ladder.names import Names, infer_names, load_names
+from lab.ladder.names import Names, infer_names, lab_names_for, load_names
 from lab.ladder.steps import StepResult
 from lab.ladder.verdict import Verdict, judge
 
@@ -72,7 +72,7 @@ def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | N
     cap = capture if isinstance(capture, Capture) else read_capture(capture)
     analysis = analyse_capture(cap, _keylog(keylog))
     if names is None:
-        resolved = infer_names(analysis.events)
+        resolved = lab_names_for(analysis.interfaces) or infer_names(analysis.events)
     elif isinstance(names, Names):
         resolved = names
     else:

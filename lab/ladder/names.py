@@ -11,9 +11,10 @@ A names file (``uclab ladder --names FILE``)::
     hosts:                       # optional: names of other addresses, shown in notes
       192.168.251.128: sfb-client
 
-Without a file, the columns are inferred: the screen-share INVITE's hops in time order give the
-chain of SIP nodes (the last four are the columns), and the TCP TURN allocation adds the
-Expressway-E relay address.
+Without a file, a capture made by the lab (every interface named ``node:iface`` after a node of
+the default topology) gets the topology's columns; any other capture gets columns inferred from
+its traffic: the screen-share INVITE's hops in time order give the chain of SIP nodes (the last
+four are the columns), and the TCP TURN allocation adds the Expressway-E relay address.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab import datafile
+from lab.errors import InputError
 from lab.ladder.model import Event, Kind
+
+if TYPE_CHECKING:
+    from lab.topology import Topology
 
 ROLES: tuple[str, ...] = ("sfb", "expressway-e", "expressway-c", "cms")
 LABELS: dict[str, str] = {
@@ -74,6 +80,44 @@ def make_names(addresses: Mapping[str, Sequence[str]], *, labels: dict[str, str]
     labels = {**LABELS, **(labels or {})}
     cols = tuple(Column(r, labels[r], tuple(addresses.get(r, ()))) for r in ROLES)
     return Names(cols, dict(hosts or {}), source)
+
+
+# --- from the lab's topology -----------------------------------------------------------------
+
+#: topology role -> column (the other nodes' addresses become host names)
+ROLE_COLUMNS: dict[str, str] = {"sfb-edge": "sfb", "expressway-e": "expressway-e",
+                                "expressway-c": "expressway-c", "cms": "cms"}
+
+
+def names_from_topology(topo: Topology) -> Names:
+    """The columns of a lab: each column's node's addresses; other nodes by name."""
+    columns: dict[str, list[str]] = {}
+    hosts: dict[str, str] = {}
+    for node in topo.nodes:
+        addresses = [str(a) for a in node.addresses]
+        role = ROLE_COLUMNS.get(node.role)
+        if role is None:
+            hosts.update(dict.fromkeys(addresses, node.name))
+        else:
+            columns.setdefault(role, []).extend(addresses)
+    return make_names(columns, hosts=hosts, source=f"topology {topo.name}")
+
+
+def lab_names_for(interfaces: Sequence[str]) -> Names | None:
+    """The default topology's columns if every interface of a capture is ``node:iface`` of one
+    of its nodes (a capture made by ``uclab run``), else None."""
+    from lab.topology import load  # noqa: PLC0415 - only when a capture may be the lab's
+
+    nodes = {name.split(":", 1)[0] for name in interfaces if ":" in name}
+    if not nodes or len(nodes) != len({i.split(":", 1)[0] for i in interfaces}):
+        return None
+    try:
+        topo = load()
+    except (OSError, ValueError, InputError):
+        return None
+    if not nodes <= {n.name for n in topo.nodes}:
+        return None
+    return names_from_topology(topo)
 
 
 # --- names file ---------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from lab.errors import InputError
-from lab.ladder import infer_names, load_names
+from lab.ladder import infer_names, lab_names_for, load_names, names_from_topology
+from lab.topology import load
 from tests.ladderhelp import flow_ladder
 
 GOOD = """\
@@ -71,3 +72,15 @@ def test_inference_without_sip_uses_turn_only() -> None:
     assert by_role["cms"] == ("10.48.54.230",) and by_role["sfb"] == ("192.168.1.252",)
     assert set(by_role["expressway-e"]) == {"10.48.54.229", "192.168.1.229"}
     assert by_role["expressway-c"] == ()
+
+
+def test_columns_from_the_lab_topology() -> None:
+    names = names_from_topology(load())
+    by_role = {c.role: set(c.addresses) for c in names.columns}
+    assert by_role == {"sfb": {"192.168.1.252", "10.149.4.10"},
+                       "expressway-e": {"192.168.1.229", "10.48.54.229"},
+                       "expressway-c": {"10.48.54.227"}, "cms": {"10.48.54.230"}}
+    assert names.hosts["192.168.251.128"] == "sfb-client"
+    assert lab_names_for(["cms:eth0", "expressway-e:eth0"]) == names
+    assert lab_names_for(["cms:eth0", "customer-fw:eth0"]) is None  # not the lab's capture
+    assert lab_names_for(["eth0"]) is None
