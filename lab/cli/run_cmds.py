@@ -50,7 +50,7 @@ def print_report(ladder: Ladder, width: int | None = None) -> None:
     from lab.ladder.render_text import report  # noqa: PLC0415
 
     console = Console(width=width) if width else Console()
-    console.print(report(ladder, min(console.width, 200)))
+    console.print(report(ladder, min(max(console.width, 100), 200)))
 
 
 def emit(ladder: Ladder, args: argparse.Namespace) -> int:

@@ -24,10 +24,16 @@ _STUN_HINTS = {
 }
 
 
+def _relayed(steps: list[StepResult]) -> str | None:
+    """Expressway-E's relayed address for this call (step 9), as ``ip:port``."""
+    return steps[8].values.get("XOR-RELAYED-ADDRESS") if len(steps) > 8 else None
+
+
 def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
             names: Names) -> list[str]:
     n = step.number
     notes: list[str] = []
+    relayed = _relayed(steps)
     if n in _SIP_STEPS:
         notes += _sip_errors(steps, analysis, names)
         notes += _connects(analysis, names, step.spec.sender, step.spec.receiver)
@@ -41,13 +47,15 @@ def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
         notes.append("no CreatePermission for the Edge: Expressway-E refuses the Edge's "
                      "connection to the relayed address (RFC 6062 §5.3)")
     elif n == 17:
-        notes += _connects(analysis, names, SFB, EXPE)
+        notes += _connects(analysis, names, SFB, EXPE, first_to=relayed)
+        if not notes and relayed:
+            notes.append(f"the Skype Edge never connected to the relayed address {relayed}")
     elif n in (18, 19):
         notes += _connects(analysis, names, CMS, EXPE) + _stun_errors(analysis, names,
                                                                        "ConnectionBind")
-        notes += _closed(analysis, names, SFB, EXPE, bind_hint=True)
+        notes += _closed(analysis, names, relayed, bind_hint=True)
     else:
-        notes += _closed(analysis, names, SFB, EXPE) + _closed(analysis, names, CMS, EXPE)
+        notes += _closed(analysis, names, relayed)
     if not notes:
         notes.append(_nothing(step, names))
     return notes
@@ -80,19 +88,21 @@ def _sip_errors(steps: list[StepResult], analysis: Analysis, names: Names) -> li
     return notes
 
 
-def _connects(analysis: Analysis, names: Names, sender: str, receiver: str) -> list[str]:
+def _connects(analysis: Analysis, names: Names, sender: str, receiver: str, *,
+              first_to: str | None = None) -> list[str]:
+    """Connection set-ups between two columns that failed; those to ``first_to`` first."""
+    failed = [(ev, ev.tcp) for ev in analysis.events
+              if ev.kind is Kind.TCP and ev.tcp is not None and ev.tcp.outcome != "established"
+              and names.role_of(ev.src.ip) == sender and names.role_of(ev.dst.ip) == receiver]
+    failed.sort(key=lambda pair: str(pair[0].dst) != first_to)
     notes = []
-    for ev in analysis.events:
-        if ev.kind is not Kind.TCP or ev.tcp is None or ev.tcp.outcome == "established":
-            continue
-        if names.role_of(ev.src.ip) != sender or names.role_of(ev.dst.ip) != receiver:
-            continue
-        where = ", ".join(ev.tcp.seen_on)
-        if ev.tcp.outcome == "refused":
+    for ev, tcp in failed:
+        where = ", ".join(tcp.seen_on)
+        if tcp.outcome == "refused":
             notes.append(f"TCP connect {ev.src} -> {ev.dst} refused (RST) (frame {ev.frame}); "
                          f"seen on {where}")
         else:
-            notes.append(f"TCP connect {ev.src} -> {ev.dst} never answered ({ev.tcp.syns} SYN, "
+            notes.append(f"TCP connect {ev.src} -> {ev.dst} never answered ({tcp.syns} SYN, "
                          f"frame {ev.frame}): seen only on {where}, so it was dropped after "
                          f"the last of these")
     return notes
@@ -136,15 +146,12 @@ def _turn_allocate(analysis: Analysis, names: Names) -> list[str]:
     return notes
 
 
-def _closed(analysis: Analysis, names: Names, client: str, server: str, *,
+def _closed(analysis: Analysis, names: Names, relayed: str | None, *,
             bind_hint: bool = False) -> list[str]:
-    notes = []
-    for conn in analysis.connections:
-        if (names.role_of(conn.client.ip) != client or names.role_of(conn.server.ip) != server
-                or conn.close_ns is None or conn.syn_ns is None or not conn.established):
-            continue
-        notes.append(_closing(conn, names, bind_hint=bind_hint))
-    return notes
+    """The Edge's connections to the relayed address that were closed."""
+    return [_closing(conn, names, bind_hint=bind_hint) for conn in analysis.connections
+            if str(conn.server) == relayed and conn.close_ns is not None
+            and conn.syn_ns is not None and conn.established]
 
 
 def _closing(conn: Connection, names: Names, *, bind_hint: bool) -> str:

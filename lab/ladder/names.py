@@ -14,7 +14,8 @@ A names file (``uclab ladder --names FILE``)::
 Without a file, a capture made by the lab (every interface named ``node:iface`` after a node of
 the default topology) gets the topology's columns; any other capture gets columns inferred from
 its traffic: the screen-share INVITE's hops in time order give the chain of SIP nodes (the last
-four are the columns), and the TCP TURN allocation adds the Expressway-E relay address.
+four are the columns, earlier ones are named hosts), and the TCP TURN allocation adds the
+Expressway-E relay address.
 """
 
 from __future__ import annotations
@@ -169,13 +170,15 @@ def infer_names(events: Iterable[Event]) -> Names:
     evs = list(events)
     nodes = _sip_chain(evs)
     roles: dict[str, list[str]] = {r: [] for r in ROLES}
+    hosts: dict[str, str] = {}
     if len(nodes) >= 4:
-        roles["sfb"] = [a for node in nodes[:-3] for a in node]
-        for role, node in zip(ROLES[1:], nodes[-3:], strict=True):
-            roles[role] = list(node)
+        for role, node in zip(ROLES, nodes[-4:], strict=True):
+            roles[role] = list(dict.fromkeys(node))
+        for i, node in enumerate(nodes[:-4]):  # the Skype client (and any hop before the Edge)
+            hosts.update(dict.fromkeys(node, f"SIP hop {i + 1} before the Edge"))
     _add_turn(evs, roles)
     how = "inferred from the traffic (SIP hops and TURN); give --names FILE to set them"
-    return make_names(roles, source=how)
+    return make_names(roles, hosts=hosts, source=how)
 
 
 def _sip_chain(evs: list[Event]) -> list[list[str]]:

@@ -19,8 +19,13 @@ MARGIN = 12  # "+12.345  33 "
 _HIDDEN = {"SDP", "transaction", "transport"}
 
 
+def _fit(ncols: int, width: int) -> int:
+    """The canvas width: what was asked, but never too narrow for the columns."""
+    return max(width, MARGIN + 2 + ncols * 20)
+
+
 def _positions(ncols: int, width: int) -> list[int]:
-    span = max(ncols * 20, width - MARGIN - 2)
+    span = width - MARGIN - 2
     step = span // ncols
     return [MARGIN + step // 2 + i * step for i in range(ncols)]
 
@@ -62,6 +67,7 @@ def _arrow(row: Row, xs: list[int], width: int) -> tuple[str, int, int]:
 
 def header_lines(ladder: Ladder, width: int) -> list[Text]:
     cols = ladder.names.columns
+    width = _fit(len(cols), width)
     xs = _positions(len(cols), width)
     depth = max((len(c.addresses) for c in cols), default=0)
     lines = []
@@ -79,6 +85,7 @@ def header_lines(ladder: Ladder, width: int) -> list[Text]:
 
 def ladder_lines(ladder: Ladder, width: int = 120) -> list[Text]:
     """Header, then one line per arrow (and one per value written under it)."""
+    width = _fit(len(ladder.names.columns), width)
     xs = _positions(len(ladder.names.columns), width)
     t0 = ladder.rows[0].ts_ns if ladder.rows else 0
     lines = header_lines(ladder, width)

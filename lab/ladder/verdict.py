@@ -54,8 +54,13 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
         verdict.node = names.column(stop.spec.sender).label
         stop.notes += [n for n in explain(stop, steps, analysis, names) if n not in stop.notes]
         verdict.reasons = list(stop.notes)
+    after = descendants(stop.number) if stop is not None else set()
     for step in steps:
-        if not step.seen and step is not stop:
+        if step.seen or step is stop:
+            continue
+        if step.number in after and stop is not None:
+            step.notes.append(f"not reached: the ladder stopped at step {stop.number}")
+        else:
             step.notes += [n for n in explain(step, steps, analysis, names)
                            if n not in step.notes]
     verdict.summary = _summary(verdict, steps)

@@ -7,6 +7,7 @@ path, the re-INVITE, BYE. Until the node daemons exist this is the nearest thing
 ``uclab run``; the ladder is checked against it by tests/interop/test_ladder_flow.py.
 
     python -m tests.interop.ladderflow tests/data/ladder/seed-flow-tcp.pcapng tcp   # as root
+    python -m tests.interop.ladderflow /tmp/blocked.pcapng tls relay-inbound-dropped
 
 remakes the small capture that the unit tests read (SIP over TCP there, so that they need no
 tshark; the interop test runs it over TLS).
@@ -97,9 +98,9 @@ def build_net(bench: NetBench) -> dict[str, Node]:
 def _sdp(side: Side, *, role: str, proto: str, setup: str | None) -> bytes:
     comp1 = [c for c in side.candidates if c.component == 1]
     default = next((c for c in comp1 if c.typ == "relay"), comp1[0])
+    origin = Origin("-", "1", "1", default.address)
     sd = build_share_sdp(side.candidates, ice=IceCredentials(side.ufrag, side.pwd), role=role,
-                         proto=proto, default=default, origin=Origin("-", "1", "1", default.address),
-                         setup=setup)
+                         proto=proto, default=default, origin=origin, setup=setup)
     return sd.encode()
 
 
@@ -171,9 +172,10 @@ def _call(path: SeedPath, sl: Any, cl: Any, cms: _Cms) -> tuple[Side, Side]:
     ct = path.client_thread
     call, answer = ct.call(path.client.invite(seed.meeting_uri(), offer))
     ex_s.answer.set_result(_side(answer))
-    _wait(lambda: skype.result is not None or skype.failure is not None, "ICE")
-    if skype.result is None:
-        raise RuntimeError(f"ICE failed: {skype.failure}")
+    _wait(lambda: skype.result is not None or skype.failure is not None, "ICE", within=40)
+    if skype.result is None:  # a fault: no share; hang up as the client would
+        ct.call(path.client.bye(call))
+        return skype, cms_s
     selected: Candidate = skype.result.pair.local
     chosen = Side([c for c in skype.candidates if c.foundation == selected.foundation],
                   skype.ufrag, skype.pwd)
@@ -185,9 +187,23 @@ def _call(path: SeedPath, sl: Any, cl: Any, cms: _Cms) -> tuple[Side, Side]:
     return skype, cms_s
 
 
-def run_flow(bench: NetBench, folder: Path, kind: str = "tls") -> FlowRun:
+#: Faults a run can be given (nft rules in one namespace), as firewall owners make them.
+FAULTS = {
+    # the relay range opened outbound only: the Edge's connection to 24000 is dropped
+    "relay-inbound-dropped": ("expe", "table inet fault {\n chain input {\n"
+                              "  type filter hook input priority 0;\n"
+                              "  tcp dport 24000-24099 drop\n }\n}\n"),
+}
+
+
+def run_flow(bench: NetBench, folder: Path, kind: str = "tls", fault: str | None = None
+             ) -> FlowRun:
     """Build the network, capture every interface, run the share, merge the capture."""
     n = build_net(bench)
+    if fault is not None:
+        node, rules = FAULTS[fault]
+        subprocess.run(["ip", "netns", "exec", n[node].ns, "nft", "-f", "-"], input=rules,
+                       text=True, check=True, timeout=10)
     namespaces = {name: node.ns for name, node in n.items()}
     namespaces["fw-inside"] = next(ns for ns in bench.namespaces if ns.endswith("-br-in"))
     cap = LabCapture(folder / "parts", namespaces)
@@ -211,10 +227,11 @@ def run_flow(bench: NetBench, folder: Path, kind: str = "tls") -> FlowRun:
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else Path("seed-flow.pcapng")
     kind = argv[2] if len(argv) > 2 else "tls"
+    fault = argv[3] if len(argv) > 3 else None
     bench = NetBench()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            run = run_flow(bench, Path(tmp), kind)
+            run = run_flow(bench, Path(tmp), kind, fault)
             out.write_bytes(run.pcap.read_bytes())
     finally:
         bench.close()

@@ -10,6 +10,7 @@ from lab.ladder.model import Event
 from lab.ladder.packets import TCP_SYN, Segment
 from tests.ladderhelp import (
     CMS,
+    DATA,
     EDGE_OUT,
     EXPE_IN,
     EXPE_OUT,
@@ -144,3 +145,20 @@ def test_expected_values_pass_and_wrong_ones_fail() -> None:
     assert ladder.steps[8].notes == ["XOR-RELAYED-ADDRESS is 192.168.1.229:24000, expected "
                                      "192.168.1.229:24001"]
     assert ladder.steps[8].status is Status.WRONG
+
+
+def test_a_real_firewall_fault_relay_range_inbound_dropped() -> None:
+    """A capture of the flow with Expressway-E dropping inbound TCP to its relay range (the
+    "relay range opened outbound only" mistake of ports.md), made by real stacks."""
+    ladder = build_ladder(DATA / "relay-inbound-dropped-tcp.pcapng")  # columns inferred
+    v = ladder.verdict
+    assert [s.number for s in ladder.steps if s.seen] == list(range(1, 17))
+    assert v.stopped_at == 17 and v.node == "Skype for Business"
+    [reason] = v.reasons
+    assert reason.startswith("TCP connect 192.168.1.252:53577 -> 192.168.1.229:24000 never "
+                             "answered (")
+    assert reason.endswith("seen only on edge:outside, expe:outside, so it was dropped after "
+                           "the last of these")
+    assert ladder.steps[18].notes == ["not reached: the ladder stopped at step 17"]
+    failed = [r for r in ladder.rows if not r.ok]
+    assert failed and all(r.label == "TCP connect (no answer)" for r in failed)
