@@ -174,8 +174,8 @@ def infer_names(events: Iterable[Event]) -> Names:
     if len(nodes) >= 4:
         for role, node in zip(ROLES, nodes[-4:], strict=True):
             roles[role] = list(dict.fromkeys(node))
-        for i, node in enumerate(nodes[:-4]):  # the Skype client (and any hop before the Edge)
-            hosts.update(dict.fromkeys(node, f"SIP hop {i + 1} before the Edge"))
+        for i, node in enumerate(nodes[:-4]):  # the Skype client, then NAT or proxies
+            hosts.update(dict.fromkeys(node, "Skype client" if i == 0 else "Skype side"))
     _add_turn(evs, roles)
     how = "inferred from the traffic (SIP hops and TURN); give --names FILE to set them"
     return make_names(roles, hosts=hosts, source=how)

@@ -52,6 +52,8 @@ def _arrow(row: Row, xs: list[int], width: int) -> tuple[str, int, int]:
     else:
         body[0] = "◀"
     text = f" {row.label} "
+    if len(text) + 2 > len(body) >= 8:  # too long: cut it, never drop it
+        text = f" {row.label[: len(body) - 5]}… "
     if len(text) + 2 <= len(body):
         start = (len(body) - len(text)) // 2
         body[start:start + len(text)] = list(text)
