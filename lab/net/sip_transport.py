@@ -3,10 +3,11 @@
 A thin adapter: each connection's read loop feeds a :class:`SipStreamFramer`, parses frames
 and hands them to the core; :meth:`SipTransport.pump` carries out the core's :class:`Send`
 items. Peer garbage is answered (400/413) when a response can be built, and the connection is
-closed when the framing is lost; the transport goes on serving the others. New outbound
-connections may take their source port from a range (Expressway: 25000-29999). A zone
-connection (traversal client) is kept up with RFC 5626 CRLF keep-alives and reconnected with
-back-off.
+closed when the framing is lost or nothing can be answered; the transport goes on serving the
+others. New outbound connections may take their source port from a range (Expressway:
+25000-29999). A zone connection (traversal client) is kept up by a
+:class:`lab.proto.sip.keepalive.FlowKeeper`: RFC 5626 CRLF pings, aborted when the pong is
+overdue, reconnected with back-off.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 
 from lab.proto.sip.core import Endpoint, Flow, Send
 from lab.proto.sip.errors import ParseError
-from lab.proto.sip.framing import CRLF, PING, Frame, FramingError, Ping, SipStreamFramer
+from lab.proto.sip.framing import CRLF, PING, Frame, FramingError, Ping, Pong, SipStreamFramer
+from lab.proto.sip.keepalive import FlowKeeper, KeepAction
 from lab.proto.sip.message import Message, Request, error_response, parse
 from lab.proto.sip.proxy import ProxyCore
 
@@ -48,7 +50,8 @@ class TransportConfig:
     client_ssl: ssl.SSLContext | None = None
     max_header: int = 16384
     max_body: int = 65536
-    keepalive: float = 10.0
+    keepalive: float = 10.0  # RFC 5626 ping interval on a zone connection we opened
+    pong_timeout: float = 10.0  # no pong within this: the zone connection is dead
 
 
 @dataclass(eq=False)
@@ -58,6 +61,7 @@ class Connection:
     framer: SipStreamFramer
     peer: tuple[str, int]
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    keeper: FlowKeeper | None = None  # set on a zone connection we keep up
 
 
 class SipTransport:
@@ -76,20 +80,27 @@ class SipTransport:
         return asyncio.get_running_loop().time()
 
     async def serve(self) -> None:
-        """Listen, run the timers, keep going until cancelled."""
-        async with asyncio.TaskGroup() as tg:
-            self.tasks = tg
-            for lst in self.config.listeners:
-                srv = await asyncio.start_server(
-                    self._acceptor(lst), lst.host, lst.port,
-                    ssl=self.config.server_ssl, reuse_address=True)
-                self.servers.append(srv)
-                log.info("%s: listening on %s:%s (%s)", self.core.name, lst.host, lst.port,
-                         self.config.transport)
-            tg.create_task(self._timers())
-            self.ready.set()
+        """Listen, run the timers, keep going until cancelled; then close every listener and
+        connection (the ports are free again when this returns)."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self.tasks = tg
+                for lst in self.config.listeners:
+                    srv = await asyncio.start_server(
+                        self._acceptor(lst), lst.host, lst.port,
+                        ssl=self.config.server_ssl, reuse_address=True)
+                    self.servers.append(srv)
+                    log.info("%s: listening on %s:%s (%s)", self.core.name, lst.host, lst.port,
+                             self.config.transport)
+                tg.create_task(self._timers())
+                self.ready.set()
+        finally:
+            self._close_all()
 
     async def close(self) -> None:
+        self._close_all()
+
+    def _close_all(self) -> None:
         for srv in self.servers:
             srv.close()
         for conn in list(self.conns.values()):
@@ -211,27 +222,35 @@ class SipTransport:
         for event in events:
             if isinstance(event, Ping):
                 conn.writer.write(CRLF)
-            elif isinstance(event, Frame):
-                self._frame(conn, event.data)
+            elif isinstance(event, Pong) and conn.keeper is not None:
+                conn.keeper.pong(self.now())
+            elif isinstance(event, Frame) and not self._frame(conn, event.data):
+                self.pump()
+                return False
         self.pump()
         return True
 
-    def _frame(self, conn: Connection, data: bytes) -> None:
+    def _frame(self, conn: Connection, data: bytes) -> bool:
+        """Parse and hand over one frame; False when it was refused without an answer (the
+        connection is then closed: a peer that sends that is not one to keep talking to)."""
         try:
             msg = parse(data)
         except ParseError as exc:
-            log.warning("%s: flow %s: unparsable message: %s", self.core.name, conn.flow.id,
-                        exc.reason)
-            if exc.status is not None:
-                self._refuse(conn, data, exc.status, exc.reason)
-            return
+            answered = exc.status is not None and self._refuse(conn, data, exc.status,
+                                                               exc.reason)
+            log.warning("%s: flow %s from %s:%s: unparsable message: %s; %s", self.core.name,
+                        conn.flow.id, *conn.peer, exc.reason,
+                        f"answered {exc.status}" if answered else "closing")
+            return answered
         log.debug("%s: <- flow %s %s", self.core.name, conn.flow.id, _what(msg))
         self.core.receive(msg, conn.flow, self.now())
+        return True
 
-    def _refuse(self, conn: Connection, head: bytes, status: int, reason: str) -> None:
+    def _refuse(self, conn: Connection, head: bytes, status: int, reason: str) -> bool:
         resp = error_response(head, status, reason[:60])
         if resp is not None:
             conn.writer.write(resp.encode())
+        return resp is not None
 
     def _closed(self, conn: Connection) -> None:
         self.conns.pop(conn.flow.id, None)
@@ -254,27 +273,51 @@ class SipTransport:
     # --- zone client (traversal) -------------------------------------------------------------
     async def keep_connected(self, host: str, port: int, side: str = "",
                              max_backoff: float = 30.0) -> None:
-        """Open and keep a connection to ``host:port`` (CRLF pings, reconnect with back-off)."""
-        backoff = 1.0
+        """Open and keep a connection to ``host:port``: what to do and when is the
+        :class:`FlowKeeper`'s (CRLF pings, abort when a pong is overdue, reconnect with
+        back-off); this loop only carries it out."""
+        keeper = FlowKeeper(self.now(), self.config.keepalive, self.config.pong_timeout,
+                            backoff_max=max_backoff)
+        conn: Connection | None = None
         while True:
-            try:
-                conn = await asyncio.wait_for(self.connect(host, port, side), 5.0)
-            except (OSError, TimeoutError, ssl.SSLError) as exc:
-                log.warning("%s: zone connection to %s:%s failed: %s; retry in %.0f s",
-                            self.core.name, host, port, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(max_backoff, backoff * 2)
-                continue
-            backoff = 1.0
-            log.info("%s: zone connection %s up to %s:%s", self.core.name, conn.flow.id,
-                     host, port)
-            while not conn.closed.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(conn.closed.wait(), self.config.keepalive)
-                if not conn.closed.is_set():
+            for action in keeper.handle_timer(self.now()):
+                if action is KeepAction.CONNECT:
+                    conn = await self._zone_connect(keeper, host, port, side)
+                elif conn is not None and action is KeepAction.PING:
                     conn.framer.ping_sent()
                     conn.writer.write(PING)
-            log.warning("%s: zone connection to %s:%s lost", self.core.name, host, port)
+                elif conn is not None and action is KeepAction.CLOSE:
+                    log.warning("%s: zone connection %s to %s:%s: no pong within %.1f s; "
+                                "closing", self.core.name, conn.flow.id, host, port,
+                                keeper.pong_timeout)
+                    conn.writer.transport.abort()
+            if conn is not None and conn.closed.is_set():
+                again = keeper.lost(self.now())
+                log.warning("%s: zone connection %s to %s:%s lost; reconnecting in %.1f s",
+                            self.core.name, conn.flow.id, host, port, again - self.now())
+                conn = None
+            deadline = keeper.next_deadline()
+            wait = 1.0 if deadline is None else max(0.0, deadline - self.now())
+            if conn is None:
+                await asyncio.sleep(wait)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(conn.closed.wait(), wait)
+
+    async def _zone_connect(self, keeper: FlowKeeper, host: str, port: int,
+                            side: str) -> Connection | None:
+        try:
+            conn = await asyncio.wait_for(self.connect(host, port, side), 5.0)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            again = keeper.connect_failed(self.now())
+            log.warning("%s: zone connection to %s:%s failed: %s; retry in %.1f s",
+                        self.core.name, host, port, exc or type(exc).__name__,
+                        again - self.now())
+            return None
+        keeper.connected(self.now())
+        conn.keeper = keeper
+        log.info("%s: zone connection %s up to %s:%s", self.core.name, conn.flow.id, host, port)
+        return conn
 
 
 def _what(msg: Message) -> str:

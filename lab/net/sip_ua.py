@@ -1,8 +1,10 @@
 """asyncio SIP user agent: a :class:`UserAgentCore` on a :class:`SipTransport`.
 
 The answering side gives an async callback ``on_invite(call, offer) -> Answer | Reject`` that
-may take its time (CMS allocates TURN first); it also answers re-INVITEs. The calling side
-awaits :meth:`SipUserAgent.invite`, :meth:`reinvite` and :meth:`bye`.
+may take its time (CMS allocates TURN first); it also answers re-INVITEs; if the caller
+cancels meanwhile, its answer is dropped. The calling side awaits :meth:`SipUserAgent.invite`,
+:meth:`reinvite` and :meth:`bye`, and may :meth:`cancel` a pending INVITE (the awaiting
+``invite`` then raises :class:`CallFailed` 487).
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ class SipUserAgent:
         self.transport.pump()
         await asyncio.wait_for(fut, within)
 
+    def cancel(self, call: Call) -> None:
+        """CANCEL the pending INVITE of ``call`` (RFC 3261 §9.1)."""
+        self.core.cancel(call, self.transport.now())
+        self.transport.pump()
+
     async def wait_ended(self, call: Call, within: float = 40.0) -> Ended:
         fut = self.ended.setdefault(call.call_id, asyncio.get_running_loop().create_future())
         return await asyncio.wait_for(fut, within)
@@ -140,7 +147,9 @@ class SipUserAgent:
             except Exception:
                 log.exception("on_invite callback failed for %s", call.call_id)
                 result = Reject(500, "Server Internal Error")
-            if isinstance(result, Answer):
+            if call.pending is None:
+                log.info("%s was cancelled; the application's answer is dropped", call.call_id)
+            elif isinstance(result, Answer):
                 self.core.answer(call, result.sdp, now())
             else:
                 extra = tuple(Header(n, v) for n, v in result.headers)

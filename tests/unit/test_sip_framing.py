@@ -65,3 +65,23 @@ def test_oversized_body_is_413() -> None:
 def test_compact_content_length() -> None:
     msg = (DATA / "esc02.dat").read_bytes()  # uses "l: 0"
     assert SipStreamFramer().feed(msg) == [Frame(msg)]
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello on the TCP port
+    b"\x00\x01\x00\x08\x21\x12\xa4\x42",  # a STUN Binding request
+    b"INVITE sip:a@b\x00 SIP/2.0\r\n",  # a NUL in the start line
+    b"HELLO\r\n",  # a line that is neither "Method SP" nor "SIP/"
+    b" INVITE sip:a@b SIP/2.0\r\n",  # leading white space
+])
+def test_garbage_is_refused_at_once(garbage: bytes) -> None:
+    with pytest.raises(FramingError, match="not a SIP start line") as err:
+        SipStreamFramer().feed(garbage)
+    assert err.value.status is None  # nothing to answer: close
+
+
+def test_a_start_line_arriving_octet_by_octet_is_not_garbage() -> None:
+    framer = SipStreamFramer()
+    for octet in WSINV[:40]:
+        assert framer.feed(bytes([octet])) == []
+    assert framer.feed(WSINV[40:]) == [Frame(WSINV)]

@@ -3,7 +3,10 @@
 A message ends ``Content-Length`` octets after the empty line; on a stream the header is
 mandatory. Between messages a double CRLF is a keep-alive *ping* (answer with one CRLF) and a
 single CRLF a *pong*. Header block and body are capped; past a cap the connection cannot be
-resynchronised, so the error tells the transport to answer (when it can) and close.
+resynchronised, so the error tells the transport to answer (when it can) and close. Bytes that
+cannot start a message (§7.1 Request-Line ``Method SP``, §7.2 ``SIP/``; no control octet in the
+first line) are refused as soon as they arrive: garbage, a TLS hello on a TCP port, a binary
+protocol, never wait for a header block that will not come.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from typing import Final
 CRLF: Final = b"\r\n"
 PING: Final = b"\r\n\r\n"
 CL_RE: Final = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\s]*)[ \t]*\r?$", re.I | re.M)
+TOKEN_OCTETS: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                b"-.!%*_+`'~")
+START_RE: Final = re.compile(rb"SIP/|[-A-Za-z0-9.!%*_+`'~]+ ")
+CONTROL_RE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class SipStreamFramer:
                 return Pong()
             if buf.startswith(CRLF) or buf == b"\r":
                 return None  # part of a ping: wait for the rest
+            self._check_start(buf)
             end = buf.find(PING)
             if end < 0:
                 if len(buf) > self.max_header:
@@ -100,6 +108,18 @@ class SipStreamFramer:
         del buf[:self._need]
         self._need = None
         return Frame(frame)
+
+    def _check_start(self, buf: bytearray) -> None:
+        """Refuse what cannot be the start of a message (no response can be built: close)."""
+        if not buf:
+            return
+        eol = buf.find(CRLF, 0, self.max_header)
+        line = bytes(buf[:eol] if eol >= 0 else buf[:self.max_header].removesuffix(b"\r"))
+        bad = CONTROL_RE.search(line)
+        if buf[0] not in TOKEN_OCTETS or bad is not None or (
+                eol >= 0 and START_RE.match(line) is None):
+            where = f"octet 0x{line[bad.start()]:02x}" if bad else repr(line[:20])
+            raise FramingError(f"not a SIP start line ({where})", None)
 
     def _body_length(self, head: bytes) -> int:
         values = CL_RE.findall(head)
