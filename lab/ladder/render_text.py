@@ -107,7 +107,7 @@ def ladder_lines(ladder: Ladder, width: int = 120) -> list[Text]:
         lines.append(text)
         for note in row.notes:
             canvas = _canvas(width, xs)
-            note_text = note[: hi - lo - 2]
+            note_text = note[: width - lo - 2]  # may run over the next lifelines, as in the note
             canvas[lo + 1:lo + 1 + len(note_text)] = list(note_text)
             lines.append(Text("".join(canvas).rstrip(), style="dim"))
     return lines
