@@ -50,6 +50,8 @@ def print_report(ladder: Ladder, width: int | None = None) -> None:
     from lab.ladder.render_text import report  # noqa: PLC0415
 
     console = Console(width=width) if width else Console()
+    if not width and not console.is_terminal:  # into a file or a pipe: a readable width
+        console = Console(width=120)
     console.print(report(ladder, min(max(console.width, 100), 200)))
 
 

@@ -152,6 +152,10 @@ def summary_lines(ladder: Ladder) -> list[Text]:
                   f"not decrypted {a.tls_opaque}", style="dim"),
              Text(f"columns: {ladder.names.source}", style="dim")]
     lines += [Text(f"warning: {w}", style="yellow") for w in a.warnings]
+    if not ladder.rows:
+        lines.append(Text("no message of this flow between two of the four columns: if the "
+                          "capture holds it, say which address is which with --names FILE",
+                          style="yellow"))
     return lines
 
 
