@@ -165,7 +165,8 @@ class SipTransport:
 
     async def _open(self, key: tuple[str, int]) -> None:
         try:
-            conn = await asyncio.wait_for(self.connect(*key), 5.0)
+            async with asyncio.timeout(5.0):  # not wait_for: 3.11's may swallow a cancel
+                conn = await self.connect(*key)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             log.warning("%s: cannot connect to %s:%s: %s", self.core.name, *key, exc)
             for send in self.pending.pop(key, []):
@@ -188,8 +189,9 @@ class SipTransport:
     def _acceptor(self, lst: Listener) -> Callable[
             [asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._accepted(reader, writer, lst)
-        return accepted
+            with contextlib.suppress(asyncio.CancelledError):  # the loop is closing: a task of
+                await self._accepted(reader, writer, lst)  # asyncio.streams', not ours to
+        return accepted  # propagate (3.11 would log the cancelled task as an error)
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         lst: Listener) -> None:
@@ -302,12 +304,14 @@ class SipTransport:
                 await asyncio.sleep(wait)
             else:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(conn.closed.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await conn.closed.wait()
 
     async def _zone_connect(self, keeper: FlowKeeper, host: str, port: int,
                             side: str) -> Connection | None:
         try:
-            conn = await asyncio.wait_for(self.connect(host, port, side), 5.0)
+            async with asyncio.timeout(5.0):
+                conn = await self.connect(host, port, side)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             again = keeper.connect_failed(self.now())
             log.warning("%s: zone connection to %s:%s failed: %s; retry in %.1f s",
