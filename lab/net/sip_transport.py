@@ -180,6 +180,10 @@ class SipTransport:
     def _register(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                   side: str) -> Connection:
         peer = writer.get_extra_info("peername")[:2]
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # no Nagle: a 200 OK must not wait for the ACK of a 100 Trying
+            with contextlib.suppress(OSError):  # (delayed ACK, ~40 ms per hop)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         flow = Flow(next(self.ids), self.config.transport, side)
         conn = Connection(flow, writer, SipStreamFramer(self.config.max_header,
                                                         self.config.max_body), peer)
