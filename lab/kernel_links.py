@@ -12,14 +12,17 @@ and two labs never compete for interface names.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 from lab.errors import LabError
+from lab.kernel import run_in_netns
 
 IFF_UP = 0x1
 
@@ -147,3 +150,31 @@ class Rtnl:
                 via=IPv4Address(gw) if gw else None,
                 dev=names.get(int(r.get_attr("RTA_OIF") or 0), "?")))
         return out
+
+
+# --- firewall probes (owner: lab/firewall) ----------------------------------------------------
+
+
+def _route(ns: str, dst: IPv4Network, via: IPv4Address, action: str) -> None:
+    def run() -> None:
+        rtnl = Rtnl(ns)
+        try:
+            rtnl._do(f"route {action} {dst} via {via}", rtnl.ipr.route, action, dst=str(dst),
+                     gateway=str(via))
+        finally:
+            rtnl.close()
+
+    run_in_netns(ns, run, timeout=10)
+
+
+@contextlib.contextmanager
+def temporary_route(ns: str, dst: IPv4Network, via: IPv4Address) -> Iterator[None]:
+    """A route ``dst via via`` in namespace ``ns`` for the duration of the ``with`` block, then
+    removed (also on error). Firewall probes use it to send, from a node that has no route
+    there, a packet that the firewall between must judge (it goes no further: the gateway does
+    not forward)."""
+    _route(ns, dst, via, "add")
+    try:
+        yield
+    finally:
+        _route(ns, dst, via, "del")

@@ -8,6 +8,7 @@ built, and nft's own message (file, line, caret) is handed back verbatim.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 from collections.abc import Sequence
@@ -127,3 +128,102 @@ def list_rulesets(namespaces: Sequence[str]) -> dict[str, str]:
         return out
 
     return run_in_thread(run, name="nft-list", timeout=TIMEOUT + 5)
+
+
+# --- firewall check (owner: lab/firewall): iptables-nft policies, trace monitors, JSON ---------
+
+_IPT_LINE = re.compile(r"(?:Error occurred at line: |at line:? )(\d+)")
+IPTABLES_RESTORE = "iptables-nft-restore"
+
+
+def _run_tool(argv: list[str]) -> tuple[int, str, str]:
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise LabError(f"cannot run {argv[0]}: {exc} (./setup installs nftables and "
+                       "iptables)") from None
+    return _finish(proc)
+
+
+def iptables_check_files(paths: Sequence[Path]) -> list[NftFailure]:
+    """Each iptables-save file through ``iptables-nft-restore --test`` and then a real restore,
+    each in a throwaway unnamed namespace of its own (some mistakes, such as a jump to a chain
+    that does not exist, only show when the rules reach the kernel). The failures, in order,
+    with the tool's own message and the line it names."""
+
+    def check(path: Path) -> NftFailure | None:
+        for argv in ([IPTABLES_RESTORE, "--test", str(path)], [IPTABLES_RESTORE, str(path)]):
+            code, _, err = _run_tool(argv)
+            if code != 0:
+                m = _IPT_LINE.search(err)
+                return NftFailure(path, err.strip(), int(m.group(1)) if m else None)
+        return None
+
+    failures = []
+    for path in paths:
+        failure = in_anonymous_netns(functools.partial(check, path), timeout=2 * TIMEOUT + 5)
+        if failure is not None:
+            failures.append(failure)
+    return failures
+
+
+def iptables_load(jobs: Sequence[tuple[str, Path]]) -> None:
+    """``iptables-nft-restore FILE`` inside each namespace ``(ns, FILE)``, all at once
+    (counters start at zero: ``-c`` is not given); :class:`LabError` if any fails."""
+
+    def run() -> list[tuple[str, Path, int, str]]:
+        procs = []
+        for ns, path in jobs:
+            enter_netns(ns)  # this worker thread only
+            try:
+                procs.append((ns, path, subprocess.Popen(
+                    [IPTABLES_RESTORE, str(path)], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+            except OSError as exc:
+                raise LabError(f"cannot run {IPTABLES_RESTORE}: {exc}") from None
+        results = []
+        for ns, path, proc in procs:
+            code, _, err = _finish(proc)
+            results.append((ns, path, code, err))
+        return results
+
+    for ns, path, code, err in run_in_thread(run, name="iptables-load", timeout=TIMEOUT + 5):
+        if code != 0:
+            raise LabError(f"{IPTABLES_RESTORE} refused {path} in {ns}: {err.strip()}")
+
+
+def list_rulesets_json(namespaces: Sequence[str]) -> dict[str, str]:
+    """``nft -j list ruleset`` (rules with their handles) of each namespace, all at once."""
+
+    def run() -> dict[str, str]:
+        procs = []
+        for ns in namespaces:
+            enter_netns(ns)  # this worker thread only
+            procs.append((ns, _start(["nft", "-j", "list", "ruleset"], None)))
+        out = {}
+        for ns, proc in procs:
+            code, text, err = _finish(proc)
+            if code != 0:
+                raise LabError(f"nft -j list ruleset in {ns}: {err.strip()}")
+            out[ns] = text
+        return out
+
+    return run_in_thread(run, name="nft-list-json", timeout=TIMEOUT + 5)
+
+
+def start_trace_monitor(ns: str, limit: float) -> subprocess.Popen[str]:
+    """Start ``nft -a monitor trace`` inside namespace ``ns``, bounded by coreutils ``timeout``
+    (it ends by itself after ``limit`` seconds even if nobody stops it). Its stdout is a pipe of
+    trace lines (nft flushes each event); stop it with ``terminate()`` (SIGTERM is passed on)."""
+
+    def start() -> subprocess.Popen[str]:
+        enter_netns(ns)  # this worker thread only
+        argv = ["timeout", "--signal=TERM", f"{limit:g}", "nft", "-a", "monitor", "trace"]
+        try:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, bufsize=1)
+        except OSError as exc:
+            raise LabError(f"cannot run nft monitor trace: {exc}") from None
+
+    return run_in_thread(start, name=f"nft-trace:{ns}", timeout=10)

@@ -1,0 +1,127 @@
+"""``uclab firewall check``: judge firewall policies by real traffic through the lab.
+
+Exit codes: 0 the policies pass (every required flow passes, nothing unneeded gets through),
+1 they fail, 2 bad input (a policy nft or iptables-nft-restore rejects, a wrong node, a missing
+file), reported before anything is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lab.names import check_lab_name
+
+if TYPE_CHECKING:
+    from lab.firewall.report import Report
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("firewall", help="firewall policies judged by real traffic")
+    fw = p.add_subparsers(dest="firewall_command", metavar="SUBCOMMAND",
+                          parser_class=type(p))
+    c = fw.add_parser(
+        "check", help="load policies into the lab's firewalls and judge them by traffic",
+        description="Build a lab with your policies in fw-outside / fw-inside, trace new "
+        "connections with nftables tracing, make each required flow of ports.md (F1-F7) and "
+        "probe flows the call does not need, then report each flow passed or blocked with "
+        "the rule that decided, and every unneeded flow let through (over-permissive). "
+        "Example: uclab firewall check --policy fw-outside=out.nft --policy "
+        "fw-inside=in.rules --json report.json")
+    c.add_argument("--policy", metavar="NODE=FILE", action="append", default=[],
+                   help="the policy of firewall NODE (fw-outside, fw-inside): an nftables file "
+                   "or an iptables-save file; repeatable; a firewall not named keeps the lab's "
+                   "baseline")
+    c.add_argument("--format", choices=("nft", "iptables"), default=None,
+                   help="the policies' format (default: detected per file; iptables-save files "
+                   "have *table sections and COMMIT)")
+    c.add_argument("--json", metavar="FILE", type=Path, help="write the report as JSON")
+    c.add_argument("--junit", metavar="FILE", type=Path, help="write JUnit XML for CI")
+    c.add_argument("--traces", metavar="DIR", type=Path,
+                   help="keep the raw `nft monitor trace` lines and the loaded rulesets (with "
+                   "their handles), per node: DIR/NODE.trace, DIR/NODE.ruleset.json")
+    c.add_argument("--name", metavar="LAB", default="fwcheck",
+                   help="name of the throwaway lab (default fwcheck; namespaces LAB-NODE)")
+    c.set_defaults(func=cmd_check)
+    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from lab.cli.lab_cmds import parse_policies  # noqa: PLC0415
+    from lab.firewall import check  # noqa: PLC0415
+    from lab.firewall.report import dumps  # noqa: PLC0415
+
+    lab = check_lab_name(args.name)
+    report = check(parse_policies(args.policy), args.format, lab=lab)
+    print_report(report)
+    outputs: dict[Path, str] = {}
+    if args.json is not None:
+        outputs[args.json] = dumps(report)
+    if args.junit is not None:
+        outputs[args.junit] = report.to_junit()
+    if args.traces is not None:
+        for node, lines in report.raw_traces.items():
+            outputs[args.traces / f"{node}.trace"] = "".join(f"{ln}\n" for ln in lines)
+        for node, text in report.rulesets.items():
+            outputs[args.traces / f"{node}.ruleset.json"] = text
+    for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return 0 if report.verdict == "pass" else 1
+
+
+def print_report(report: Report) -> None:
+    """The flows, the probes and the verdict (rich), one item per line: rule texts are long."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from lab.firewall.report import step_name  # noqa: PLC0415
+
+    console = Console(highlight=False, soft_wrap=True)
+    out = console.print
+    for node, info in report.policies.items():
+        out(f"policy of {node}: {info['file']} ({info['format']})")
+    out("\n[bold]required flows[/] (ports.md)")
+    style = {"passed": "green", "blocked": "bold red", "not seen": "yellow"}
+    for f in report.flows:
+        out(f"  [{style[f.status]}]{f.status.upper():8}[/] {f.spec.id} at {f.spec.judged_at}: "
+            f"{f.spec.flow.why}")
+        for c in f.connections:
+            out(f"           {c.label}: {c.tuple}: [{style[c.status]}]{c.status}[/]"
+                f"{f' by {c.rule}' if c.rule else ''}")
+        if not f.connections:
+            out("           no connection of this flow was traced")
+        if f.step is not None:
+            out(f"           breaks ladder step {step_name(f.step)}")
+    out("\n[bold]flows the call does not need[/] (probes)")
+    for p in report.probes:
+        conn = p.connection
+        head = f"{p.probe.id} at {p.probe.firewall}: {p.probe.describe()} ({p.probe.why})"
+        if p.over_permissive:
+            out(f"  [bold red]OPEN    [/] {head}\n"
+                f"           let through by {conn.rule if conn else '?'}")
+        elif p.status == "blocked" and conn is not None:
+            out(f"  [green]blocked [/] {head}\n           by {conn.rule}")
+        else:
+            out(f"  [yellow]{p.status:8}[/] {head}")
+    _verdict(report)
+
+
+def _verdict(report: Report) -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    from lab.firewall.report import step_name  # noqa: PLC0415
+
+    blocked = [f"{f.spec.id} {f.status}" for f in report.flows if f.status != "passed"]
+    too_open = [p.probe.id for p in report.over_permissive]
+    step = report.first_broken_step
+    text = (f"\nverdict: [{'green' if report.verdict == 'pass' else 'bold red'}]"
+            f"{report.verdict.upper()}[/]")
+    if blocked:
+        text += f"; required flows not passing: {', '.join(blocked)}"
+    if too_open:
+        text += f"; over-permissive: {', '.join(too_open)}"
+    if step is not None:
+        how = "from the run's ladder" if report.ladder_step is not None else "predicted"
+        text += f"\nfirst ladder step to break ({how}): {step_name(step)}"
+    Console(highlight=False, soft_wrap=True).print(text)

@@ -1,0 +1,65 @@
+"""``uclab firewall check``: a firewall policy judged by real traffic (issue 7).
+
+The pieces, each usable on its own (a screen-share run uses all but the traffic):
+
+    from lab.firewall import (TraceSession, check, flow_specs, judge, prepare, send_probes,
+                              PROBES)
+    with prepare(topo, {"fw-inside": Path("fw.rules")}) as prep:         # validate, InputError
+        ctx = build.up(prep.topology, lab, steps=lab_steps(traffic, prep.steps))
+        names = prep.rule_names(lab)
+        specs = flow_specs(prep.topology)
+        with TraceSession(lab, judged_nodes(specs)) as session:           # trace new connections
+            ...                                                           # any traffic
+            send_probes(lab, PROBES)                                      # flows not needed
+            traces = session.stop()
+        report = judge(traces, specs, PROBES, names=names, ladder_step=None)
+    report.verdict, report.to_json(), report.to_junit()
+
+Modules: :mod:`.policy` (formats, validation, loading, rule names), :mod:`.iptables`
+(iptables-save lines back from nft handles), :mod:`.session` (tracing table and monitors),
+:mod:`.trace` (parsing ``nft monitor trace``), :mod:`.flows` (required flows, probes,
+classification), :mod:`.traffic` (connection attempts and probes), :mod:`.report` (verdicts,
+JSON, JUnit), :mod:`.check` (the command's orchestration).
+"""
+
+from lab.firewall.check import (
+    DEFAULT_LAB,
+    RunOutcome,
+    Traffic,
+    check,
+    connection_attempts,
+    judged_nodes,
+    lab_steps,
+)
+from lab.firewall.flows import PROBES, FlowSpec, Probe, classify, flow_specs
+from lab.firewall.policy import Policy, Prepared, RuleNames, detect_format, prepare
+from lab.firewall.report import Report, judge
+from lab.firewall.session import TraceSession
+from lab.firewall.trace import PacketTrace, parse
+from lab.firewall.traffic import send_probes
+
+__all__ = [
+    "DEFAULT_LAB",
+    "PROBES",
+    "FlowSpec",
+    "PacketTrace",
+    "Policy",
+    "Prepared",
+    "Probe",
+    "Report",
+    "RuleNames",
+    "RunOutcome",
+    "TraceSession",
+    "Traffic",
+    "check",
+    "classify",
+    "connection_attempts",
+    "detect_format",
+    "flow_specs",
+    "judge",
+    "judged_nodes",
+    "lab_steps",
+    "parse",
+    "prepare",
+    "send_probes",
+]

@@ -1,0 +1,183 @@
+"""What a firewall check judges: the required flows of ports.md and the probes of flows the call
+does not need, as data, and the classifier that maps a traced packet to one of them.
+
+The required flows themselves are :data:`lab.nft.flows.REQUIRED_FLOWS` (the table the baseline
+policies are rendered from); :class:`FlowSpec` adds what judging needs: the node whose ruleset
+decides (the flow's firewall, or the NAT for F7, which crosses no firewall) and the connections
+the call opens for it, each with the ladder step of flow.md §3 it carries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Literal
+
+from lab.firewall.trace import FiveTuple, PacketTrace
+from lab.nft.flows import REQUIRED_FLOWS, RequiredFlow
+from lab.topology import Topology
+
+#: Per required flow: the connections the call opens, in order, and the flow.md §3 step each
+#: one carries (the step that cannot happen when that connection is blocked). None: no step of
+#: the canonical ladder needs it (requests Expressway-E starts towards the Edge, e.g. a BYE).
+CONNECTIONS: dict[str, tuple[tuple[str, int | None], ...]] = {
+    "F1": (("SIP over TLS from the Skype Edge", 1),),
+    "F2": (("SIP connection opened by Expressway-E towards the Edge", None),),
+    "F3": (("traversal zone connection opened by Expressway-C", 3),),
+    "F4": (("SIP connection from Expressway-C to CMS", 5),),
+    "F5": (("TURN control connection (Allocate)", 6),
+           ("second TURN connection (ConnectionBind)", 19)),
+    "F6": (("the Edge's connection to the relayed address", 17),),
+    "F7": (("the client's TURN connection to its Edge (its relay candidates)", 17),),
+}
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """A required flow as the check judges it."""
+
+    flow: RequiredFlow
+    judged_at: str  # the node whose ruleset decides
+    connections: tuple[tuple[str, int | None], ...]  # (label, ladder step) in order
+
+    @property
+    def id(self) -> str:
+        return self.flow.id
+
+    def matches(self, five: FiveTuple) -> bool:
+        f = self.flow
+        return (five.proto == f.proto and five.src == f.src and five.dst == f.dst
+                and five.dport is not None and five.dport in f.dport
+                and (f.sport is None or (five.sport is not None and five.sport in f.sport)))
+
+    def connection(self, index: int) -> tuple[str, int | None]:
+        """Label and step of the ``index``-th connection seen (extra ones repeat the last)."""
+        return self.connections[min(index, len(self.connections) - 1)]
+
+
+def flow_specs(topo: Topology, flows: Sequence[RequiredFlow] = REQUIRED_FLOWS
+               ) -> tuple[FlowSpec, ...]:
+    """The flows of ``topo``: a flow without a firewall is judged by the NAT it crosses."""
+    specs = []
+    for f in flows:
+        node = f.firewall or next((n.name for n in topo.nodes if n.nat is not None
+                                   and f.src in n.nat.source), None)
+        if node is None:
+            raise ValueError(f"{f.id}: no firewall and no NAT on its path in {topo.name}")
+        specs.append(FlowSpec(f, node, CONNECTIONS.get(f.id, ((f.why, None),))))
+    return tuple(specs)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A flow the call does not need, sent once; a policy that lets it through is too open."""
+
+    id: str
+    firewall: str
+    proto: Literal["tcp", "udp"]
+    node: str  # sent from this node's namespace
+    src: IPv4Address
+    dst: IPv4Address
+    dport: int
+    why: str
+    sport: int | None = None  # None: any (an ephemeral port)
+    via: IPv4Address | None = None  # a route the node lacks, added for the probe only
+
+    def matches(self, five: FiveTuple) -> bool:
+        return (five.proto == self.proto and five.src == self.src and five.dst == self.dst
+                and five.dport == self.dport
+                and (self.sport is None or five.sport == self.sport))
+
+    def describe(self) -> str:
+        s = f"{self.src}:{self.sport}" if self.sport is not None else str(self.src)
+        return f"{self.proto} {s} -> {self.dst}:{self.dport}"
+
+
+def _p(id_: str, fw: str, proto: Literal["tcp", "udp"], node: str, src: str, dst: str,  # noqa: PLR0917
+       dport: int, why: str, *, sport: int | None = None, via: str | None = None) -> Probe:
+    return Probe(id_, fw, proto, node, IPv4Address(src), IPv4Address(dst), dport, why, sport,
+                 IPv4Address(via) if via else None)
+
+
+_OUT, _IN, _EDGE, _EXPE = "fw-outside", "fw-inside", "sfb-edge", "expressway-e"
+
+#: Flows the screen share does not need (ports.md "too open"): the Internet (the Skype Edge's
+#: side of fw-outside) to Expressway-E's management and clear SIP, the Internet to the inside
+#: LAN, and new connections from the DMZ (Expressway-E's internal side of fw-inside) inwards.
+PROBES: tuple[Probe, ...] = (
+    _p("O1", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 22,
+       "Internet to Expressway-E management (SSH)"),
+    _p("O2", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 80,
+       "Internet to Expressway-E web administration (HTTP)"),
+    _p("O3", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 443,
+       "Internet to Expressway-E web administration (HTTPS)"),
+    _p("O4", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 5060,
+       "Internet to Expressway-E clear SIP over TCP (the call uses TLS 5061)"),
+    _p("O5", _OUT, "udp", _EDGE, "192.168.1.252", "192.168.1.229", 5060,
+       "Internet to Expressway-E clear SIP over UDP"),
+    _p("O6", _OUT, "tcp", _EDGE, "192.168.1.252", "10.48.54.230", 5061,
+       "Internet to the inside LAN (CMS SIP)", via="192.168.1.229"),
+    _p("O7", _OUT, "tcp", _EDGE, "192.168.1.252", "10.48.54.227", 22,
+       "Internet to the inside LAN (Expressway-C SSH)", via="192.168.1.229"),
+    _p("I1", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 7001,
+       "traversal 7001 in the wrong direction (DMZ to Expressway-C)"),
+    _p("I2", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 26000,
+       "traversal reversed: Expressway-E's 7001 opening to Expressway-C's 25000-29999",
+       sport=7001),
+    _p("I3", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 5061,
+       "DMZ to Expressway-C SIP (Expressway-C opens the traversal zone itself)"),
+    _p("I4", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 22,
+       "DMZ to Expressway-C management (SSH)"),
+    _p("I5", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.230", 5061,
+       "DMZ to CMS SIP (CMS takes calls from Expressway-C only)"),
+    _p("I6", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.230", 443,
+       "DMZ to CMS web administration (HTTPS)"),
+    _p("I7", _IN, "udp", _EXPE, "10.48.54.229", "10.48.54.230", 5060,
+       "DMZ to CMS clear SIP over UDP"),
+    _p("I8", _IN, "tcp", _EXPE, "192.168.1.229", "10.48.54.230", 5061,
+       "Internet address to the inside LAN, arriving from the DMZ side"),
+)
+
+
+@dataclass
+class Classified:
+    """Traced new connections sorted per required flow, per probe, and the rest."""
+
+    flows: dict[str, list[PacketTrace]]
+    probes: dict[str, list[PacketTrace]]
+    other: list[tuple[str, PacketTrace]]
+
+
+def opens_connection(p: PacketTrace) -> bool:
+    """A packet that opens a connection: a TCP SYN (without ACK), or any UDP datagram (the
+    trace marks only packets of new conntrack entries)."""
+    if p.tuple is None or p.local:
+        return False
+    if p.tuple.proto == "tcp":
+        flags = set(re.findall(r"\w+", p.tcp_flags or ""))
+        return "syn" in flags and "ack" not in flags
+    return True
+
+
+def classify(traces: dict[str, list[PacketTrace]], specs: Iterable[FlowSpec],
+             probes: Iterable[Probe] = PROBES) -> Classified:
+    """Map each traced opening packet at each node to its required flow or probe. Only the
+    flows judged at that node (and probes of that firewall) are candidates."""
+    specs, probes = tuple(specs), tuple(probes)
+    out = Classified({s.id: [] for s in specs}, {p.id: [] for p in probes}, [])
+    for node, packets in traces.items():
+        for p in packets:
+            if not opens_connection(p):
+                continue
+            assert p.tuple is not None
+            spec = next((s for s in specs if s.judged_at == node and s.matches(p.tuple)), None)
+            probe = next((x for x in probes if x.firewall == node and x.matches(p.tuple)), None)
+            if spec is not None:
+                out.flows[spec.id].append(p)
+            elif probe is not None:
+                out.probes[probe.id].append(p)
+            else:
+                out.other.append((node, p))
+    return out
