@@ -106,6 +106,7 @@ class SipUserAgent:
         return await asyncio.wait_for(fut, within)
 
     async def wait_acked(self, call: Call, within: float = 10.0) -> None:
+        """Until the ACK of the latest INVITE or re-INVITE we answered has come."""
         await asyncio.wait_for(self.acked.setdefault(call.call_id, asyncio.Event()).wait(),
                                within)
 
@@ -128,6 +129,7 @@ class SipUserAgent:
             elif isinstance(event, IncomingCall | ReInvited):
                 if isinstance(event, IncomingCall):
                     self.incoming.put_nowait(event.call)
+                self.acked.setdefault(cid, asyncio.Event()).clear()  # wait_acked: this one's
                 if self.tg is not None:
                     self.tg.create_task(self._answer(event.call, event.offer))
             elif isinstance(event, Acked):
