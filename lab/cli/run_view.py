@@ -1,0 +1,128 @@
+"""``uclab run``: run a scenario and print its ladder, verdict, media and timings (rich).
+
+The CLI is the only place that prints: the engine (:mod:`lab.run`) returns a
+:class:`~lab.run.RunResult`, the ladder report is the one ``uclab ladder`` prints, and this
+module adds what only a run knows: the scenario, the daemons' own media statistics (RTT), where
+the time went, and the expectations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lab.cli.run_cmds import print_report
+from lab.errors import InputError
+from lab.ladder import write_outputs
+from lab.ladder.render_json import ladder_json
+from lab.run import RunOptions, RunPlan, RunResult, run
+from lab.scenario import MediaSpec, load
+
+
+def run_command(args: argparse.Namespace) -> int:
+    scenario = load(args.scenario)
+    if args.media_seconds is not None:
+        try:
+            MediaSpec(args.media_seconds)
+        except ValueError as exc:
+            raise InputError(str(exc), "--media-seconds", fix="give seconds such as 2") from None
+    for path in (args.pcap, args.json, args.svg, args.html):
+        if path is not None and not path.parent.is_dir():
+            raise InputError("no such folder", path, fix="create the folder or change the path")
+    plan = RunPlan.of(scenario, media_seconds=args.media_seconds)
+    result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap))
+    if result.ladder is not None:
+        print_report(result.ladder, args.width)
+        write_outputs(result.ladder, svg_path=args.svg, html_path=args.html)
+    if args.json is not None:
+        write_json(result, args.json)
+    print_run(result, args)
+    return 0 if result.passed else 1
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    out = result.outcome
+    sc = result.plan.scenario
+    return {
+        "scenario": {"name": sc.name, "description": sc.description, "file": str(sc.path),
+                     "topology": str(result.plan.topology.path)},
+        "lab": result.lab, "built": result.built, "passed": result.passed,
+        "expectations": {"verdict": sc.expect.verdict, "stopped_at": sc.expect.stopped_at,
+                         "unmet": result.unmet},
+        "call": {"reached": out.reached, "problems": out.problems, "setup_s": out.setup_s,
+                 "media_s": out.media_s, "faults": out.faults,
+                 "dead": [{"node": d.node, "pid": d.pid, "log": d.log,
+                           "last_lines": d.last_lines} for d in out.dead]},
+        "daemons": {node: {"stats": stats, "events": out.events.get(node, [])}
+                    for node, stats in out.stats.items()},
+        "timings": {k: round(v, 4) for k, v in result.timings.items()},
+        "pcap": str(result.pcap) if result.pcap else None,
+    }
+
+
+def write_json(result: RunResult, path: Path) -> None:
+    data: dict[str, Any] = ladder_json(result.ladder) if result.ladder is not None else {}
+    data["run"] = run_json(result)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _media_rows(result: RunResult) -> list[list[str]]:
+    rows = []
+    for node, reply in result.outcome.stats.items():
+        calls = reply.get("calls")
+        media = reply.get("media") if calls is None else (calls[-1].get("media") if calls
+                                                          else None)
+        if not media:
+            rows.append([node, "-", "-", "-", "-", "-"])
+            continue
+        rtt = media.get("rtt_mean_ms")
+        rows.append([node, f"{media['sent_packets']} / {media['sent_bytes']}",
+                     f"{media['received_packets']} / {media['received_bytes']}",
+                     str(media["lost"]), f"{media['jitter_ms']:.2f}",
+                     f"{rtt:.2f}" if rtt is not None else "-"])
+    return rows
+
+
+def print_run(result: RunResult, args: argparse.Namespace) -> None:
+    console = Console(width=args.width) if args.width else Console()
+    out = result.outcome
+    sc = result.plan.scenario
+    how = ("built for this run and removed" if result.built and not args.keep else
+           "built for this run, kept up" if result.built else "already up; daemons restarted")
+    console.print(f"\n[bold]run[/] scenario {sc.name} on lab {result.lab} ({how})")
+    table = Table(title="Media as the daemons counted it (RTP packets / bytes; RTT from RTCP)",
+                  title_justify="left")
+    for col in ("daemon", "sent", "received", "lost", "jitter ms", "RTT ms"):
+        table.add_column(col)
+    for row in _media_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    if out.setup_s is not None:
+        console.print(f"share to media both ways {out.setup_s * 1000:.0f} ms (daemons' clock); "
+                      f"media ran {out.media_s:.2f} s; the call {out.reached}")
+    for line in out.faults:
+        console.print(f"[yellow]fault:[/] {line}")
+    for problem in out.problems:
+        console.print(f"[red]problem:[/] {problem}")
+    for dead in out.dead:
+        console.print(f"[red]dead daemon {dead.node}[/] (pid {dead.pid}); last lines of "
+                      f"{dead.log}:")
+        for line in dead.last_lines:
+            console.print(f"    {line}", markup=False, highlight=False)
+    t = result.timings
+    parts = [f"{k} {v:.2f} s" for k, v in t.items() if k != "total"]
+    console.print(f"[dim]time: {', '.join(parts)}; total {t.get('total', 0):.2f} s[/]")
+    if result.pcap is not None:
+        console.print(f"capture: {result.pcap} (open it in Wireshark: decrypted, node:iface "
+                      "interface names)")
+    if result.passed:
+        console.print(f"[bold green]scenario {sc.name}: expectations hold "
+                      f"(verdict {sc.expect.verdict})[/]")
+    else:
+        for line in result.unmet:
+            console.print(f"[bold red]scenario {sc.name}: {line}[/]")

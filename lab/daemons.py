@@ -1,0 +1,244 @@
+"""The node daemons of a lab: PKI, configuration, start in their namespaces, readiness, health.
+
+Two steps of ``uclab up`` (:data:`lab.build.STEPS`):
+
+* ``pki``: the lab's CA and one certificate per daemon node naming its addresses
+  (:mod:`lab.pki`), in ``<run>/pki/``, with the TLS key log ``<run>/pki/keylog.txt``;
+* ``daemons``: ``<run>/config/<node>.json`` for each daemon node (:mod:`lab.daemon_config`),
+  then every daemon started in its node's namespace *at once* (:mod:`nodes.launch` imports
+  the stacks once and forks one ``nodes.<role>`` daemon per node), each recorded (pid + start
+  time) before it starts, logging to ``<run>/logs/<node>.log``; the step returns
+  when every daemon's control socket ``<run>/control/<node>.sock`` accepts (the readiness
+  signal), and fails with the daemon's last log lines if one dies or is not ready in time.
+
+``uclab down`` stops them with everything else in the namespaces; :func:`health` tells
+``uclab status`` which daemon is dead and what it last logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lab import kernel_ns
+from lab.control import reachable
+from lab.daemon_config import DaemonConfig, config_for, daemon_nodes
+from lab.errors import LabError
+from lab.state import LabState, Record, RunDir
+
+if TYPE_CHECKING:  # lab.build imports this module
+    from lab.build import BuildContext
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 15.0  # seconds for every daemon to become ready (2 cores, 5 interpreters)
+POLL = 0.005
+LOG_LINES = 12
+LABEL = "daemon:"
+
+
+def make_pki(ctx: BuildContext) -> None:
+    """The ``pki`` step: CA and node certificates (subjectAltName: node name and addresses)."""
+    from lab import pki  # noqa: PLC0415 - cryptography only when a lab is built
+
+    lab_pki = pki.create_ca(ctx.run.pki, ctx.lab)
+    for node in daemon_nodes(ctx.topology):
+        pki.issue(lab_pki, node.name, [str(a) for a in node.addresses])
+
+
+def write_configs(ctx: BuildContext, *, time_scale: float = 1.0) -> list[DaemonConfig]:
+    configs = [config_for(ctx.topology, ctx.lab, ctx.run, n.name, time_scale=time_scale)
+               for n in daemon_nodes(ctx.topology)]
+    for cfg in configs:
+        ctx.run.config(cfg.node).write_text(cfg.to_json())
+    return configs
+
+
+def daemon_argv(cfg: DaemonConfig, run: RunDir) -> list[str]:
+    """How to run one daemon by hand (inside ``ip netns exec <lab>-<node>``)."""
+    return [sys.executable, "-m", cfg.module, "--config", str(run.config(cfg.node)),
+            "--control", cfg.control]
+
+
+class Launcher:
+    """:mod:`nodes.launch` started before it is needed: it imports the protocol stacks while
+    the lab is being built, then forks the daemons when :meth:`launch` gives it the nodes.
+    It lives in the root namespace only until then, and leaves by itself if never used."""
+
+    def __init__(self) -> None:
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115 - read when the launcher is done
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-m", "nodes.launch", "--run", "-"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self._err)
+
+    def launch(self, run: RunDir, specs: Sequence[str], timeout: float) -> tuple[int, str, str]:
+        """Give it the run folder and ``node=namespace:role`` specs; (exit code, stdout,
+        stderr) once every daemon is forked."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            raise LabError("the daemon launcher was used already")
+        try:
+            out, _ = proc.communicate(f"{run.path}\n{' '.join(specs)}\n".encode(), timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        self._err.seek(0)
+        err = self._err.read().decode(errors="replace")
+        self._err.close()
+        return proc.returncode, out.decode(errors="replace"), err
+
+    def close(self) -> None:
+        """Unused: let it go (it reads end of file and leaves)."""
+        for lab in [k for k, v in _early.items() if v is self]:
+            del _early[lab]
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(b"", timeout=5)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            self._err.close()
+
+
+_early: dict[str, Launcher] = {}
+
+
+def prelaunch(lab: str) -> Launcher:
+    """Start lab ``lab``'s launcher now; the ``daemons`` step uses it. Close it if the lab
+    is not built after all."""
+    launcher = _early.pop(lab, None) or Launcher()
+    _early[lab] = launcher
+    return launcher
+
+
+def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
+                  time_scale: float = 1.0) -> None:
+    """The ``daemons`` step: every daemon at once (:mod:`nodes.launch` forks them from one
+    interpreter), each recorded before it starts; returns when all are ready."""
+    configs = write_configs(ctx, time_scale=time_scale)
+    launcher = _early.pop(ctx.lab, None) or Launcher()
+    if not configs:
+        launcher.close()
+        return
+    records = {cfg.node: ctx.state.add(Record("process", LABEL + cfg.node, ns=ctx.ns(cfg.node),
+                                              argv=daemon_argv(cfg, ctx.run)))
+               for cfg in configs}
+    code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
+                                               for c in configs], timeout)
+    for line in out.splitlines():
+        node, _, pid = line.partition(" ")
+        if node in records and pid.isdigit():
+            start = kernel_ns.start_time(int(pid))
+            ctx.state.confirm(records[node], pid=int(pid), start=-1 if start is None else start)
+    missing = [n for n, r in records.items() if r.pid is None]
+    if code != 0 or missing:
+        raise LabError(f"the daemon launcher failed (exit {code}; not started: "
+                       f"{', '.join(missing) or 'none'}):\n{err.strip()[-2000:]}")
+    wait_ready(ctx.run, records, timeout)
+
+
+def wait_ready(run: RunDir, records: dict[str, Record], timeout: float) -> None:
+    """Return once every daemon's control socket accepts; :class:`LabError` with its last log
+    lines if one exits first or is still not ready after ``timeout`` seconds."""
+    pending = dict(records)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for node, record in list(pending.items()):
+            if run.control(node).exists() and reachable(run.control(node)):
+                del pending[node]
+            elif not _alive(record):
+                raise LabError(f"the {node} daemon exited while starting.\n"
+                               f"{tail_text(run.log(node))}\n  fix: correct what its log says "
+                               "(the lab has been removed again)")
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(pending)
+            node = next(iter(pending))
+            raise LabError(f"daemon(s) {names} not ready within {timeout:g} s.\n"
+                           f"{tail_text(run.log(node))}\n  fix: a slow or busy machine may need "
+                           "more time (stop other labs, retry); otherwise the log says what it "
+                           "waits for")
+        if pending:
+            time.sleep(POLL)
+
+
+def _alive(record: Record) -> bool:
+    if record.pid is None or record.start is None:
+        return False
+    return kernel_ns.alive(kernel_ns.ProcessId(record.pid, record.start))
+
+
+def stop_daemons(state: LabState, nodes: Sequence[str] | None = None) -> list[str]:
+    """Stop the recorded daemons (all, or those of ``nodes``) and forget their records."""
+    chosen = [r for r in daemon_records(state) if nodes is None or node_of(r) in nodes]
+    kernel_ns.stop_processes([kernel_ns.ProcessId(r.pid, r.start) for r in chosen
+                              if r.pid is not None and r.start is not None])
+    for r in chosen:
+        state.drop(r)
+        RunDir(state.lab, state.run.root).control(node_of(r)).unlink(missing_ok=True)
+    return [node_of(r) for r in chosen]
+
+
+def daemon_records(state: LabState) -> list[Record]:
+    return [r for r in state.records if r.kind == "process" and r.name.startswith(LABEL)]
+
+
+def node_of(record: Record) -> str:
+    return record.name.removeprefix(LABEL)
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+@dataclass
+class DaemonHealth:
+    """One daemon as ``uclab status`` shows it."""
+
+    node: str
+    pid: int | None
+    alive: bool
+    ready: bool
+    log: str
+    last_lines: list[str] = field(default_factory=list)
+
+
+def health(state: LabState) -> list[DaemonHealth]:
+    """Every recorded daemon: alive, answering on its control socket; a dead one with the
+    last lines of its log."""
+    out = []
+    for r in daemon_records(state):
+        node = node_of(r)
+        alive = _alive(r)
+        ready = alive and reachable(state.run.control(node))
+        lines = [] if alive else tail(state.run.log(node))
+        out.append(DaemonHealth(node, r.pid, alive, ready, str(state.run.log(node)), lines))
+    return out
+
+
+def tail(path: Path, n: int = LOG_LINES) -> list[str]:
+    """The last ``n`` lines of a log file (empty if there is none)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 16384))
+            data = f.read()
+    except OSError:
+        return []
+    return data.decode(errors="replace").splitlines()[-n:]
+
+
+def tail_text(path: Path, n: int = LOG_LINES) -> str:
+    lines = tail(path, n)
+    if not lines:
+        return f"  ({path} is empty)"
+    return f"  last lines of {path}:\n" + "\n".join(f"    {line}" for line in lines)
+

@@ -1,0 +1,15 @@
+"""The run engine behind ``uclab run``: lab, capture, call, ladder, verdict (see engine.py).
+
+    from lab import scenario
+    from lab.run import RunOptions, RunPlan, run
+    result = run(RunPlan.of(scenario.load("screen-share")), RunOptions(lab="uclab"))
+    result.passed, result.unmet, result.ladder, result.outcome, result.timings
+"""
+
+from lab.run.call import CallDriver, CallOutcome
+from lab.run.engine import RunOptions, RunPlan, RunResult, SetupError, run
+from lab.run.expect import expected_values, judge, ladder_names
+from lab.run.faults import Fault, KillDaemon
+
+__all__ = ["CallDriver", "CallOutcome", "Fault", "KillDaemon", "RunOptions", "RunPlan",
+           "RunResult", "SetupError", "expected_values", "judge", "ladder_names", "run"]

@@ -1,0 +1,220 @@
+"""The run engine behind ``uclab run``: a scenario from nothing to verdict and teardown.
+
+    plan = RunPlan.of(scenario.load("screen-share"))
+    result = run(plan, RunOptions(lab="uclab", pcap=Path("share.pcapng")))
+    result.passed, result.ladder.verdict.summary, result.outcome.stats, result.timings
+
+1. The lab: if it does not exist, ``uclab up`` with the capture started between the PKI and
+   the daemons (so the capture holds every TLS handshake, the traversal zone included); if it
+   exists (``uclab up`` earlier), its daemons are stopped, the capture started and the daemons
+   started again. A failure here is a set-up error (:class:`SetupError`, exit code 2).
+2. The call (:class:`lab.run.call.CallDriver`): the share is triggered on the Skype client's
+   control socket, media must flow both ways, runs for the scenario's time, CMS hangs up.
+3. The capture is stopped and merged (``node:iface``, TLS secrets embedded); the lab is taken
+   down (if this run built it, unless ``keep``) while the ladder, the step check and the
+   verdict are computed **from the capture** (:mod:`lab.ladder`), with the values the
+   topology implies (:mod:`lab.run.expect`).
+4. The scenario's expectations are judged (:func:`lab.run.expect.judge`).
+
+Extension points for the scenario engine: :class:`RunPlan` (topology after overrides,
+firewall ``policies``, ``faults``, ``time_scale``), :class:`lab.run.faults.Fault`, and the
+expectations of :class:`lab.scenario.Expect`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab import build, daemons, teardown
+from lab.build import BuildContext, Step
+from lab.capture import LabCapture
+from lab.errors import InputError, LabError, UclabError
+from lab.ladder import Ladder, build_ladder
+from lab.names import DEFAULT_LAB, check_lab_name
+from lab.run.call import CallDriver, CallOutcome
+from lab.run.expect import expected_values, judge, ladder_names
+from lab.run.faults import Fault
+from lab.scenario import Scenario
+from lab.state import LabState, RunDir
+from lab.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class SetupError(LabError):
+    """The lab could not be brought up for the run (exit code 2)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What one run does: the scenario, and what the scenario engine derives from it."""
+
+    scenario: Scenario
+    topology: Topology
+    policies: Mapping[str, Path] = field(default_factory=dict)
+    faults: tuple[Fault, ...] = ()
+    media_seconds: float | None = None  # None: the scenario's
+    time_scale: float = 1.0  # long protocol timers of the daemons (TURN bind timer...)
+
+    @classmethod
+    def of(cls, scenario: Scenario, *, faults: tuple[Fault, ...] = (),
+           media_seconds: float | None = None) -> RunPlan:
+        return cls(scenario, scenario.topology, faults=faults, media_seconds=media_seconds)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    lab: str = DEFAULT_LAB
+    keep: bool = False  # leave a lab this run built up afterwards
+    pcap: Path | None = None  # where to keep the merged capture
+
+
+@dataclass
+class RunResult:
+    plan: RunPlan
+    lab: str
+    built: bool
+    outcome: CallOutcome
+    ladder: Ladder | None = None
+    pcap: Path | None = None  # the merged capture, if kept
+    unmet: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.unmet
+
+
+def role_node(topo: Topology, role: str) -> str:
+    node = next((n.name for n in topo.nodes if n.role == role), None)
+    if node is None:
+        raise InputError(f"topology {topo.name} has no {role} node", topo.path,
+                         fix=f"a screen-share run needs a node with role: {role}")
+    return node
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = time.perf_counter() - t0
+
+
+def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
+    """Run ``plan`` (see the module docstring). Raises :class:`SetupError` / InputError when
+    the lab cannot be set up; everything after that ends in a :class:`RunResult`."""
+    opts = options or RunOptions()
+    lab = check_lab_name(opts.lab)
+    topo = plan.topology
+    client, cms = role_node(topo, "sfb-client"), role_node(topo, "cms")
+    timings: dict[str, float] = {}
+    timed = _Timer(timings)
+    start = time.perf_counter()
+    run_dir = RunDir(lab)
+    capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
+    built = not run_dir.path.exists()
+    with timed("lab up" if built else "daemons restart"):
+        ctx = _build(plan, lab, capture, timings) if built else _attach(plan, lab, capture)
+    result = RunResult(plan, lab, built, CallOutcome())
+    work = Path(tempfile.mkdtemp(prefix=f"uclab-run-{lab}-"))
+    down: threading.Thread | None = None
+    try:
+        try:
+            with timed("call"):
+                result.outcome = CallDriver(ctx.state, plan.scenario, client=client, cms=cms,
+                                            faults=plan.faults,
+                                            media_seconds=plan.media_seconds).run()
+        finally:
+            with timed("capture stop"):
+                capture.stop()
+            pcap = opts.pcap or work / "run.pcapng"
+            with timed("capture merge"):
+                capture.merge(pcap, keylog=ctx.run.pki / "keylog.txt")
+            if built and not opts.keep:
+                down = threading.Thread(target=_down, args=(lab, timings), name="down")
+                down.start()
+        with timed("ladder"):
+            result.ladder = build_ladder(pcap, names=ladder_names(topo),
+                                         expect=expected_values(topo))
+        result.pcap = opts.pcap
+    finally:
+        if down is not None:
+            down.join()
+        shutil.rmtree(work, ignore_errors=True)
+    result.unmet = judge(plan.scenario.expect, result.ladder, result.outcome.problems)
+    timings["total"] = time.perf_counter() - start
+    result.timings = timings
+    return result
+
+
+def _down(lab: str, timings: dict[str, float]) -> None:
+    t0 = time.perf_counter()
+    try:
+        teardown.down(lab)
+    except LabError:
+        log.exception("lab %s: down failed; `uclab clean` finishes it", lab)
+    timings["lab down"] = time.perf_counter() - t0
+
+
+def _build(plan: RunPlan, lab: str, capture: LabCapture,
+           timings: dict[str, float]) -> BuildContext:
+    """``up`` with the capture started just before the daemons."""
+    def start_capture(ctx: BuildContext) -> None:
+        capture.start()
+
+    def start_daemons(ctx: BuildContext) -> None:
+        daemons.start_daemons(ctx, time_scale=plan.time_scale)
+
+    steps = [s for s in build.STEPS if s.name != "daemons"]
+    steps += [Step("capture", start_capture), Step("daemons", start_daemons)]
+    try:
+        ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps)
+    except UclabError as exc:
+        with contextlib.suppress(LabError):
+            capture.stop()
+        if isinstance(exc, InputError):
+            raise
+        raise SetupError(f"the lab could not be brought up: {exc}") from None
+    timings.update({f"up: {k}": v for k, v in ctx.timings.items()})
+    return ctx
+
+
+def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
+    """An existing lab: restart its daemons under a fresh capture."""
+    state = LabState.load(lab)
+    if state.phase != "up":
+        raise SetupError(f"lab {lab} is {state.phase}, not up: `uclab down --name {lab}` "
+                         "removes it, then run again")
+    if Path(state.topology).resolve() != plan.topology.path.resolve() or plan.policies:
+        raise InputError(f"lab {lab} runs {state.topology}; this run needs its own lab "
+                         f"({plan.topology.path}, policies {dict(plan.policies) or 'baseline'})",
+                         "--name", fix=f"`uclab down --name {lab}` first, or give another "
+                         "--name")
+    ctx = BuildContext(lab, plan.topology, state)
+    try:
+        with state.locked():
+            daemons.stop_daemons(state)
+            (ctx.run.pki / "keylog.txt").write_bytes(b"")  # new daemons, new TLS sessions
+            capture.start()
+            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+    except LabError as exc:
+        with contextlib.suppress(LabError):
+            capture.stop()
+        raise SetupError(f"the daemons of lab {lab} could not be restarted: {exc}") from None
+    return ctx

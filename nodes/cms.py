@@ -1,0 +1,173 @@
+"""``cms``: the Cisco Meeting Server call bridge, the viewer of the share (flow.md §3, §4.2).
+
+On the share INVITE it allocates a TCP relay on Expressway-E's TURN server from its pinned
+ports (control 33347, ConnectionBind 33348: steps 6-9), installs the permission for the offer's
+active addresses (step 10), answers with its host and relayed candidates (step 11, the SDP
+builders of flow.md §4.2), then runs ICE as the controlled agent and receives the media. If the
+conference does not let attendees share it refuses with the tech note's ``ms-diagnostics-public:
+21002``; if TURN fails it answers with its host candidate only, as CMS does.
+
+Control commands (besides ``status`` and ``wait``): ``stats`` (media statistics, ICE pairs),
+``hangup`` (CMS ends the call: its BYE makes Expressway-E open a new connection to the Edge,
+ports.md F2).
+
+    python -m nodes.cms --config <run>/config/cms.json --control <run>/control/cms.sock
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.net.ice import IceFailed, IceGatherer, IceSession
+from lab.net.sip_ua import Answer, Reject, SipUserAgent
+from lab.net.turn_client import TurnClient, TurnError
+from lab.proto.sdp import IceCredentials, Origin, ParseError, build_share_answer, rfc5245_candidates
+from lab.proto.sip.ua import Call, UaConfig
+from lab.proto.sip.uri import Uri
+from lab.topology.roles import CmsSettings
+from nodes.call import MediaRun, RemoteSdp, user_agent
+from nodes.common import Daemon, main
+
+log = logging.getLogger("nodes.cms")
+
+FOREVER = 24 * 3600.0
+#: The tech note's refusal when the conference does not allow attendees to share.
+NOT_ALLOWED = ("ms-diagnostics-public",
+               '21002;reason="Attendees cannot share in this conference"')
+
+
+@dataclass
+class _CallState:
+    call: Call
+    answer: bytes = b""
+    media: MediaRun | None = None
+    report: list[str] = field(default_factory=list)
+    pair: str = ""
+
+
+class Meeting:
+    """The meeting ``settings.meeting_uri`` and the share calls into it."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.s = daemon.config.settings_as(CmsSettings)
+        self.ip = str(self.s.sip_listen.host)
+        kind = daemon.config.transport
+        aor = Uri.parse(self.s.meeting_uri)
+        contact = Uri("sip", self.ip, aor.user, port=self.s.sip_listen.port,
+                      params=(("transport", kind),))
+        config = UaConfig(aor=aor, contact=contact, host=self.ip, port=self.s.sip_listen.port,
+                          transport=kind)
+        self.ua: SipUserAgent = user_agent(daemon, config, self.s.sip_listen.pair,
+                                           self.on_invite)
+        self.calls: dict[str, _CallState] = {}
+        daemon.command("hangup", self.hangup)
+        daemon.command("stats", self.stats)
+
+    async def on_invite(self, call: Call, offer: bytes) -> Answer | Reject:
+        state = self.calls.get(call.call_id)
+        if state is not None:  # a re-INVITE (the selected pair): same session, same answer
+            self.daemon.events.add("reinvite")
+            return Answer(state.answer)
+        self.daemon.events.add("invite", call.call_id)
+        if not self.s.attendees_may_share:
+            self.daemon.events.add("rejected", "403 attendees cannot share")
+            return Reject(403, "Forbidden", (NOT_ALLOWED,))
+        try:
+            remote = RemoteSdp.parse(offer)
+        except ParseError as exc:
+            self.daemon.events.add("rejected", f"488 {exc}")
+            return Reject(488, "Not Acceptable Here")
+        state = self.calls[call.call_id] = _CallState(call)
+        answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.daemon.spawn(f"call {call.call_id}", self._session(state, remote, answered))
+        try:
+            state.answer = await answered
+        except Exception as exc:
+            self.daemon.events.add("rejected", f"500 {exc}")
+            return Reject(500, "Server Internal Error")
+        self.daemon.events.add("answered")
+        return Answer(state.answer)
+
+    async def _gather(self) -> IceGatherer:
+        g = IceGatherer()
+        await g.host_passive(self.ip, self.s.host_port)
+        t = self.s.turn
+        client = TurnClient(t.server.pair, t.username, t.password,
+                            local_addr=(self.ip, t.control_port), data_local_ports=[t.data_port])
+        try:
+            relay = await g.relay_passive(client)
+            self.daemon.events.add("allocated", f"{relay.relayed[0]}:{relay.relayed[1]}")
+        except (TurnError, OSError) as exc:  # CMS falls back to its host candidate
+            log.warning("no TURN relay from %s: %s", t.server, exc)
+            self.daemon.events.add("turn-failed", str(exc))
+        return g
+
+    async def _session(self, state: _CallState, remote: RemoteSdp,
+                       answered: asyncio.Future[bytes]) -> None:
+        ice_cfg = self.s.ice
+        try:
+            g = await self._gather()
+        except BaseException as exc:
+            answered.set_exception(exc)
+            raise
+        cands = rfc5245_candidates(g.specs)
+        async with IceSession(g, cands, controlling=False, ufrag=ice_cfg.ufrag,
+                              pwd=ice_cfg.pwd) as ice:
+            try:
+                await ice.set_remote(remote.ufrag, remote.pwd, remote.candidates)  # permissions
+                sdp = build_share_answer(g.specs, ice=IceCredentials(ice_cfg.ufrag, ice_cfg.pwd),
+                                         origin=Origin("-", str(secrets.randbits(31)), "0",
+                                                       self.ip))
+            except BaseException as exc:
+                answered.set_exception(exc)
+                raise
+            answered.set_result(sdp.encode())
+            await self._media(state, ice)
+        self.daemon.events.add("ended", state.call.call_id)
+
+    async def _media(self, state: _CallState, ice: IceSession) -> None:
+        try:
+            result = await ice.completed()
+        except IceFailed as exc:
+            state.report = [str(r) for r in exc.report]
+            self.daemon.events.add("failed", f"ICE: {exc.reason}")
+            await self.ua.wait_ended(state.call, FOREVER)
+            return
+        state.report = [str(r) for r in result.report]
+        state.pair = str(result.pair)
+        self.daemon.events.add("ice", f"{result.stream.local} <- {result.stream.remote}")
+        state.media = MediaRun(self.daemon, result.stream, role="viewer")
+        state.media.start()
+        await self.ua.wait_ended(state.call, FOREVER)
+        await state.media.stop()
+
+    async def hangup(self, req: dict[str, Any]) -> dict[str, Any]:
+        live = [s for s in self.calls.values() if s.call.state == "confirmed"]
+        if not live:
+            return {"ok": False, "error": "no call to hang up"}
+        for state in live:
+            await self.ua.bye(state.call, within=float(req.get("within", 10.0)))
+        return {"ended": [s.call.call_id for s in live]}
+
+    async def stats(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"calls": [{"call_id": s.call.call_id, "state": s.call.state, "pair": s.pair,
+                           "ice": s.report, "media": s.media.stats() if s.media else None}
+                          for s in self.calls.values()]}
+
+
+async def serve(daemon: Daemon) -> None:
+    meeting = Meeting(daemon)
+    assert daemon.tg is not None
+    daemon.tg.create_task(meeting.ua.serve())
+    await meeting.ua.transport.ready.wait()
+    await daemon.ready()
+
+
+if __name__ == "__main__":
+    sys.exit(main(serve))

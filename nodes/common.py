@@ -1,0 +1,250 @@
+"""What every node daemon shares: start-up, logging, events, the control socket, SIP and TLS.
+
+A daemon is ``python -m nodes.<role> --config <run>/config/<node>.json --control
+<run>/control/<node>.sock``, started inside its node's namespace by ``uclab up``
+(:mod:`lab.daemons`). Its body (the role's ``serve(daemon)``) starts its servers in the
+daemon's TaskGroup, then calls :meth:`Daemon.ready`, which opens the control socket: that
+socket's existence is the readiness signal. SIGTERM (``uclab down``) cancels everything;
+the socket is removed on the way out. Logs go to stderr, which is ``<run>/logs/<node>.log``.
+
+Each daemon keeps a log of named events (``invite``, ``answered``, ``ice``, ``media-received``,
+``ended``, ``failed``...) that the control command ``wait`` lets the run engine wait on, so
+nothing outside ever sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import ssl
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.control import ControlServer, Handler, Reply
+from lab.daemon_config import DaemonConfig, SipPlan, read_config
+from lab.errors import LabError
+
+log = logging.getLogger("nodes")
+
+AFTER_TIMEOUT = 30.0  # how long a daemon waits for the daemons it depends on
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    name: str
+    at: float  # Unix time
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "name": self.name, "at": self.at, "detail": self.detail}
+
+
+class EventLog:
+    """Named events in order; waiters are woken by the first matching event."""
+
+    def __init__(self) -> None:
+        self.items: list[Event] = []
+        self._waiters: list[tuple[frozenset[str], int, asyncio.Future[Event]]] = []
+
+    def add(self, name: str, detail: str = "") -> Event:
+        ev = Event(len(self.items) + 1, name, time.time(), detail)
+        self.items.append(ev)
+        log.info("event %s%s", name, f": {detail}" if detail else "")
+        for names, after, fut in list(self._waiters):
+            if name in names and ev.seq > after and not fut.done():
+                fut.set_result(ev)
+        return ev
+
+    def find(self, names: Sequence[str], after: int = 0) -> Event | None:
+        return next((e for e in self.items if e.name in names and e.seq > after), None)
+
+    async def wait(self, names: Sequence[str], after: int = 0,
+                   within: float | None = None) -> Event | None:
+        """The first event named in ``names`` after ``after`` (past or future), or None."""
+        found = self.find(names, after)
+        if found is not None:
+            return found
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        entry = (frozenset(names), after, fut)
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(within):
+                return await fut
+        except TimeoutError:
+            return None
+        finally:
+            self._waiters.remove(entry)
+
+
+class Daemon:
+    """One node daemon: its configuration, events, control socket and task group."""
+
+    def __init__(self, config: DaemonConfig, control: Path) -> None:
+        self.config = config
+        self.events = EventLog()
+        self.handlers: dict[str, Handler] = {"status": self._status, "wait": self._wait}
+        self.control = ControlServer(control, self.handlers)
+        self.tg: asyncio.TaskGroup | None = None
+        self.started = time.time()
+
+    @property
+    def name(self) -> str:
+        return self.config.node
+
+    def command(self, name: str, handler: Handler) -> None:
+        self.handlers[name] = handler
+        self.control.handlers[name] = handler
+
+    async def ready(self) -> None:
+        """Everything listens: open the control socket (the readiness signal)."""
+        await self.control.start()
+        log.info("%s ready in %.3f s (pid %d)", self.name, time.time() - self.started,
+                 os.getpid())
+
+    def spawn(self, what: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``coro`` in the daemon's task group; an exception is logged and recorded as a
+        ``failed`` event instead of stopping the daemon."""
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception as exc:
+                log.exception("%s failed", what)
+                self.events.add("failed", f"{what}: {exc}")
+
+        if self.tg is None:
+            raise LabError("the daemon is not running")
+        return self.tg.create_task(guarded(), name=what)
+
+    async def wait_after(self) -> None:
+        """Wait until the daemons this one depends on are ready (their control sockets exist).
+        No packet is sent meanwhile, so a capture shows no refused connections."""
+        deadline = time.monotonic() + AFTER_TIMEOUT
+        for path in map(Path, self.config.after):
+            while not path.exists():
+                if time.monotonic() > deadline:
+                    raise LabError(f"{path.stem} did not become ready within {AFTER_TIMEOUT:g} s")
+                await asyncio.sleep(0.005)
+
+    def tls(self) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+        """(server, client) TLS contexts of this node, writing the lab's key log; (None, None)
+        for ``sip_transport: tcp``."""
+        if self.config.transport != "tls":
+            return None, None
+        from lab.net.tls import client_context, server_context  # noqa: PLC0415
+        from lab.pki import LabPki  # noqa: PLC0415
+
+        pki = LabPki(self.config.pki)
+        node = pki.node(self.name)
+        return server_context(pki, node), client_context(pki, node)
+
+    async def _status(self, req: dict[str, Any]) -> Reply:
+        return {"node": self.name, "role": self.config.role, "pid": os.getpid(),
+                "events": [e.as_dict() for e in self.events.items]}
+
+    async def _wait(self, req: dict[str, Any]) -> Reply:
+        names = req.get("events")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return {"ok": False, "error": 'wait needs "events": a list of event names'}
+        within = float(req.get("within", 10.0))
+        ev = await self.events.wait(names, int(req.get("after", 0)), within)
+        return {"event": ev.as_dict() if ev is not None else None}
+
+
+def proxy_from_plan(daemon: Daemon, plan: SipPlan) -> Any:
+    """The :class:`lab.net.sip_proxy.SipProxy` a :class:`SipPlan` describes."""
+    from lab.net.sip_proxy import SipProxy  # noqa: PLC0415
+    from lab.net.sip_transport import Listener, TransportConfig  # noqa: PLC0415
+    from lab.proto.sip.core import Target  # noqa: PLC0415
+    from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute  # noqa: PLC0415
+
+    kind = daemon.config.transport
+    sides = tuple(Side(s.name, s.host, s.port, kind, s.alias) for s in plan.sides)
+    routes = tuple(StaticRoute(r.match, r.side, _target(Target, kind, r.next_hop), r.zone)
+                   for r in plan.routes)
+    config = ProxyConfig(daemon.name, sides, routes, tuple(plan.registrar.items()))
+    server_ssl, client_ssl = daemon.tls()
+    ports = None
+    if plan.source_ports is not None:
+        first, _, last = plan.source_ports.partition("-")
+        ports = (int(first), int(last or first))
+    transport = TransportConfig(
+        kind, tuple(Listener(x.host, x.port, x.side, x.zone) for x in plan.listeners),
+        plan.local_host, ports, server_ssl=server_ssl, client_ssl=client_ssl)
+    traversal = hostport(plan.traversal_server) if plan.traversal_server else None
+    side = next((r.side for r in plan.routes if r.next_hop == plan.traversal_server), "")
+    return SipProxy(config, transport, traversal=traversal, traversal_side=side)
+
+
+def hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
+def _target(cls: Any, kind: str, hop: str | None) -> Any:
+    if hop is None:
+        return None
+    host, port = hostport(hop)
+    return cls(kind, host, port)
+
+
+async def wait_for(cond: Callable[[], bool], what: str, within: float = 10.0) -> None:
+    """Poll an in-process condition (a connection coming up) every few milliseconds."""
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise LabError(f"{what} did not happen within {within:g} s")
+        await asyncio.sleep(0.002)
+
+
+def main(serve: Callable[[Daemon], Awaitable[None]], argv: Sequence[str] | None = None) -> int:
+    """Parse ``--config``/``--control``, set up logging, run ``serve`` until SIGTERM."""
+    parser = argparse.ArgumentParser(description="a uclab node daemon")
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--control", required=True, type=Path)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S")
+    try:
+        config = read_config(args.config)
+    except LabError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    daemon = Daemon(config, args.control)
+    try:
+        asyncio.run(_run(daemon, serve))
+    except LabError as exc:
+        log.error("%s stopped: %s", config.node, exc)
+        return 1
+    except Exception:
+        log.exception("%s crashed", config.node)
+        return 1
+    log.info("%s stopped", config.node)
+    return 0
+
+
+async def _run(daemon: Daemon, serve: Callable[[Daemon], Awaitable[None]]) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            daemon.tg = tg
+            await serve(daemon)
+    except asyncio.CancelledError:
+        log.info("%s: stopping (signal)", daemon.name)
+    finally:
+        with contextlib.suppress(Exception):
+            await daemon.control.close()

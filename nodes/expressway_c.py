@@ -1,0 +1,33 @@
+"""``expressway-c``: Expressway-C. Opens and keeps the traversal zone connection to
+Expressway-E:7001 from 25000-29999 (ports.md F3: always from the inside), and proxies between
+that zone and CMS (F4). It is ready once the zone connection is up (TLS done), so an INVITE
+never finds the zone down.
+
+    python -m nodes.expressway_c --config <run>/config/expressway-c.json --control ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from lab.errors import LabError
+from nodes.common import Daemon, hostport, main, proxy_from_plan, wait_for
+
+
+async def serve(daemon: Daemon) -> None:
+    plan = daemon.config.sip
+    if plan is None or plan.traversal_server is None:
+        raise LabError("expressway-c needs a SIP plan with a traversal server")
+    proxy = proxy_from_plan(daemon, plan)
+    await daemon.wait_after()  # Expressway-E listens on 7001 before we connect
+    assert daemon.tg is not None
+    daemon.tg.create_task(proxy.serve())
+    zone = hostport(plan.traversal_server)
+    await wait_for(lambda: zone in proxy.transport.pool, f"the traversal zone to {zone[0]}:"
+                   f"{zone[1]}")
+    daemon.events.add("zone-up", plan.traversal_server)
+    await daemon.ready()
+
+
+if __name__ == "__main__":
+    sys.exit(main(serve))
