@@ -163,10 +163,30 @@ def load_rulesets(ctx: BuildContext) -> None:
     kernel_nft.load(nft_jobs(ctx))
 
 
-STEPS: list[Step] = [
+def make_pki(ctx: BuildContext) -> None:
+    """The lab's CA and the daemons' certificates (:mod:`lab.daemons`)."""
+    from lab import daemons  # noqa: PLC0415 - lab.daemons imports this module
+
+    daemons.make_pki(ctx)
+
+
+def start_daemons(ctx: BuildContext) -> None:
+    """A daemon in every node that has one, all ready (:mod:`lab.daemons`)."""
+    from lab import daemons  # noqa: PLC0415
+
+    daemons.start_daemons(ctx)
+
+
+#: The network alone: namespaces, links, addresses, routes, NAT and firewall rulesets.
+NETWORK_STEPS: list[Step] = [
     Step("network", build_network),
     Step("nftables", load_rulesets),
-    # later steps (PKI, daemons, capture) are appended here
+]
+#: The whole lab (``uclab up``): the network, then the PKI and a daemon in every node.
+STEPS: list[Step] = [
+    *NETWORK_STEPS,
+    Step("pki", make_pki),
+    Step("daemons", start_daemons),
 ]
 
 

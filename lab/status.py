@@ -61,6 +61,11 @@ class LabStatus:
     topology: str
     policies: dict[str, str]
     nodes: list[NodeStatus]
+    daemons: list[Any] = field(default_factory=list)  # lab.daemons.DaemonHealth
+
+    @property
+    def dead_daemons(self) -> list[Any]:
+        return [d for d in self.daemons if not d.alive]
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(dataclasses.asdict(self))  # type: ignore[no-any-return]
@@ -109,7 +114,9 @@ def collect(lab: str) -> LabStatus:
         for pid in sorted(pids[node.namespace]):
             label = labels.get((pid, kernel_ns.start_time(pid)), "")
             node.processes.append(ProcessStatus(pid, kernel_ns.cmdline(pid), label))
-    return LabStatus(lab, state.phase, state.topology, state.policies, nodes)
+    from lab.daemons import health  # noqa: PLC0415 - the node daemons, dead or alive
+
+    return LabStatus(lab, state.phase, state.topology, state.policies, nodes, health(state))
 
 
 def _links(nodes: list[NodeStatus]) -> dict[str, tuple[list[kernel_links.LinkInfo],

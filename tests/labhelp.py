@@ -33,7 +33,9 @@ def lab_name() -> str:
 def running_lab(name: str | None = None, *, policies: dict[str, Path] | None = None,
                 steps: list[Step] | None = None) -> Iterator[BuildContext]:
     lab = name or lab_name()
-    ctx = build.up(topology.load(), lab, policies=policies, steps=steps)
+    # the network only (no daemons): these tests listen on the daemons' ports themselves
+    ctx = build.up(topology.load(), lab, policies=policies,
+                   steps=build.NETWORK_STEPS if steps is None else steps)
     try:
         yield ctx
     finally:

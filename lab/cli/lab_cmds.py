@@ -25,6 +25,8 @@ def register(sub: Any) -> None:
     p.add_argument("--policy", metavar="NODE=FILE", action="append", default=[],
                    help="load FILE (a complete nftables file) into firewall NODE instead of its "
                    "baseline; repeatable")
+    p.add_argument("--no-daemons", action="store_true",
+                   help="the network only: no PKI, no node daemons")
     _json(p)
     p.set_defaults(func=cmd_up)
 
@@ -90,7 +92,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     policies = parse_policies(args.policy)
     topo = topology.load(args.topology)
     t0 = time.perf_counter()
-    ctx = build.up(topo, lab, policies=policies)
+    if args.no_daemons:
+        ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS)
+    else:
+        from lab import daemons  # noqa: PLC0415
+
+        launcher = daemons.prelaunch(lab)  # the daemons' imports overlap the network's build
+        try:
+            ctx = build.up(topo, lab, policies=policies)
+        finally:
+            launcher.close()
     seconds = time.perf_counter() - t0
     if args.json:
         _print_json({"lab": lab, "topology": str(ctx.topology.path), "seconds": seconds,
@@ -125,7 +136,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json(st.to_json())
     else:
         lab_view.print_status(st)
-    return 0 if all(n.present for n in st.nodes) and st.phase == "up" else 1
+    healthy = all(n.present for n in st.nodes) and not st.dead_daemons
+    return 0 if healthy and st.phase == "up" else 1
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

@@ -59,6 +59,7 @@ def print_status(st: LabStatus) -> None:
     for n in st.nodes:
         table.add_row(*_node_row(n))
     console.print(table)
+    print_daemons(st)
     for n in st.nodes:
         if not n.rules:
             continue
@@ -71,6 +72,25 @@ def print_status(st: LabStatus) -> None:
             rules.add_row(f"{r.table} {r.chain}", text, str(r.packets), str(r.bytes),
                           style=style)
         console.print(rules)
+
+
+def print_daemons(st: LabStatus) -> None:
+    """The node daemons; a dead one with the last lines of its log."""
+    if not st.daemons:
+        return
+    table = Table(title="node daemons", title_justify="left")
+    for col in ("node", "pid", "state", "log"):
+        table.add_column(col)
+    for d in st.daemons:
+        state = ("[green]ready[/]" if d.ready else "[yellow]running, not answering[/]"
+                 if d.alive else "[bold red]DEAD[/]")
+        table.add_row(d.node, str(d.pid), state, d.log)
+    console.print(table)
+    for d in st.dead_daemons:
+        console.print(f"[bold red]the {d.node} daemon (pid {d.pid}) is dead[/]; last lines of "
+                      f"{d.log}:")
+        for line in d.last_lines or ["(empty)"]:
+            console.print(f"    {line}", markup=False, highlight=False)
 
 
 def print_tree(topo: Topology) -> None:

@@ -33,6 +33,40 @@ def register(sub: Any) -> None:
                    help="YAML file of expected values per step number (docs/ladder.md)")
     p.set_defaults(func=cmd_ladder)
 
+    p = sub.add_parser(
+        "run", help="run a scenario: build the lab, place the share, ladder and verdict",
+        description="Run SCENARIO (a name under scenarios/ or a file): bring the lab up if it "
+        "is not (daemons in every node, every interface captured from the start), trigger the "
+        "Skype for Business screen share, let the media run both ways, end the call from CMS, "
+        "then print the ladder and the verdict computed from the capture. A lab this command "
+        "built is removed again (unless --keep). Exit codes: 0 the scenario's expectations "
+        "hold, 1 they do not, 2 usage or set-up error. Example: uclab run screen-share "
+        "--pcap share.pcapng --html share.html")
+    p.add_argument("scenario", metavar="SCENARIO", help="e.g. screen-share")
+    p.add_argument("--name", default="uclab", metavar="LAB",
+                   help="lab name (default uclab); two runs with two names run side by side")
+    p.add_argument("--pcap", metavar="FILE", type=Path,
+                   help="keep the capture: one pcapng, interfaces node:iface, TLS secrets in it")
+    add_output_options(p)
+    p.add_argument("--media-seconds", metavar="S", type=float, default=None,
+                   help="media both ways for S seconds (default: the scenario's)")
+    p.add_argument("--keep", action="store_true",
+                   help="leave the lab up afterwards (uclab status, uclab exec, uclab down)")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lab import daemons  # noqa: PLC0415
+    from lab.names import check_lab_name  # noqa: PLC0415
+
+    launcher = daemons.prelaunch(check_lab_name(args.name))  # imports while we import
+    try:
+        from lab.cli import run_view  # noqa: PLC0415
+
+        return run_view.run_command(args)
+    finally:
+        launcher.close()
+
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
     """--json/--svg/--html/--width, shared with ``uclab run``."""

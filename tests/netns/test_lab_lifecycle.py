@@ -59,7 +59,8 @@ def test_failure_half_way_rolls_back_everything() -> None:
         raise LabError("injected failure")
 
     with pytest.raises(LabError, match="injected failure"):
-        build.up(topology.load(), lab, steps=[*build.STEPS, Step("fail", sleeper_then_fail)])
+        build.up(topology.load(), lab,
+                 steps=[*build.NETWORK_STEPS, Step("fail", sleeper_then_fail)])
     assert not kernel_ns.alive(started[0])
     assert_gone(lab)
 
@@ -73,7 +74,7 @@ def stall(ctx):
     build.start_process(ctx, "cms", "sleeper", ["sleep", "60"])
     flag.write_text("ready")
     time.sleep(60)
-build.up(topology.load(), lab, steps=[*build.STEPS, build.Step("stall", stall)])
+build.up(topology.load(), lab, steps=[*build.NETWORK_STEPS, build.Step("stall", stall)])
 """
 
 
@@ -227,7 +228,7 @@ def test_spawned_processes_live_in_their_namespace(tmp_path: Path) -> None:
     def probe(ctx: BuildContext) -> None:
         build.start_process(ctx, "cms", "probe", ["sh", "-c", "ip -4 -o addr; sleep 30"])
 
-    with running_lab(steps=[*build.STEPS, Step("probe", probe)]) as ctx:
+    with running_lab(steps=[*build.NETWORK_STEPS, Step("probe", probe)]) as ctx:
         record = next(r for r in ctx.state.records if r.kind == "process")
         assert record.pid in kernel_ns.pids_in_netns(ctx.ns("cms"))
         log = ctx.run.log("cms")
