@@ -24,9 +24,11 @@ def start_kamailio(node: Node, folder: Path, listen: str, next_hop: str) -> subp
     proc = node.popen("timeout", "120", "kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64",
                       "-M", "8", "-Y", str(folder), stdout=subprocess.DEVNULL,
                       stderr=open(folder / "kamailio.log", "wb"))  # noqa: SIM115
-    host, port = listen.split(":")
     for _ in range(100):
-        if f"{host}:{port}" in node.exec("ss", "-tlnH").stdout:
+        # kamailio's own listener: something else on the port (a proxy not yet gone) makes
+        # kamailio log "Address already in use" and a plain "is it listening" check lie
+        if any(listen in line and '"kamailio"' in line
+               for line in node.exec("ss", "-tlnpH").stdout.splitlines()):
             return proc
         if proc.poll() is not None:
             break

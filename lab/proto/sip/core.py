@@ -191,12 +191,13 @@ class Endpoint:
         self.outbox.append(Send(request, self.resolve(target)))
 
     def respond(self, txn: Transaction, response: Response, now: float) -> None:
-        for key, (t, flow) in self.servers.items():
-            if t is txn:
-                self._server_outputs(txn, flow, txn.respond(response, now), now)
-                if txn.terminated:
-                    self.servers.pop(key, None)
-                return
+        key = (txn.request.via[0].branch or "", txn.request.method)  # as _receive_request
+        entry = self.servers.get(key)
+        if entry is not None and entry[0] is txn:
+            self._server_outputs(txn, entry[1], txn.respond(response, now), now)
+            if txn.terminated:
+                self.servers.pop(key, None)
+            return
         log.info("%s: response %s for a finished transaction dropped", self.name,
                  response.status)
 

@@ -17,6 +17,8 @@ def is_token(text: str) -> bool:
 
 def split_top(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside quoted strings and ``<...>`` (RFC 3261 §7.3.1 lists)."""
+    if '"' not in text and "<" not in text:
+        return text.split(sep)  # nothing to skip over: the common case, fast
     parts: list[str] = []
     depth = 0
     quoted = False
