@@ -67,7 +67,8 @@ def _compare(steps: list[StepResult], expect: Expectations) -> None:
                     step.status = Status.WRONG
                     step.notes.append(f"{key} not found, expected {value}")
             elif not _matches(key, actual, value):
-                step.status = Status.WRONG
+                if step.seen:  # a partial step stays partial (not "seen with a wrong value")
+                    step.status = Status.WRONG
                 step.notes.append(f"{key} is {_short(actual)}, expected {_short(value)}")
 
 

@@ -111,7 +111,12 @@ def _peer_connect(ctx: Context, relayed: Endpoint | None, out: dict[int, StepRes
     def to_relay(e: Event) -> bool:
         if e.kind is not Kind.TCP or ctx.role(e.src.ip) != SFB:
             return False
-        return e.dst == relayed if relayed is not None else ctx.role(e.dst.ip) == EXPE
+        if relayed is not None:
+            return e.dst == relayed
+        conn = ctx.conn(e)  # no allocation seen: any connection to Expressway-E but SIP's
+        signalling = (e.tcp is not None and e.tcp.tls) or (conn is not None
+                                                            and "SIP" in conn.protocol)
+        return ctx.role(e.dst.ip) == EXPE and not signalling
 
     attempts = [e for e in ctx.analysis.events if to_relay(e)]
     established = [e for e in attempts if e.tcp and e.tcp.outcome == "established"]
