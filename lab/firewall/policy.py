@@ -99,12 +99,18 @@ class Prepared:
     def rule_names(self, lab: str, rulesets: Mapping[str, str] | None = None) -> RuleNames:
         """How to name rules as written (call after ``up``): iptables lines are found through
         the loaded rulesets (``{node: nft -j list ruleset}``; listed here if not given)."""
-        ipt = {p.node: p for p in self.policies if p.format == "iptables"}
         if rulesets is None:
-            rulesets = loaded_rulesets(lab, list(ipt))
-        saved = {n: parse_iptables(p.path.read_text()) for n, p in ipt.items()}
-        maps = {n: handle_map(saved[n], rulesets[n]) for n in ipt}
-        return RuleNames({p.node: p for p in self.policies}, maps, saved)
+            rulesets = loaded_rulesets(lab, [p.node for p in self.policies
+                                             if p.format == "iptables"])
+        return rule_names(self.policies, rulesets)
+
+
+def rule_names(policies: tuple[Policy, ...], rulesets: Mapping[str, str]) -> RuleNames:
+    """Names for the rules of ``policies`` given their loaded rulesets (pure)."""
+    ipt = {p.node: p for p in policies if p.format == "iptables"}
+    saved = {n: parse_iptables(p.path.read_text()) for n, p in ipt.items()}
+    maps = {n: handle_map(saved[n], rulesets[n]) for n in ipt}
+    return RuleNames({p.node: p for p in policies}, maps, saved)
 
 
 def loaded_rulesets(lab: str, nodes: list[str]) -> dict[str, str]:
