@@ -19,7 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.proto.sip.address import NameAddr
-from lab.proto.sip.core import DEFAULT_PORTS, Endpoint, Flow, Target, new_branch, response_to
+from lab.proto.sip.core import (
+    DEFAULT_PORTS,
+    REASONS,
+    Endpoint,
+    Flow,
+    Target,
+    new_branch,
+    response_to,
+)
 from lab.proto.sip.message import Header, Request, Response
 from lab.proto.sip.transaction import Action, Transaction
 from lab.proto.sip.uri import Uri
@@ -89,8 +97,8 @@ class ProxyCore(Endpoint):
         self, request: Request, flow: Flow, txn: Transaction | None, now: float
     ) -> None:
         def refuse(status: int, reason: str | None = None) -> None:
-            log.warning("%s: %s %s refused: %s %s", self.name, request.method,
-                        request.call_id, status, reason or "")
+            log.warning("%s: %s %s on flow %s refused: %s %s", self.name, request.method,
+                        request.call_id, flow.id, status, reason or REASONS.get(status, ""))
             if txn is not None:
                 self.respond(txn, response_to(request, status, reason, self.ids()), now)
 
