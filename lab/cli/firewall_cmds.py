@@ -104,6 +104,8 @@ def print_report(report: Report) -> None:
             out(f"  [green]blocked [/] {head}\n           by {conn.rule}")
         else:
             out(f"  [yellow]{p.status:8}[/] {head}")
+    for note in report.notes:
+        out(f"[yellow]note:[/] {note}")
     _verdict(report)
 
 

@@ -22,7 +22,7 @@ from lab import build, teardown, topology
 from lab.build import BuildContext, Step
 from lab.errors import LabError
 from lab.firewall.flows import PROBES, FlowSpec, flow_specs
-from lab.firewall.policy import Format, loaded_rulesets, prepare
+from lab.firewall.policy import Format, early_chains, loaded_rulesets, prepare
 from lab.firewall.report import Report, judge
 from lab.firewall.session import TraceSession
 from lab.firewall.traffic import AttemptResult, drive, plan, send_probes
@@ -102,6 +102,9 @@ def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str =
                 teardown.down(lab)
     report = judge(traces, specs, PROBES, names=names, ladder_step=outcome.ladder_step)
     report.raw_traces, report.rulesets = raw, rulesets
+    report.notes = [f"{p.node}: chain {chain} runs before the lab's trace point (prerouting, "
+                    "priority -199); a flow it drops shows as 'not seen'"
+                    for p in prep.policies for chain in early_chains(rulesets[p.node])]
     given = {p.node: p for p in prep.policies}
     report.policies = {
         n.name: {"file": str(given[n.name].path), "format": given[n.name].format}

@@ -15,6 +15,7 @@ from), then a build step restores the iptables-save file in its namespace.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -165,3 +166,22 @@ class RuleNames:
     def name(self, node: str, d: Decision) -> NamedRule:
         line = self.source(node, d)
         return NamedRule(line.text, line.line) if line is not None else NamedRule(d.text)
+
+
+def early_chains(ruleset_json: str) -> list[str]:
+    """Base chains of the loaded policy that can drop a packet before the lab's trace point
+    (prerouting below priority -199, ingress): a flow they drop is ``not seen`` rather than
+    ``blocked``. Empty chains with an accept policy (iptables' raw table) are harmless."""
+    items = json.loads(ruleset_json or "{}").get("nftables", [])
+    used = {(r["rule"]["family"], r["rule"]["table"], r["rule"]["chain"])
+            for r in items if "rule" in r}
+    out = []
+    for item in items:
+        c = item.get("chain")
+        if c is None or c.get("table") == TRACE_TABLE or "hook" not in c:
+            continue
+        early = c["hook"] == "ingress" or (c["hook"] == "prerouting" and int(c["prio"]) < -199)
+        if early and ((c["family"], c["table"], c["name"]) in used or c.get("policy") == "drop"):
+            out.append(f"{c['family']} {c['table']} {c['name']} (hook {c['hook']}, priority "
+                       f"{c['prio']})")
+    return out

@@ -145,6 +145,7 @@ class Report:
     ladder_step: int | None = None  # the step the run's ladder stopped at, if a run was made
     raw_traces: dict[str, list[str]] = field(default_factory=dict)  # node -> trace lines
     rulesets: dict[str, str] = field(default_factory=dict)  # node -> nft -j list ruleset
+    notes: list[str] = field(default_factory=list)  # what may limit the judgement
 
     @property
     def over_permissive(self) -> list[ProbeResult]:
@@ -175,6 +176,7 @@ class Report:
             "probes": [_probe_json(p) for p in self.probes],
             "other_connections": [{"node": n, **_conn_json(c)} for n, c in self.other],
             "policies": self.policies,
+            "notes": self.notes,
         }
 
     def to_junit(self) -> str:

@@ -117,6 +117,19 @@ def test_failing_check_reports_junit_failures(tmp_path: Path) -> None:
     assert f3 is not None and "3 INVITE over the traversal zone" in (f3.text or "")
 
 
+def test_a_drop_before_the_trace_point_is_not_seen_and_noted(tmp_path: Path) -> None:
+    policy = tmp_path / "early.nft"
+    policy.write_text((POLICIES / "inside-baseline-like.nft").read_text() + (
+        "table inet early {\n\tchain pre {\n\t\ttype filter hook prerouting priority raw; "
+        "policy accept;\n\t\ttcp dport 3478 drop\n\t}\n}\n"))
+    report = check({"fw-inside": policy}, lab=lab_name())
+    assert {f.spec.id: f.status for f in report.flows}["F5"] == "not seen"
+    assert report.verdict == "fail"
+    assert report.notes == ["fw-inside: chain inet early pre (hook prerouting, priority -300) "
+                            "runs before the lab's trace point (prerouting, priority -199); a "
+                            "flow it drops shows as 'not seen'"]
+
+
 def test_traffic_is_pluggable_and_a_failure_leaves_nothing(tmp_path: Path) -> None:
     """The hook a screen-share run uses: its own traffic and the ladder step it stopped at."""
     seen: list[str] = []

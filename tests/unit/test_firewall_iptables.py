@@ -3,8 +3,10 @@ trace names to the line the firewall owner wrote (with a real ruleset listing)."
 
 from __future__ import annotations
 
+import json
+
 from lab.firewall.iptables import handle_map, looks_like_iptables_save, parse_saved
-from lab.firewall.policy import Policy, detect_format, rule_names
+from lab.firewall.policy import Policy, detect_format, early_chains, rule_names
 from lab.firewall.trace import parse
 from tests.firewallhelp import POLICIES, TRACES, expectation, policy_files
 
@@ -69,3 +71,19 @@ def test_chain_policy_named_by_its_line() -> None:
     named = rule_names((Policy("fw-inside", path, "iptables"),),
                        {"fw-inside": ruleset}).name("fw-inside", d)
     assert (named.text, named.line) == (":FORWARD ACCEPT", 4)
+
+
+def test_chains_before_the_trace_point() -> None:
+    def chain(name: str, hook: str, prio: int, policy: str = "accept") -> dict[str, object]:
+        return {"chain": {"family": "ip", "table": "raw", "name": name, "handle": 1,
+                          "type": "filter", "hook": hook, "prio": prio, "policy": policy}}
+
+    items = [chain("PREROUTING", "prerouting", -300), chain("EARLYDROP", "prerouting", -300,
+                                                            "drop"),
+             chain("LATE", "prerouting", -150, "drop"), chain("RULED", "prerouting", -250),
+             {"rule": {"family": "ip", "table": "raw", "chain": "RULED", "handle": 5}}]
+    found = early_chains(json.dumps({"nftables": items}))
+    assert found == ["ip raw EARLYDROP (hook prerouting, priority -300)",
+                     "ip raw RULED (hook prerouting, priority -250)"]
+    real = (TRACES / "connlimit-iptables" / "fw-inside.ruleset.json").read_text()
+    assert early_chains(real) == []  # the lab's own table is never reported
