@@ -83,7 +83,8 @@ class CallDriver:
                 out.faults += fault.disarm()
             out.dead = [h for h in health(self.state) if not h.alive]
             for h in out.dead:
-                out.problems.append(f"the {h.node} daemon died")
+                if not any(f"the {h.node} daemon died" in p for p in out.problems):
+                    out.problems.append(f"the {h.node} daemon died")
             self._collect()
         return out
 
