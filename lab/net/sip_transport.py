@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 
 from lab.proto.sip.core import Endpoint, Flow, Send
 from lab.proto.sip.errors import ParseError
-from lab.proto.sip.framing import CRLF, PING, Frame, FramingError, Ping, Pong, SipStreamFramer
+from lab.proto.sip.framing import (
+    CRLF,
+    PING,
+    Event,
+    Frame,
+    FramingError,
+    Ping,
+    Pong,
+    SipStreamFramer,
+)
 from lab.proto.sip.keepalive import FlowKeeper, KeepAction
 from lab.proto.sip.message import Message, Request, error_response, parse
 from lab.proto.sip.proxy import ProxyCore
@@ -217,23 +226,30 @@ class SipTransport:
             self._closed(conn)
 
     def _received(self, conn: Connection, data: bytes) -> bool:
+        """Serve what ``data`` completes; False when the connection must close."""
+        error: FramingError | None = None
         try:
             events = conn.framer.feed(data)
         except FramingError as exc:
+            events, error = exc.events, exc  # what came before the garbage is served first
+        keep = self._serve(conn, events)
+        if keep and error is not None:
             log.warning("%s: flow %s from %s:%s: %s; closing", self.core.name, conn.flow.id,
-                        *conn.peer, exc.reason)
-            if exc.status is not None and exc.head is not None:
-                self._refuse(conn, exc.head, exc.status, exc.reason)
-            return False
+                        *conn.peer, error.reason)
+            if error.status is not None and error.head is not None:
+                self._refuse(conn, error.head, error.status, error.reason)
+            keep = False
+        self.pump()
+        return keep
+
+    def _serve(self, conn: Connection, events: list[Event]) -> bool:
         for event in events:
             if isinstance(event, Ping):
                 conn.writer.write(CRLF)
             elif isinstance(event, Pong) and conn.keeper is not None:
                 conn.keeper.pong(self.now())
             elif isinstance(event, Frame) and not self._frame(conn, event.data):
-                self.pump()
                 return False
-        self.pump()
         return True
 
     def _frame(self, conn: Connection, data: bytes) -> bool:

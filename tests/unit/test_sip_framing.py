@@ -85,3 +85,14 @@ def test_a_start_line_arriving_octet_by_octet_is_not_garbage() -> None:
     for octet in WSINV[:40]:
         assert framer.feed(bytes([octet])) == []
     assert framer.feed(WSINV[40:]) == [Frame(WSINV)]
+
+
+def test_what_came_before_the_garbage_is_handed_over_with_the_error() -> None:
+    # RFC 4475 §3.1.1.12: a REGISTER, then an INVITE whose body is 3 octets shorter than what
+    # follows; on a stream those 3 octets ("C\r\n") cannot start a message
+    data = (DATA / "dblreq.dat").read_bytes()
+    with pytest.raises(FramingError, match="not a SIP start line") as err:
+        SipStreamFramer().feed(data)
+    frames = [e for e in err.value.events if isinstance(e, Frame)]
+    assert [parse(f.data).cseq.method for f in frames] == ["REGISTER", "INVITE"]
+    assert err.value.events[1] == Pong()  # the stray CRLF between them (§7.5)

@@ -46,13 +46,15 @@ Event = Frame | Ping | Pong
 
 class FramingError(Exception):
     """The stream can no longer be framed. ``status`` is the response to send (built from
-    ``head``, the header block, when complete) before closing; None: just close."""
+    ``head``, the header block, when complete) before closing; None: just close. ``events``:
+    what the same :meth:`SipStreamFramer.feed` framed before the error, to be handled first."""
 
     def __init__(self, reason: str, status: int | None, head: bytes | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.head = head
+        self.events: list[Event] = []
 
 
 class SipStreamFramer:
@@ -74,7 +76,11 @@ class SipStreamFramer:
         self._buf += data
         out: list[Event] = []
         while True:
-            event = self._next()
+            try:
+                event = self._next()
+            except FramingError as exc:
+                exc.events = out
+                raise
             if event is None:
                 return out
             out.append(event)
