@@ -23,6 +23,7 @@ class FlowExpectation:
     step: int | None = None  # the ladder step a blocked flow breaks
     verdict: Literal["accept", "drop", "reject"] | None = None
     connections: tuple[Status, ...] = ()
+    answer_dropped: bool = False  # blocked because the SYN+ACK was dropped, not the SYN
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ def compare(policy: Path, exp: PolicyExpectation, report: dict[str, Any]) -> lis
             problems.append(f"{name} {fid}: step {got['step']}, expected {want.step}")
         if want.verdict is not None and got["verdict"] != want.verdict:
             problems.append(f"{name} {fid}: verdict {got['verdict']}, expected {want.verdict}")
+        if got["answer_dropped"] != want.answer_dropped:
+            problems.append(f"{name} {fid}: answer dropped {got['answer_dropped']}, "
+                            f"expected {want.answer_dropped}")
         conns = tuple(c["status"] for c in got["connections"])
         if want.connections and conns != want.connections:
             problems.append(f"{name} {fid}: connections {conns}, expected {want.connections}")

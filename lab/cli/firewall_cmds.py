@@ -87,8 +87,7 @@ def print_report(report: Report) -> None:
         out(f"  [{style[f.status]}]{f.status.upper():8}[/] {f.spec.id} at {f.spec.judged_at}: "
             f"{f.spec.flow.why}")
         for c in f.connections:
-            out(f"           {c.label}: {c.tuple}: [{style[c.status]}]{c.status}[/]"
-                f"{f' by {c.rule}' if c.rule else ''}")
+            out(f"           {c.label}: {c.tuple}: [{style[c.status]}]{c.explain()}[/]")
         if not f.connections:
             out("           no connection of this flow was traced")
         if f.step is not None:

@@ -9,9 +9,8 @@ the call opens for it, each with the ladder step of flow.md §3 it carries.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Literal
 
@@ -143,39 +142,52 @@ PROBES: tuple[Probe, ...] = (
 
 @dataclass
 class Classified:
-    """Traced new connections sorted per required flow, per probe, and the rest."""
+    """Traced packets sorted per required flow (the packets that open its connections, and
+    the answers to them: TCP SYN+ACK) and per probe (opening packets only); and the rest."""
 
     flows: dict[str, list[PacketTrace]]
     probes: dict[str, list[PacketTrace]]
     other: list[tuple[str, PacketTrace]]
+    flow_answers: dict[str, list[PacketTrace]] = field(default_factory=dict)
 
 
 def opens_connection(p: PacketTrace) -> bool:
     """A packet that opens a connection: a TCP SYN (without ACK), or any UDP datagram (the
-    trace marks only packets of new conntrack entries)."""
+    trace marks only packets of new conntrack entries, and TCP answers)."""
     if p.tuple is None or p.local:
         return False
     if p.tuple.proto == "tcp":
-        flags = set(re.findall(r"\w+", p.tcp_flags or ""))
-        return "syn" in flags and "ack" not in flags
+        return "syn" in p.flags and "ack" not in p.flags
     return True
+
+
+def answers_connection(p: PacketTrace) -> bool:
+    """A TCP SYN+ACK: the answer to a connection, travelling the other way."""
+    return (p.tuple is not None and not p.local and p.tuple.proto == "tcp"
+            and {"syn", "ack"} <= p.flags)
 
 
 def classify(traces: dict[str, list[PacketTrace]], specs: Iterable[FlowSpec],
              probes: Iterable[Probe] = PROBES) -> Classified:
-    """Map each traced opening packet at each node to its required flow or probe. Only the
-    flows judged at that node (and probes of that firewall) are candidates."""
+    """Map each traced packet at each node to its required flow or probe (answers by their
+    reversed 5-tuple). Only the flows judged at that node (and probes of that firewall) are
+    candidates."""
     specs, probes = tuple(specs), tuple(probes)
-    out = Classified({s.id: [] for s in specs}, {p.id: [] for p in probes}, [])
+    out = Classified({s.id: [] for s in specs}, {p.id: [] for p in probes}, [],
+                     {s.id: [] for s in specs})
     for node, packets in traces.items():
         for p in packets:
-            if not opens_connection(p):
+            answer = answers_connection(p)
+            if not (answer or opens_connection(p)):
                 continue
             assert p.tuple is not None
-            spec = next((s for s in specs if s.judged_at == node and s.matches(p.tuple)), None)
-            probe = next((x for x in probes if x.firewall == node and x.matches(p.tuple)), None)
+            five = p.tuple.reversed() if answer else p.tuple
+            spec = next((s for s in specs if s.judged_at == node and s.matches(five)), None)
+            probe = next((x for x in probes if x.firewall == node and x.matches(five)), None)
             if spec is not None:
-                out.flows[spec.id].append(p)
+                (out.flow_answers if answer else out.flows)[spec.id].append(p)
+            elif answer:
+                continue  # answers to probes and to other traffic say nothing more
             elif probe is not None:
                 out.probes[probe.id].append(p)
             else:

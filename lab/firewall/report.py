@@ -64,6 +64,7 @@ class Connection:
     decision: Decision | None  # the accepting one if any, else the first packet's
     packets: int
     named: NamedRule | None
+    answer_dropped: bool = False  # the SYN got through, its SYN+ACK did not
 
     @property
     def status(self) -> Status:
@@ -82,6 +83,14 @@ class Connection:
         if self.decision.handle is not None:
             where.append(f"handle {self.decision.handle}")
         return self.named.text + (f" ({', '.join(where)})" if where else "")
+
+    def explain(self) -> str:
+        """``passed by RULE``, ``blocked by RULE``, ``blocked: its answer ... by RULE``."""
+        if self.status == "not seen":
+            return "not seen"
+        if self.answer_dropped:
+            return f"blocked: its answer (SYN+ACK) was dropped by {self.rule}"
+        return f"{self.status} by {self.rule}"
 
 
 @dataclass(frozen=True)
@@ -108,25 +117,40 @@ class ProbeResult:
         return self.status == "passed"
 
 
-def _connections(node: str, packets: list[PacketTrace], spec: FlowSpec | None,
-                 names: RuleNamer) -> list[Connection]:
+def _fate(packets: list[PacketTrace]) -> Decision | None:
+    """The accepting decision if one packet got through, else the first packet's."""
+    decisions = [d for p in packets if (d := p.decision) is not None]
+    accepted = [d for d in decisions if d.verdict == "accept"]
+    return accepted[0] if accepted else (decisions[0] if decisions else None)
+
+
+def _connections(node: str, packets: list[PacketTrace], answers: list[PacketTrace],
+                 spec: FlowSpec | None, names: RuleNamer) -> list[Connection]:
     by_tuple: dict[FiveTuple, list[PacketTrace]] = {}
     for p in packets:
         assert p.tuple is not None
         by_tuple.setdefault(p.tuple, []).append(p)
+    answers_to: dict[FiveTuple, list[PacketTrace]] = {}
+    for a in answers:
+        assert a.tuple is not None
+        answers_to.setdefault(a.tuple.reversed(), []).append(a)
     out = []
     for index, (five, group) in enumerate(by_tuple.items()):
-        decisions = [d for p in group if (d := p.decision) is not None]
-        accepted = [d for d in decisions if d.verdict == "accept"]
-        decision = accepted[0] if accepted else (decisions[0] if decisions else None)
+        decision = _fate(group)
+        answer = _fate(answers_to.get(five, []))
+        dropped = (decision is not None and decision.verdict == "accept" and answer is not None
+                   and answer.verdict != "accept")
+        if dropped:
+            decision = answer
         label, step = spec.connection(index) if spec else ("probe", None)
         out.append(Connection(five, label, step, decision, len(group),
-                              names.name(node, decision) if decision else None))
+                              names.name(node, decision) if decision else None, dropped))
     return out
 
 
-def _flow(spec: FlowSpec, packets: list[PacketTrace], names: RuleNamer) -> FlowResult:
-    conns = tuple(_connections(spec.judged_at, packets, spec, names))
+def _flow(spec: FlowSpec, packets: list[PacketTrace], answers: list[PacketTrace],
+          names: RuleNamer) -> FlowResult:
+    conns = tuple(_connections(spec.judged_at, packets, answers, spec, names))
     blocked = [c for c in conns if c.status == "blocked"]
     if blocked:
         return FlowResult(spec, "blocked", conns, blocked[0])
@@ -191,6 +215,7 @@ def _decision_json(c: Connection | None) -> dict[str, Any]:
             "chain": d.where if d and not d.unfiltered else None,
             "verdict": d.verdict if d else None,
             "source_line": named.line if named else None,
+            "answer_dropped": c.answer_dropped if c else False,
             "nft_rule": d.rule if d and named and named.line is not None else None}
 
 
@@ -200,9 +225,9 @@ def _conn_json(c: Connection) -> dict[str, Any]:
 
 
 def _flow_json(f: FlowResult) -> dict[str, Any]:
-    step = f.step
-    return {"id": f.spec.id, "status": f.status, **_decision_json(f.decider),
-            "step": step_name(step) if step is not None else None,
+    step, decision = f.step, _decision_json(f.decider)
+    return {"id": f.spec.id, "status": f.status, "rule": decision.pop("rule"),
+            "step": step_name(step) if step is not None else None, **decision,
             "firewall": f.spec.flow.firewall, "judged_at": f.spec.judged_at,
             "why": f.spec.flow.why, "connections": [_conn_json(x) for x in f.connections]}
 
@@ -218,15 +243,17 @@ def judge(traces: Mapping[str, list[PacketTrace]], specs: Iterable[FlowSpec],
     """The report of a run from its traces, whoever made the traffic."""
     specs, probes, namer = tuple(specs), tuple(probes), names or _NftNames()
     found = classify(dict(traces), specs, probes)
-    flows = [_flow(s, found.flows[s.id], namer) for s in specs]
+    flows = [_flow(s, found.flows[s.id], found.flow_answers[s.id], namer) for s in specs]
     results = []
     for p in probes:
-        conns = _connections(p.firewall, found.probes[p.id], None, namer)
+        # a probe is judged by its first packet: a policy that lets it in is too open, even
+        # if it drops the answer
+        conns = _connections(p.firewall, found.probes[p.id], [], None, namer)
         passed = [c for c in conns if c.status == "passed"]
         pick = passed[0] if passed else (conns[0] if conns else None)
         results.append(ProbeResult(p, pick.status if pick else "not seen", pick))
     other = [(node, c) for node, pkt in found.other
-             for c in _connections(node, [pkt], None, namer)]
+             for c in _connections(node, [pkt], [], None, namer)]
     return Report(flows, results, other, ladder_step=ladder_step)
 
 
@@ -243,7 +270,7 @@ def junit(report: Report) -> str:
             c = f.decider
             text = f"{f.spec.id} {f.status}"
             if c is not None and c.rule:
-                text += f" by {c.rule} ({c.label}, {c.tuple})"
+                text = f"{f.spec.id} {c.explain()} ({c.label}, {c.tuple})"
             if f.step is not None:
                 text += f"; breaks step {step_name(f.step)}"
             ET.SubElement(case, "failure", message=text, type=f.status).text = text

@@ -8,7 +8,9 @@
 policy in each node's namespace. Its ``prerouting`` chain, right after conntrack (priority
 -199), sets ``meta nftrace set 1`` on packets of new connections (``ct state new``), so every
 later chain the packet meets (the policy's ``forward`` chain, iptables-nft's ``FORWARD``, a
-``prerouting`` drop) reports the rule that decided. Its ``output`` chain marks the session's
+``prerouting`` drop) reports the rule that decided; it also marks each TCP answer (SYN+ACK in
+the reply direction), so that a policy that lets the SYN through but drops the answer (no
+``established`` rule) is caught. Its ``output`` chain marks the session's
 own loopback datagrams to 127.0.0.1:9, which prove that the monitor is listening (start) and
 has read everything sent before (stop). One ``nft -a monitor trace`` per namespace, bounded by
 ``limit`` seconds, is stopped cleanly by :meth:`stop` (or by leaving the ``with`` block).
@@ -45,6 +47,8 @@ table inet {TRACE_TABLE} {{
 \tchain prerouting {{
 \t\ttype filter hook prerouting priority -199; policy accept;
 \t\tct state new meta nftrace set 1 comment "uclab: trace new connections"
+\t\tct direction reply tcp flags & (syn | ack) == syn | ack meta nftrace set 1 \\
+\t\t\tcomment "uclab: trace their answers"
 \t}}
 \tchain output {{
 \t\ttype filter hook output priority -300; policy accept;

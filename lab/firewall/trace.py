@@ -60,6 +60,10 @@ class FiveTuple:
     dst: IPv4Address
     dport: int | None
 
+    def reversed(self) -> FiveTuple:
+        """The same connection seen from the other side (the answer's 5-tuple)."""
+        return FiveTuple(self.proto, self.dst, self.dport, self.src, self.sport)
+
     def __str__(self) -> str:
         s = f"{self.src}:{self.sport}" if self.sport is not None else str(self.src)
         d = f"{self.dst}:{self.dport}" if self.dport is not None else str(self.dst)
@@ -124,6 +128,20 @@ class Decision:
         return f"{self.text} (handle {self.handle})" if self.handle is not None else self.text
 
 
+_TCP_FLAGS = ("fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr")  # bit 0 first
+
+
+def tcp_flag_names(text: str | None) -> frozenset[str]:
+    """``syn``, ``(syn | ack)`` or ``0x12`` (nft prints combinations it has no name for in
+    hex) as a set of flag names."""
+    if not text:
+        return frozenset()
+    if re.fullmatch(r"0x[0-9a-fA-F]+", text):
+        bits = int(text, 16)
+        return frozenset(n for i, n in enumerate(_TCP_FLAGS) if bits & (1 << i))
+    return frozenset(re.findall(r"[a-z]+", text))
+
+
 @dataclass
 class PacketTrace:
     """Every trace event of one packet, in order, and its header fields."""
@@ -134,6 +152,10 @@ class PacketTrace:
     tcp_flags: str | None = None
     iif: str | None = None
     oif: str | None = None
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return tcp_flag_names(self.tcp_flags)
 
     @property
     def local(self) -> bool:

@@ -22,6 +22,7 @@ PAIRS = [
     ("outside-any-any.nft", "inside-whole-lan-inbound.nft"),
     ("outside-baseline-like.nft", "inside-3478-connlimit-iptables.iptables"),
     ("outside-realistic.iptables", "inside-any-any.iptables"),
+    ("outside-relay-outbound-only.nft", "inside-stateless.iptables"),
 ]
 
 

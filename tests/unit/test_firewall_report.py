@@ -99,3 +99,19 @@ def test_nothing_traced_is_not_seen_and_fails() -> None:
     assert {f.status for f in report.flows} == {"not seen"}
     assert {p.status for p in report.probes} == {"not seen"}
     assert report.verdict == "fail" and report.first_broken_step == 6
+
+
+def test_an_answer_dropped_blocks_the_connection() -> None:
+    """inside-stateless.iptables: the SYN passes, the SYN+ACK meets FORWARD's drop policy."""
+    path = POLICIES / "inside-stateless.iptables"
+    ruleset = (TRACES / "stateless" / "fw-inside.ruleset.json").read_text()
+    names = rule_names((Policy("fw-inside", path, "iptables"),), {"fw-inside": ruleset})
+    report = judge(traces("stateless"), SPECS, names=names)
+    flows = {f.spec.id: f for f in report.flows}
+    f3 = flows["F3"].decider
+    assert flows["F3"].status == "blocked" and f3 is not None and f3.answer_dropped
+    assert f3.explain() == ("blocked: its answer (SYN+ACK) was dropped by :FORWARD DROP "
+                            "(line 5)")
+    assert flows["F3"].step == 3 and flows["F4"].step == 5
+    assert flows["F5"].status == "passed"
+    assert not any(c.answer_dropped for c in flows["F5"].connections)

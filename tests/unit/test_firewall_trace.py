@@ -7,7 +7,14 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from lab.firewall.trace import TRACE_TABLE, PacketTrace, decide, parse, parse_line
+from lab.firewall.trace import (
+    TRACE_TABLE,
+    PacketTrace,
+    decide,
+    parse,
+    parse_line,
+    tcp_flag_names,
+)
 from tests.firewallhelp import TRACES
 
 
@@ -57,7 +64,7 @@ def test_every_real_trace_line_parses() -> None:
             assert ev is not None and ev.kind != "other", f"{path.name}: {line}"
 
 
-@pytest.mark.parametrize("folder", ["connlimit-iptables", "reject-nft", "any-any"])
+@pytest.mark.parametrize("folder", ["connlimit-iptables", "reject-nft", "any-any", "stateless"])
 def test_every_real_packet_has_a_tuple_and_a_decision(folder: str) -> None:
     for node in ("fw-outside", "fw-inside", "sfb-nat"):
         pkts = packets(folder, node)
@@ -131,3 +138,12 @@ def test_traced_but_unfiltered() -> None:
     assert d is not None and d.unfiltered and d.verdict == "accept"
     assert "nothing filters it" in d.describe()
     assert decide([]) is None
+
+
+def test_tcp_flags_in_words_and_in_hex() -> None:
+    assert tcp_flag_names("syn") == {"syn"}
+    assert tcp_flag_names("(syn | ack)") == {"syn", "ack"}
+    assert tcp_flag_names("0x12") == {"syn", "ack"}  # how nft 1.0.6 prints a SYN+ACK
+    assert tcp_flag_names(None) == frozenset()
+    answer = find(packets("stateless", "fw-inside"), sport=7001, dst="10.48.54.227")
+    assert answer.tcp_flags == "0x12" and answer.flags == {"syn", "ack"}
