@@ -43,7 +43,7 @@ def _node_row(n: NodeStatus) -> list[str]:
         ifaces.append(f"{i.name} {what}" + ("" if i.up else " [red]down[/]"))
     routes = [f"{'default' if r.dst.prefixlen == 0 else r.dst} via {r.via}"
               for r in n.routes if r.via is not None]
-    procs = [f"{p.pid} {' '.join(p.argv)[:30]}" for p in n.processes]
+    procs = [f"{p.pid} {p.label or ' '.join(p.argv)[:30]}" for p in n.processes]
     return [n.name, n.role, "\n".join(ifaces), "\n".join(routes), "\n".join(procs) or "-"]
 
 

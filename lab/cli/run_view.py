@@ -58,7 +58,8 @@ def run_json(result: RunResult) -> dict[str, Any]:
                  "media_s": out.media_s, "faults": out.faults,
                  "dead": [{"node": d.node, "pid": d.pid, "log": d.log,
                            "last_lines": d.last_lines} for d in out.dead]},
-        "daemons": {node: {"stats": stats, "events": out.events.get(node, [])}
+        "daemons": {node: {"pid": out.pids.get(node), "stats": stats,
+                           "events": out.events.get(node, [])}
                     for node, stats in out.stats.items()},
         "timings": {k: round(v, 4) for k, v in result.timings.items()},
         "pcap": str(result.pcap) if result.pcap else None,

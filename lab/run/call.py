@@ -42,6 +42,7 @@ class CallOutcome:
     media_s: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)  # node -> its stats reply
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
     dead: list[DaemonHealth] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -156,6 +157,7 @@ class CallDriver:
         for node in (self.client, self.cms):
             try:
                 self.out.stats[node] = request(self.path(node), "stats")
-                self.out.events[node] = request(self.path(node), "status")["events"]
+                status = request(self.path(node), "status")
+                self.out.events[node], self.out.pids[node] = status["events"], status["pid"]
             except ControlError as exc:
                 log.info("no statistics from %s: %s", node, exc)
