@@ -56,7 +56,7 @@ def read_policies(topo: Topology, files: Mapping[str, Path], fmt: Format | None 
                   ) -> tuple[Policy, ...]:
     """The policies named on the command line: each node a firewall of ``topo``, each file
     readable; the format given, else detected from the text."""
-    build.with_policies(topo, {n: p for n, p in files.items()})  # firewall? file exists?
+    build.with_policies(topo, dict(files))  # each node a firewall, each file there
     out = []
     for node, path in files.items():
         try:
