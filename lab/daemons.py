@@ -17,11 +17,8 @@ Two steps of ``uclab up`` (:data:`lab.build.STEPS`):
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +29,7 @@ from lab import kernel_ns
 from lab.control import reachable
 from lab.daemon_config import DaemonConfig, config_for, daemon_nodes
 from lab.errors import LabError
+from lab.launcher import take
 from lab.state import LabState, Record, RunDir
 
 if TYPE_CHECKING:  # lab.build imports this module
@@ -68,64 +66,12 @@ def daemon_argv(cfg: DaemonConfig, run: RunDir) -> list[str]:
             "--control", cfg.control]
 
 
-class Launcher:
-    """:mod:`nodes.launch` started before it is needed: it imports the protocol stacks while
-    the lab is being built, then forks the daemons when :meth:`launch` gives it the nodes.
-    It lives in the root namespace only until then, and leaves by itself if never used."""
-
-    def __init__(self) -> None:
-        self._err = tempfile.TemporaryFile()  # noqa: SIM115 - read when the launcher is done
-        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "nodes.launch", "--run", "-"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self._err)
-
-    def launch(self, run: RunDir, specs: Sequence[str], timeout: float) -> tuple[int, str, str]:
-        """Give it the run folder and ``node=namespace:role`` specs; (exit code, stdout,
-        stderr) once every daemon is forked."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            raise LabError("the daemon launcher was used already")
-        try:
-            out, _ = proc.communicate(f"{run.path}\n{' '.join(specs)}\n".encode(), timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        self._err.seek(0)
-        err = self._err.read().decode(errors="replace")
-        self._err.close()
-        return proc.returncode, out.decode(errors="replace"), err
-
-    def close(self) -> None:
-        """Unused: let it go (it reads end of file and leaves)."""
-        for lab in [k for k, v in _early.items() if v is self]:
-            del _early[lab]
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.communicate(b"", timeout=5)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            self._err.close()
-
-
-_early: dict[str, Launcher] = {}
-
-
-def prelaunch(lab: str) -> Launcher:
-    """Start lab ``lab``'s launcher now; the ``daemons`` step uses it. Close it if the lab
-    is not built after all."""
-    launcher = _early.pop(lab, None) or Launcher()
-    _early[lab] = launcher
-    return launcher
-
-
 def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
                   time_scale: float = 1.0) -> None:
     """The ``daemons`` step: every daemon at once (:mod:`nodes.launch` forks them from one
     interpreter), each recorded before it starts; returns when all are ready."""
     configs = write_configs(ctx, time_scale=time_scale)
-    launcher = _early.pop(ctx.lab, None) or Launcher()
+    launcher = take(ctx.lab)
     if not configs:
         launcher.close()
         return

@@ -95,9 +95,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.no_daemons:
         ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS)
     else:
-        from lab import daemons  # noqa: PLC0415
+        from lab.launcher import prelaunch  # noqa: PLC0415
 
-        launcher = daemons.prelaunch(lab)  # the daemons' imports overlap the network's build
+        launcher = prelaunch(lab)  # the daemons' imports overlap the network's build
         try:
             ctx = build.up(topo, lab, policies=policies)
         finally:

@@ -56,10 +56,10 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lab import daemons  # noqa: PLC0415
+    from lab.launcher import prelaunch  # noqa: PLC0415
     from lab.names import check_lab_name  # noqa: PLC0415
 
-    launcher = daemons.prelaunch(check_lab_name(args.name))  # imports while we import
+    launcher = prelaunch(check_lab_name(args.name))  # the daemons import while we import
     try:
         from lab.cli import run_view  # noqa: PLC0415
 

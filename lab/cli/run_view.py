@@ -13,15 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
-from lab.cli.run_cmds import print_report
 from lab.errors import InputError
-from lab.ladder import write_outputs
-from lab.ladder.render_json import ladder_json
 from lab.run import RunOptions, RunPlan, RunResult, run
 from lab.scenario import MediaSpec, load
+
+# rich and the ladder's renderers are imported when printing: the engine has imported them
+# in the background by then (lab.run.engine.LATER)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -36,6 +33,9 @@ def run_command(args: argparse.Namespace) -> int:
             raise InputError("no such folder", path, fix="create the folder or change the path")
     plan = RunPlan.of(scenario, media_seconds=args.media_seconds)
     result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap))
+    from lab.cli.run_cmds import print_report  # noqa: PLC0415
+    from lab.ladder import write_outputs  # noqa: PLC0415
+
     if result.ladder is not None:
         print_report(result.ladder, args.width)
         write_outputs(result.ladder, svg_path=args.svg, html_path=args.html)
@@ -67,6 +67,8 @@ def run_json(result: RunResult) -> dict[str, Any]:
 
 
 def write_json(result: RunResult, path: Path) -> None:
+    from lab.ladder.render_json import ladder_json  # noqa: PLC0415
+
     data: dict[str, Any] = ladder_json(result.ladder) if result.ladder is not None else {}
     data["run"] = run_json(result)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -90,6 +92,9 @@ def _media_rows(result: RunResult) -> list[list[str]]:
 
 
 def print_run(result: RunResult, args: argparse.Namespace) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     console = Console(width=args.width) if args.width else Console()
     out = result.outcome
     sc = result.plan.scenario

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +60,10 @@ class CallDriver:
     """One share between the Skype client ``client`` and the meeting server ``cms``."""
 
     def __init__(self, state: LabState, scenario: Scenario, *, client: str, cms: str,
-                 faults: Sequence[Fault] = (), media_seconds: float | None = None) -> None:
+                 faults: Sequence[Fault] = (), media_seconds: float | None = None,
+                 on_media: Callable[[], None] | None = None) -> None:
         self.state, self.scenario = state, scenario
+        self.on_media = on_media  # called once media flows both ways
         self.client, self.cms = client, cms
         self.faults = list(faults)
         self.media_seconds = scenario.media.seconds if media_seconds is None else media_seconds
@@ -100,6 +102,8 @@ class CallDriver:
             time.monotonic() - t0)))
         out.setup_s = time.monotonic() - t0
         out.timings["share to media both ways"] = out.setup_s
+        if self.on_media is not None:
+            self.on_media()
         t1 = time.monotonic()
         self.watch(self.media_seconds)
         out.media_s = time.monotonic() - t1

@@ -24,6 +24,7 @@ expectations of :class:`lab.scenario.Expect`.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import shutil
 import tempfile
@@ -32,21 +33,28 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab import build, daemons, teardown
 from lab.build import BuildContext, Step
 from lab.capture import LabCapture
 from lab.errors import InputError, LabError, UclabError
-from lab.ladder import Ladder, build_ladder
 from lab.names import DEFAULT_LAB, check_lab_name
 from lab.run.call import CallDriver, CallOutcome
-from lab.run.expect import expected_values, judge, ladder_names
 from lab.run.faults import Fault
 from lab.scenario import Scenario
 from lab.state import LabState, RunDir
 from lab.topology import Topology
 
+if TYPE_CHECKING:
+    from lab.ladder import Ladder
+
 log = logging.getLogger(__name__)
+
+#: imported while the media runs (the CLI only waits then; earlier, the imports would take the
+#: interpreter lock from the network's build and the daemons' start)
+LATER = ("lab.ladder", "lab.ladder.render_text", "lab.ladder.render_json", "lab.run.expect",
+         "rich.console", "rich.table")
 
 
 class SetupError(LabError):
@@ -137,9 +145,9 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     try:
         try:
             with timed("call"):
-                result.outcome = CallDriver(ctx.state, plan.scenario, client=client, cms=cms,
-                                            faults=plan.faults,
-                                            media_seconds=plan.media_seconds).run()
+                result.outcome = CallDriver(
+                    ctx.state, plan.scenario, client=client, cms=cms, faults=plan.faults,
+                    media_seconds=plan.media_seconds, on_media=_import_later).run()
         finally:
             with timed("capture stop"):
                 capture.stop()
@@ -149,6 +157,9 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
             if built and not opts.keep:
                 down = threading.Thread(target=_down, args=(lab, timings), name="down")
                 down.start()
+        from lab.ladder import build_ladder  # noqa: PLC0415 - see LATER
+        from lab.run.expect import expected_values, ladder_names  # noqa: PLC0415
+
         with timed("ladder"):
             result.ladder = build_ladder(pcap, names=ladder_names(topo),
                                          expect=expected_values(topo))
@@ -157,10 +168,24 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
         if down is not None:
             down.join()
         shutil.rmtree(work, ignore_errors=True)
+    from lab.run.expect import judge  # noqa: PLC0415
+
     result.unmet = judge(plan.scenario.expect, result.ladder, result.outcome.problems)
     timings["total"] = time.perf_counter() - start
     result.timings = timings
     return result
+
+
+def _import_later() -> None:
+    threading.Thread(target=_import, args=(LATER,), name="imports", daemon=True).start()
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the main thread's own import will say what is wrong
+            log.debug("background import of %s failed", name, exc_info=True)
 
 
 def _down(lab: str, timings: dict[str, float]) -> None:
