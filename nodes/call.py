@@ -12,6 +12,7 @@ from typing import Any
 from lab.net.media import FrameStream, MediaEndpoint
 from lab.net.sip_transport import Listener, TransportConfig
 from lab.net.sip_ua import SipUserAgent
+from lab.proto.ice import CandidatePair, label
 from lab.proto.rtp import MediaStats
 from lab.proto.sdp import Candidate, SessionDescription, ice_credentials, share_media
 from lab.proto.sip.ua import UaConfig
@@ -48,6 +49,11 @@ def user_agent(daemon: Daemon, config: UaConfig, listen: tuple[str, int] | None,
     transport = TransportConfig(daemon.config.transport, listeners, server_ssl=server_ssl,
                                 client_ssl=client_ssl)
     return SipUserAgent(config, transport, on_invite)
+
+
+def pair_text(pair: CandidatePair) -> str:
+    """``relay TCP-ACT 192.168.1.252:51577 -> relay TCP-PASS 192.168.1.229:24000``."""
+    return f"{label(pair.local)} -> {label(pair.remote)}"
 
 
 class _Watched:

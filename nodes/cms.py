@@ -30,7 +30,7 @@ from lab.proto.sdp import IceCredentials, Origin, ParseError, build_share_answer
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
 from lab.topology.roles import CmsSettings
-from nodes.call import MediaRun, RemoteSdp, user_agent
+from nodes.call import MediaRun, RemoteSdp, pair_text, user_agent
 from nodes.common import Daemon, main
 
 log = logging.getLogger("nodes.cms")
@@ -140,7 +140,7 @@ class Meeting:
             await self.ua.wait_ended(state.call, FOREVER)
             return
         state.report = [str(r) for r in result.report]
-        state.pair = str(result.pair)
+        state.pair = pair_text(result.pair)
         self.daemon.events.add("ice", f"{result.stream.local} <- {result.stream.remote}")
         state.media = MediaRun(self.daemon, result.stream, role="viewer")
         state.media.start()

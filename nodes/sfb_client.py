@@ -37,7 +37,7 @@ from lab.proto.sip.core import DEFAULT_PORTS
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
 from lab.topology.roles import SfbClientSettings
-from nodes.call import MediaRun, RemoteSdp, user_agent
+from nodes.call import MediaRun, RemoteSdp, pair_text, user_agent
 from nodes.common import Daemon, main
 
 log = logging.getLogger("nodes.sfb_client")
@@ -141,7 +141,7 @@ class Sharer:
 
     async def _share_media(self, g: IceGatherer, call: Call, result: IceResult) -> None:
         self.report = [str(r) for r in result.report]
-        self.pair = str(result.pair)
+        self.pair = pair_text(result.pair)
         self.daemon.events.add("ice", f"{result.stream.local} -> {result.stream.remote}")
         await self.ua.reinvite(call, self._sdp(g, result.pair.local.foundation))
         self.daemon.events.add("reinvited")

@@ -91,6 +91,31 @@ def _media_rows(result: RunResult) -> list[list[str]]:
     return rows
 
 
+def _print_ice(console: Any, result: RunResult) -> None:
+    """The pair each agent selected; the controlling agent's check list with every reason."""
+    for node, reply in result.outcome.stats.items():
+        calls = reply.get("calls")
+        info = reply if calls is None else (calls[-1] if calls else {})
+        if info.get("pair"):
+            console.print(f"ICE at {node}: selected {info['pair']}", highlight=False)
+        if calls is None:  # the Skype client, controlling
+            for line in info.get("ice", []):
+                console.print(f"    {line}", highlight=False, markup=False)
+
+
+def _print_problems(console: Any, result: RunResult) -> None:
+    out = result.outcome
+    for line in out.faults:
+        console.print(f"[yellow]fault:[/] {line}")
+    for problem in out.problems:
+        console.print(f"[red]problem:[/] {problem}")
+    for dead in out.dead:
+        console.print(f"[red]dead daemon {dead.node}[/] (pid {dead.pid}); last lines of "
+                      f"{dead.log}:")
+        for line in dead.last_lines:
+            console.print(f"    {line}", markup=False, highlight=False)
+
+
 def print_run(result: RunResult, args: argparse.Namespace) -> None:
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
@@ -108,18 +133,11 @@ def print_run(result: RunResult, args: argparse.Namespace) -> None:
     for row in _media_rows(result):
         table.add_row(*row)
     console.print(table)
+    _print_ice(console, result)
     if out.setup_s is not None:
         console.print(f"share to media both ways {out.setup_s * 1000:.0f} ms (daemons' clock); "
                       f"media ran {out.media_s:.2f} s; the call {out.reached}")
-    for line in out.faults:
-        console.print(f"[yellow]fault:[/] {line}")
-    for problem in out.problems:
-        console.print(f"[red]problem:[/] {problem}")
-    for dead in out.dead:
-        console.print(f"[red]dead daemon {dead.node}[/] (pid {dead.pid}); last lines of "
-                      f"{dead.log}:")
-        for line in dead.last_lines:
-            console.print(f"    {line}", markup=False, highlight=False)
+    _print_problems(console, result)
     t = result.timings
     parts = [f"{k} {v:.2f} s" for k, v in t.items() if k != "total"]
     console.print(f"[dim]time: {', '.join(parts)}; total {t.get('total', 0):.2f} s[/]")
