@@ -28,11 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LAB = "benchrun"
 
 #: set-up milestones: (label, step whose time ends the span)
-MILESTONES = [("INVITE to 200 OK at the Edge (3 hops, TURN allocation)", 13),
-              ("200 OK to the Edge's connect to the relayed address (ICE pacing)", 17),
-              ("connect to the last ICE check answered", 23),
-              ("checks to the re-INVITE's ACK at CMS (3 hops)", 32),
-              ]
+MILESTONES = [("200 OK at the Edge (3 hops, CMS's TURN allocation)", 13),
+              ("the Edge connects to the relayed address (ICE pacing)", 17),
+              ("the last ICE check answered", 23),
+              ("the re-INVITE's ACK reaches CMS (3 hops)", 32)]
 
 
 def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -123,14 +122,15 @@ def main() -> int:
           f"{whole / med(refs):5.2f}")
     print(f"  reference: importing the daemons' stacks    {med(imps):6.2f} s   "
           f"(paid once, by the launcher, while the network is built)")
-    print("  where the run's time goes (medians; 'up: daemons' and 'call' overlap nothing):")
+    print("  where the run's time goes (medians; 'lab down' runs beside 'ladder'):")
     for key, values in phases.items():
         if key != "total":
             print(f"    {key:38} {med(values) * 1000:7.0f} ms")
     print("  set-up on the wire, from the INVITE leaving the Edge (step 1):")
     for (label, n), key in zip(MILESTONES, list(setups)[:-1], strict=True):
-        print(f"    step {n:2} {label:60} +{med(setups[key]) * 1000:5.0f} ms")
-    print(f"    step 33 first media packet {'':50} +{setup * 1000:5.0f} ms")
+        print(f"    step {n:2} {label:56} +{med(setups[key]) * 1000:5.0f} ms")
+    print(f"    step 33 {'the first media packet (CMS sends once ICE completes)':56} "
+          f"+{setup * 1000:5.0f} ms")
     within = med(walls) - media
     print(f"  targets: whole run < 3 s ({'met' if whole < 3 else 'MISSED'}; {within:.2f} s "
           f"without the media time), set-up < 300 ms "

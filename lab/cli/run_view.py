@@ -109,11 +109,16 @@ def _print_problems(console: Any, result: RunResult) -> None:
         console.print(f"[yellow]fault:[/] {line}")
     for problem in out.problems:
         console.print(f"[red]problem:[/] {problem}")
+    gone = result.built and result.lab not in str(result.pcap or "") and not _kept(result)
     for dead in out.dead:
-        console.print(f"[red]dead daemon {dead.node}[/] (pid {dead.pid}); last lines of "
-                      f"{dead.log}:")
+        where = "its log (removed with the lab)" if gone else dead.log
+        console.print(f"[red]dead daemon {dead.node}[/] (pid {dead.pid}); last lines of {where}:")
         for line in dead.last_lines:
             console.print(f"    {line}", markup=False, highlight=False)
+
+
+def _kept(result: RunResult) -> bool:
+    return Path(f"/run/uclab/{result.lab}").exists()
 
 
 def print_run(result: RunResult, args: argparse.Namespace) -> None:
