@@ -126,3 +126,16 @@ def test_judge_verdicts() -> None:
     assert judge(Expect("fail", 11), stopped, [])[0].startswith(
         "expected the ladder to stop at step 11")
     assert judge(Expect("pass"), None, []) == ["no ladder: the capture could not be read"]
+
+
+def test_uclab_run_refuses_bad_input_with_exit_2(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    from lab.cli import main  # noqa: PLC0415 - the CLI, as the trainee calls it
+
+    assert main(["run", "screenshare"]) == 2
+    assert "no scenario named 'screenshare'" in capsys.readouterr().err
+    assert main(["run", "screen-share", "--media-seconds", "0"]) == 2
+    assert "media.seconds must be more than 0" in capsys.readouterr().err
+    assert main(["run", "screen-share", "--pcap", str(tmp_path / "no" / "x.pcapng")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["run", "screen-share", "--name", "Bad-Name"]) == 2
