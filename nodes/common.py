@@ -226,11 +226,20 @@ def main(serve: Callable[[Daemon], Awaitable[None]], argv: Sequence[str] | None 
     except LabError as exc:
         log.error("%s stopped: %s", config.node, exc)
         return 1
-    except Exception:
+    except Exception as exc:
         log.exception("%s crashed", config.node)
+        for leaf in leaves(exc):  # the cause on the log's last lines, in one line each
+            log.error("%s stopped: %s", config.node, leaf)
         return 1
     log.info("%s stopped", config.node)
     return 0
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, or ``exc`` itself."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in leaves(sub)]
+    return [exc]
 
 
 async def _run(daemon: Daemon, serve: Callable[[Daemon], Awaitable[None]]) -> None:

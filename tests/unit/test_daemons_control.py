@@ -152,3 +152,12 @@ def test_event_log_find_and_order() -> None:
 
     asyncio.run(main())
     assert [e.name for e in log.items] == ["a", "b", "c"]
+
+
+def test_a_crash_is_told_by_its_causes() -> None:
+    from nodes.common import leaves  # noqa: PLC0415
+
+    boom, bind = RuntimeError("boom"), OSError(98, "address already in use")
+    group = ExceptionGroup("tasks", [boom, ExceptionGroup("inner", [bind])])
+    assert leaves(group) == [boom, bind]
+    assert leaves(bind) == [bind]
