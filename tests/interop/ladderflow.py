@@ -40,8 +40,8 @@ from lab.proto.sdp import (
     ice_credentials,
     share_media,
 )
-from lab.proto.sip import seed
 from lab.proto.sip.ua import Call
+from tests import sipseed as seed
 from tests.icehelp import (
     CLIENT,
     CMS,

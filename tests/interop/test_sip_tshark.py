@@ -18,8 +18,8 @@ import pytest
 from lab.capture import LabCapture
 from lab.net.sip_ua import Answer, Reject
 from lab.proto.sdp import IceCredentials, Origin, build_share_answer, build_share_offer
-from lab.proto.sip import seed
 from lab.proto.sip.ua import Call
+from tests import sipseed as seed
 from tests.conftest import require_tool
 from tests.nethelp import NetBench
 from tests.netns.siplab import SeedPath, build_namespaces, make_pki

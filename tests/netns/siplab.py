@@ -15,8 +15,8 @@ from lab.net.sip_proxy import SipProxy
 from lab.net.sip_transport import Listener, TransportConfig
 from lab.net.sip_ua import Answer, Reject, SipUserAgent
 from lab.net.tls import client_context, server_context
-from lab.proto.sip import seed
 from lab.proto.sip.ua import Call
+from tests import sipseed as seed
 from tests.nethelp import NetBench, Node
 
 

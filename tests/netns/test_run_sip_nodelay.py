@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from lab.kernel import run_in_netns
 from lab.net.sip_transport import Listener, SipTransport, TransportConfig
-from lab.proto.sip import seed
 from lab.proto.sip.ua import UserAgentCore
+from tests import sipseed as seed
 from tests.nethelp import NetBench
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from lab.net.sip_ua import Answer, CallFailed, Reject
-from lab.proto.sip import seed
 from lab.proto.sip.ua import Call
+from tests import sipseed as seed
 from tests.nethelp import NetBench
 from tests.netns.siplab import SeedPath, build_namespaces, make_pki
 

@@ -14,7 +14,7 @@ import pytest
 from lab.kernel_nft import NftJob, load
 from lab.net.sip_proxy import SipProxy
 from lab.net.sip_transport import Listener, TransportConfig
-from lab.proto.sip import seed
+from tests import sipseed as seed
 from tests.nethelp import NetBench
 from tests.netns.siplab import NodeThread
 

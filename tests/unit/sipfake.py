@@ -6,12 +6,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from lab.proto.sip import seed
 from lab.proto.sip.core import Endpoint, Flow, Send
 from lab.proto.sip.framing import Frame, SipStreamFramer
 from lab.proto.sip.message import Message, Request, parse
 from lab.proto.sip.proxy import ProxyCore
 from lab.proto.sip.ua import UserAgentCore
+from tests import sipseed as seed
 
 
 @dataclass

@@ -7,9 +7,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from lab.proto.sip import seed
 from lab.proto.sip.message import Header, Request, Response
 from lab.proto.sip.ua import Acked, Answered, Ended, IncomingCall, ReInvited, Rejected
+from tests import sipseed as seed
 from tests.unit.sipfake import seed_network
 
 CHAIN = ["sfb-client", "sfb-edge", "expressway-e", "expressway-c", "cms"]

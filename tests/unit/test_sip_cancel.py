@@ -9,11 +9,11 @@ from itertools import pairwise
 
 import pytest
 
-from lab.proto.sip import seed
 from lab.proto.sip.core import Flow, cancel_for, response_to
 from lab.proto.sip.errors import ProtocolError
 from lab.proto.sip.message import Request, Response
 from lab.proto.sip.ua import Ended, IncomingCall, Rejected
+from tests import sipseed as seed
 from tests.unit.sipfake import Hop, seed_network
 
 CHAIN = ["sfb-client", "sfb-edge", "expressway-e", "expressway-c", "cms"]
