@@ -16,7 +16,7 @@ from lab.proto.rtp import is_rtcp
 from lab.proto.sip.framing import Frame, FramingError, SipStreamFramer
 from lab.proto.stun import Message, MessageClass, Method, ParseError, Rfc4571Framer, parse
 from lab.proto.stun import StunStreamFramer as _StunFramer
-from lab.proto.stun.attributes import MAGIC_COOKIE
+from lab.proto.stun.kinds import MAGIC_COOKIE
 
 COOKIE = MAGIC_COOKIE.to_bytes(4, "big")
 _SIP_START = re.compile(rb"^(?:SIP/2\.0 \d{3}|[A-Za-z!%*_+`'~.-]+ \S+ SIP/2\.0\r?\n)")
