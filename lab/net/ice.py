@@ -40,6 +40,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.net.ice_gather import IceGatherer, RelayHandle, key_of
+from lab.net.timers import sleep_until
 from lab.net.turn_client import TurnError
 from lab.net.turn_io import Addr, addr_of, connect_tcp
 from lab.proto.ice import (
@@ -286,12 +287,7 @@ class IceSession:
 
     async def _timer_loop(self) -> None:
         while True:
-            deadline = self.agent.next_deadline()
-            delay = None if deadline is None else max(0.0, deadline - self.clock())
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+            await sleep_until(self.agent.next_deadline(), self.clock, self._wake)
             self.agent.handle_timer(self.clock())
             self._flush()
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from lab.errors import LabError
+from lab.net.timers import sleep_until
 from lab.net.turn_io import CHUNK, Addr, addr_of, connect_tcp, open_stream
 from lab.proto.stun import PROTO_TCP, Message, ParseError, StunStreamFramer, parse
 from lab.proto.turn.client import (
@@ -370,12 +371,7 @@ class TurnClient:
 
     async def _timer_loop(self) -> None:
         while True:
-            deadline = self.core.next_deadline()
-            delay = None if deadline is None else max(0.0, deadline - self.clock())
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+            await sleep_until(self.core.next_deadline(), self.clock, self._wake)
             events = self.core.handle_timer(self.clock())
             if events:
                 self._dispatch(events)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.errors import LabError
+from lab.net.timers import sleep_until
 from lab.net.turn_io import Addr, addr_of, bridge, family_of, tcp_socket
 from lab.proto.stun import PROTO_TCP, ParseError, StunStreamFramer
 from lab.proto.turn.config import TurnServerConfig
@@ -363,10 +364,5 @@ class TurnServer:
 
     async def _timer_loop(self) -> None:
         while True:
-            deadline = self.core.next_deadline()
-            delay = None if deadline is None else max(0.0, deadline - self.clock())
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+            await sleep_until(self.core.next_deadline(), self.clock, self._wake)
             await self._run(self.core.handle_timer(self.clock()))
