@@ -50,13 +50,14 @@ def _failure(path: Path, stderr: str) -> NftFailure:
     return NftFailure(path, stderr.strip(), int(m.group("line")) if m else None)
 
 
-def _start(argv: list[str], text: str | None) -> subprocess.Popen[str]:
+def _start(argv: list[str], text: str | None, *,
+           hint: str = "./setup installs nftables") -> subprocess.Popen[str]:
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if text is not None else
                                 subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
     except OSError as exc:
-        raise LabError(f"cannot run nft: {exc} (./setup installs nftables)") from None
+        raise LabError(f"cannot run {argv[0]}: {exc} ({hint})") from None
     if text is not None:
         assert proc.stdin is not None
         proc.stdin.write(text)
@@ -74,6 +75,22 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
         proc.wait()
         raise LabError(f"nft did not finish within {TIMEOUT} s") from None
     return code, out, err
+
+
+def _run_in_each(jobs: Sequence[tuple[str, list[str], str | None]], *, name: str,
+                 hint: str = "./setup installs nftables") -> list[tuple[int, str, str]]:
+    """Start each ``(ns, argv, stdin text or None)`` inside its namespace, all at once (one
+    worker thread entering each namespace in turn), then ``(code, stdout, stderr)`` of each in
+    order."""
+
+    def run() -> list[tuple[int, str, str]]:
+        procs = []
+        for ns, argv, text in jobs:
+            enter_netns(ns)  # this worker thread only
+            procs.append(_start(argv, text, hint=hint))
+        return [_finish(proc) for proc in procs]
+
+    return run_in_thread(run, name=name, timeout=TIMEOUT + 5)
 
 
 def check_files(paths: Sequence[Path]) -> list[NftFailure]:
@@ -94,40 +111,29 @@ def check_files(paths: Sequence[Path]) -> list[NftFailure]:
 def load(jobs: Sequence[NftJob]) -> None:
     """Load every job into its namespace, all at once; :class:`LabError` if any fails."""
 
-    def run() -> list[tuple[NftJob, int, str]]:
-        procs = []
-        for job in jobs:
-            enter_netns(job.ns)  # this worker thread only
-            argv = ["nft", "-f", str(job.path) if job.path is not None else "-"]
-            procs.append((job, _start(argv, job.text)))
-        results = []
-        for job, proc in procs:
-            code, _, err = _finish(proc)
-            results.append((job, code, err))
-        return results
-
-    for job, code, err in run_in_thread(run, name="nft-load", timeout=TIMEOUT + 5):
+    results = _run_in_each(
+        [(job.ns, ["nft", "-f", str(job.path) if job.path is not None else "-"], job.text)
+         for job in jobs], name="nft-load")
+    for job, (code, _, err) in zip(jobs, results, strict=True):
         if code != 0:
             raise LabError(f"nft refused {job.label}: {err.strip()}")
 
 
 def list_rulesets(namespaces: Sequence[str]) -> dict[str, str]:
     """``nft list ruleset`` (with counters) of each namespace, all at once."""
+    return _list(namespaces, ["nft", "list", "ruleset"], name="nft-list")
 
-    def run() -> dict[str, str]:
-        procs = []
-        for ns in namespaces:
-            enter_netns(ns)  # this worker thread only
-            procs.append((ns, _start(["nft", "list", "ruleset"], None)))
-        out = {}
-        for ns, proc in procs:
-            code, text, err = _finish(proc)
-            if code != 0:
-                raise LabError(f"nft list ruleset in {ns}: {err.strip()}")
-            out[ns] = text
-        return out
 
-    return run_in_thread(run, name="nft-list", timeout=TIMEOUT + 5)
+def _list(namespaces: Sequence[str], argv: list[str], *, name: str) -> dict[str, str]:
+    """The output of ``argv`` run in each namespace, all at once; :class:`LabError` if any
+    fails."""
+    out = {}
+    for ns, (code, text, err) in zip(namespaces, _run_in_each(
+            [(ns, argv, None) for ns in namespaces], name=name), strict=True):
+        if code != 0:
+            raise LabError(f"{' '.join(argv)} in {ns}: {err.strip()}")
+        out[ns] = text
+    return out
 
 
 # --- firewall check (owner: lab/firewall): iptables-nft policies, trace monitors, JSON ---------
@@ -136,14 +142,11 @@ _IPT_LINE = re.compile(r"(?:Error occurred at line: |at line:? )(\d+)")
 IPTABLES_RESTORE = "iptables-nft-restore"
 
 
+_IPT_HINT = "./setup installs nftables and iptables"
+
+
 def _run_tool(argv: list[str]) -> tuple[int, str, str]:
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-    except OSError as exc:
-        raise LabError(f"cannot run {argv[0]}: {exc} (./setup installs nftables and "
-                       "iptables)") from None
-    return _finish(proc)
+    return _finish(_start(argv, None, hint=_IPT_HINT))
 
 
 def iptables_check_files(paths: Sequence[Path]) -> list[NftFailure]:
@@ -172,44 +175,16 @@ def iptables_load(jobs: Sequence[tuple[str, Path]]) -> None:
     """``iptables-nft-restore FILE`` inside each namespace ``(ns, FILE)``, all at once
     (counters start at zero: ``-c`` is not given); :class:`LabError` if any fails."""
 
-    def run() -> list[tuple[str, Path, int, str]]:
-        procs = []
-        for ns, path in jobs:
-            enter_netns(ns)  # this worker thread only
-            try:
-                procs.append((ns, path, subprocess.Popen(
-                    [IPTABLES_RESTORE, str(path)], stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
-            except OSError as exc:
-                raise LabError(f"cannot run {IPTABLES_RESTORE}: {exc}") from None
-        results = []
-        for ns, path, proc in procs:
-            code, _, err = _finish(proc)
-            results.append((ns, path, code, err))
-        return results
-
-    for ns, path, code, err in run_in_thread(run, name="iptables-load", timeout=TIMEOUT + 5):
+    results = _run_in_each([(ns, [IPTABLES_RESTORE, str(path)], None) for ns, path in jobs],
+                           name="iptables-load", hint=_IPT_HINT)
+    for (ns, path), (code, _, err) in zip(jobs, results, strict=True):
         if code != 0:
             raise LabError(f"{IPTABLES_RESTORE} refused {path} in {ns}: {err.strip()}")
 
 
 def list_rulesets_json(namespaces: Sequence[str]) -> dict[str, str]:
     """``nft -j list ruleset`` (rules with their handles) of each namespace, all at once."""
-
-    def run() -> dict[str, str]:
-        procs = []
-        for ns in namespaces:
-            enter_netns(ns)  # this worker thread only
-            procs.append((ns, _start(["nft", "-j", "list", "ruleset"], None)))
-        out = {}
-        for ns, proc in procs:
-            code, text, err = _finish(proc)
-            if code != 0:
-                raise LabError(f"nft -j list ruleset in {ns}: {err.strip()}")
-            out[ns] = text
-        return out
-
-    return run_in_thread(run, name="nft-list-json", timeout=TIMEOUT + 5)
+    return _list(namespaces, ["nft", "-j", "list", "ruleset"], name="nft-list-json")
 
 
 def start_trace_monitor(ns: str, limit: float) -> subprocess.Popen[str]:
