@@ -42,7 +42,7 @@ from lab.topology.model import (
     Topology,
 )
 from lab.topology.roles import ROLES
-from lab.topology.values import HostPort, ListenAddress, LocalIP
+from lab.topology.values import ListenAddress, LocalIP
 
 NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,14}")
 IFNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}")
@@ -66,18 +66,11 @@ class RouteFile:
 
 
 @dataclass(frozen=True)
-class PinFile:
-    proto: Literal["tcp", "udp"]
-    inside: HostPort
-    outside: HostPort
-
-
-@dataclass(frozen=True)
 class NatFile:
     source: IPv4Network
     out: str = field(metadata={"doc": "the outside interface"})
     to: IPv4Address = field(metadata={"doc": "the outside address"})
-    pinned: tuple[PinFile, ...] = ()
+    pinned: tuple[PinnedMapping, ...] = ()  # read as the model's own type
 
 
 @dataclass(frozen=True)
@@ -349,8 +342,7 @@ def _nat(doc: Document, name: str, nf: NodeFile, interfaces: tuple[Interface, ..
         if pin.outside.host != nat.to:
             raise doc.error((*keys, "pinned", i, "outside"), f"{pin.outside.host} is not the NAT "
                             f"address {nat.to}", fix=f"write {nat.to}:<port>")
-    pinned = tuple(PinnedMapping(p.proto, p.inside, p.outside) for p in nat.pinned)
-    return Nat(nat.source, nat.out, nat.to, pinned)
+    return Nat(nat.source, nat.out, nat.to, nat.pinned)
 
 
 def _check_local(doc: Document, node: Node, interfaces: tuple[Interface, ...]) -> None:
