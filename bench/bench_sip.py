@@ -23,8 +23,8 @@ from lab.net.sip_proxy import SipProxy
 from lab.net.sip_transport import Listener, TransportConfig
 from lab.proto.sip.core import Target
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
-from tests.interop.kamailio_run import start_kamailio, stop, wait_listening
-from tests.nethelp import NetBench, Node
+from tests.interop.kamailio_run import start_kamailio
+from tests.nethelp import NetBench, Node, stop_process, wait_listening
 from tests.netns.siplab import NodeThread
 
 PROXY, UAS = "10.0.0.2:5060", "10.0.0.3:5060"
@@ -38,7 +38,7 @@ def run_calls(uac: Node, uas: Node, calls: int, local_port: int) -> float:
                        "-p", "5060", "-timeout", "90", stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
     try:
-        wait_listening(uas, UAS)
+        wait_listening(uas, 5060, "10.0.0.3")
         res = uac.exec("sipp", PROXY, "-sn", "uac", "-t", "t1", "-nostdin", "-s", "bench",
                        "-i", "10.0.0.1", "-p", str(local_port), "-m", str(calls),
                        "-r", "20000", "-l", "200", "-timeout", "60", "-timeout_error",
@@ -61,7 +61,7 @@ def ours(prx: Node, uac: Node, uas: Node, calls: int, port: int) -> float:
     proxy = SipProxy(config, TransportConfig("tcp", (Listener("10.0.0.2", 5060, "lan"),)))
     thread = NodeThread(prx.ns, proxy.serve)
     try:
-        wait_listening(prx, PROXY)
+        wait_listening(prx, 5060, "10.0.0.2")
         return run_calls(uac, uas, calls, port)
     finally:
         thread.stop()
@@ -73,7 +73,7 @@ def kamailio(prx: Node, uac: Node, uas: Node, calls: int, port: int) -> float:
         try:
             return run_calls(uac, uas, calls, port)
         finally:
-            stop(proc)
+            stop_process(proc)
 
 
 def main(calls: int, rounds: int) -> None:

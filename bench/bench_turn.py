@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from lab.kernel import enter_netns  # noqa: E402
 from lab.net.turn_client import TurnClient  # noqa: E402
-from tests.nethelp import NetBench  # noqa: E402
+from tests.nethelp import NetBench, stop_process, wait_listening  # noqa: E402
 from tests.turnhelp import (  # noqa: E402
     CLI,
     PASSWORD,
@@ -39,7 +39,6 @@ from tests.turnhelp import (  # noqa: E402
     TurnNet,
     build_turn_net,
     coturn,
-    wait_listening,
 )
 
 MiB = 1 << 20
@@ -236,12 +235,7 @@ def our_server(net: TurnNet, log: Path, ports: int) -> Iterator[subprocess.Popen
         wait_listening(net.srv, 3478)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, timeout=10)
 
 
 def forwarding(net: TurnNet) -> None:

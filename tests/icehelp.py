@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,14 +31,15 @@ from lab.net.turn_client import TurnClient
 from lab.proto.ice import IceConfig, PairReport, new_ufrag_pwd
 from lab.proto.sdp import Candidate, ms_candidates, rfc5245_candidates
 from lab.proto.turn.config import TurnServerConfig
-from tests.nethelp import NetBench, Node
-from tests.turnhelp import NsLoop, coturn, wait_listening
+from tests.nethelp import NetBench, Node, wait_listening
+from tests.turnhelp import NsLoop, coturn
 
 T = TypeVar("T")
 
 CLIENT, NAT_IN, NAT_OUT = "192.168.251.128", "192.168.251.1", "10.149.4.201"
 EDGE_IN, EDGE_OUT = "10.149.4.10", "192.168.1.252"
 EXPE_OUT, EXPE_IN, CMS = "192.168.1.229", "10.48.54.229", "10.48.54.230"
+EXPC = "10.48.54.227"
 EDGE_USER, EDGE_PASSWORD = "sfb", "edge-s3cret"
 CMS_USER, CMS_PASSWORD, REALM = "cms", "s3cret", "TANDBERG"
 
@@ -62,29 +62,37 @@ class SeedNet:
     edge: Node
     expe: Node
     cms: Node
+    expc: Node | None = None
+
+    def nodes(self) -> dict[str, Node]:
+        """Every node by its short name (``client``, ``nat``, ``edge``, ``expe``, [``expc``,]
+        ``cms``)."""
+        made = {"client": self.client, "nat": self.nat, "edge": self.edge, "expe": self.expe,
+                "expc": self.expc, "cms": self.cms}
+        return {name: node for name, node in made.items() if node is not None}
 
 
-def build_seed_net(bench: NetBench) -> SeedNet:
+def build_seed_net(bench: NetBench, *, with_expc: bool = False) -> SeedNet:
+    """The network above; ``with_expc``: Expressway-C too, 10.48.54.227 on the inside LAN,
+    which becomes a bridge (``<prefix>-br-in``) of Expressway-E, Expressway-C and CMS."""
     client, nat, edge = bench.node("client"), bench.node("nat"), bench.node("edge")
-    expe, cms = bench.node("expe"), bench.node("cms")
+    expe = bench.node("expe")
+    expc = bench.node("expc") if with_expc else None
+    cms = bench.node("cms")
     bench.segment("lan", [(client, "eth0", f"{CLIENT}/24"), (nat, "inside", f"{NAT_IN}/24")])
     bench.segment("dmz", [(nat, "outside", f"{NAT_OUT}/24"), (edge, "inside", f"{EDGE_IN}/24")])
     bench.segment("net", [(edge, "outside", f"{EDGE_OUT}/24"), (expe, "outside", f"{EXPE_OUT}/24")])
-    bench.segment("in", [(expe, "inside", f"{EXPE_IN}/24"), (cms, "eth0", f"{CMS}/24")])
+    inside = [(expe, "inside", f"{EXPE_IN}/24"), (cms, "eth0", f"{CMS}/24")]
+    if expc is not None:
+        inside.insert(1, (expc, "eth0", f"{EXPC}/24"))
+    bench.segment("in", inside)
     client.exec("ip", "route", "add", "default", "via", NAT_IN)
     bench.forwarding(nat)
     # every unroutable SYN gets its ICMP net unreachable at once (no 1/s per-host rate limit),
     # so each doomed check fails immediately with ENETUNREACH
     nat.exec("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
-    _nft(nat, NAT_RULES)
-    return SeedNet(bench, client, nat, edge, expe, cms)
-
-
-def _nft(node: Node, rules: str) -> None:
-    proc = subprocess.run(["ip", "netns", "exec", node.ns, "nft", "-f", "-"], input=rules,
-                          text=True, capture_output=True, check=False, timeout=10)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nft in {node.ns}: {proc.stderr.strip()}")
+    nat.nft(NAT_RULES)
+    return SeedNet(bench, client, nat, edge, expe, cms, expc)
 
 
 @contextlib.contextmanager
@@ -105,28 +113,6 @@ def coturn_expe(net: SeedNet, logdir: Path) -> Iterator[None]:
     with coturn(net.expe, logdir / "expe.log", listen=EXPE_IN, relay=EXPE_OUT, port=3478,
                 min_port=24000, max_port=24099):
         yield
-
-
-@contextlib.contextmanager
-def tcpdump(node: Node, iface: str, path: Path, *, lifetime_s: int = 60) -> Iterator[None]:
-    """tcpdump on one interface of ``node`` for the length of the block (and at most
-    ``lifetime_s``), flushed per packet; stopped with SIGINT so the file is complete."""
-    proc = node.popen("timeout", "-s", "INT", str(lifetime_s), "tcpdump", "-i", iface, "-w",
-                      str(path), "-U", "--immediate-mode", "-s", "0", "-n", "tcp",
-                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline().decode(errors="replace")
-        if "listening on" not in line:
-            raise RuntimeError(f"tcpdump did not start: {line.strip()}")
-        yield
-    finally:
-        proc.send_signal(2)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 # --- the two agents ---------------------------------------------------------------------

@@ -9,6 +9,11 @@ exactly what it made. Names carry the test process's pid so parallel runs never 
         srv = bench.node("srv"); cli = bench.node("cli")
         bench.segment("lan", [(srv, "eth0", "10.48.54.229/24"), (cli, "eth0", "10.48.54.230/24")])
         run_in_netns(cli.ns, lambda: ...)
+
+The few things every namespace test does with outside programs live here too, done one way:
+:meth:`Node.nft` (a ruleset), :func:`wait_listening` (a TCP listener in a namespace),
+:func:`wait_until` (a condition, polled), :func:`tcpdump` (a capture around a block, bounded in
+time) and :func:`stop_process` (signal, wait, kill).
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import signal
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 _counter = itertools.count()
 
@@ -40,6 +49,13 @@ class Node:
 
     def popen(self, *argv: str, **kwargs: object) -> subprocess.Popen[bytes]:
         return subprocess.Popen(["ip", "netns", "exec", self.ns, *argv], **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    def nft(self, rules: str) -> None:
+        """Load an nftables ruleset (text) in this namespace."""
+        proc = subprocess.run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"], input=rules,
+                              text=True, capture_output=True, check=False, timeout=10)
+        if proc.returncode != 0:
+            raise RuntimeError(f"nft in {self.ns}: {proc.stderr.strip()}")
 
 
 @dataclass
@@ -91,3 +107,63 @@ class NetBench:
                     os.kill(int(pid), 9)
             sh("ip", "netns", "del", ns, check=False)
         self.namespaces.clear()
+
+
+def wait_until(cond: Callable[[], object], what: str, within: float = 10.0,
+               step: float = 0.02) -> float:
+    """Poll ``cond`` until it is true; the seconds it took. ``TimeoutError`` naming ``what``
+    when it is still false after ``within`` seconds."""
+    start = time.monotonic()
+    while not cond():
+        if time.monotonic() - start > within:
+            raise TimeoutError(f"{what}: not within {within} s")
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def wait_listening(node: Node, port: int, host: str | None = None,
+                   timeout: float = 10.0) -> None:
+    """Poll until something listens on TCP ``port`` (on ``host`` if given) in ``node``'s
+    namespace."""
+    where = ["src", f"{host}:{port}"] if host else ["sport", "=", f":{port}"]
+
+    def listening() -> bool:
+        return bool(node.exec("ss", "-Htln", *where, check=False).stdout.strip())
+
+    wait_until(listening, f"a listener on {host or ''}:{port} in {node.ns}", within=timeout,
+               step=0.05)
+
+
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM,
+                 timeout: float = 5.0) -> None:
+    """Send ``sig`` to ``proc`` if it still runs and reap it; SIGKILL if it has not ended
+    within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@contextlib.contextmanager
+def tcpdump(node: Node, iface: str, path: Path, *bpf: str, lifetime_s: int = 120,
+            settle: float = 0.2) -> Iterator[Path]:
+    """tcpdump on ``iface`` in ``node``'s namespace (optionally with a BPF filter such as
+    ``"tcp"``) for the length of the block, and ``lifetime_s`` at most (coreutils ``timeout``
+    stops it even if the test process dies). The block starts once tcpdump is listening; at
+    its end, after ``settle`` seconds for the last packets, SIGINT makes tcpdump flush the file.
+    """
+    proc = node.popen("timeout", "-s", "INT", str(lifetime_s), "tcpdump", "-i", iface, "-w",
+                      str(path), "-U", "--immediate-mode", "-s", "0", "-n", *bpf,
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline().decode(errors="replace")
+        if "listening on" not in line:
+            raise RuntimeError(f"tcpdump on {iface} in {node.ns} did not start: {line.strip()}")
+        yield path
+        time.sleep(settle)
+    finally:
+        stop_process(proc, signal.SIGINT, timeout=10)

@@ -1,6 +1,7 @@
 """Capture checks for the TURN interop tests, independent of our STUN codec.
 
-* :func:`capture` runs tcpdump in a namespace around a block.
+The capture itself is :func:`tests.nethelp.tcpdump`.
+
 * :func:`tshark_check` asks tshark to decode the capture: it must find the STUN/TURN messages
   and report no malformed packet and no error-level expert info.
 * :func:`stun_messages` re-frames the TCP byte streams to and from the TURN port itself and
@@ -11,45 +12,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import signal
 import struct
 import subprocess
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.nethelp import Node
-
 COOKIE = b"\x21\x12\xa4\x42"
 CONNECTION_BIND = 0x00B
-
-
-@contextlib.contextmanager
-def capture(node: Node, iface: str, path: Path) -> Iterator[Path]:
-    """tcpdump on ``iface`` in ``node``'s namespace for the duration of the block."""
-    proc = node.popen("timeout", "120", "tcpdump", "-i", iface, "-w", str(path), "-U", "-s", "0",
-                      "-n", "--immediate-mode", stdout=subprocess.DEVNULL,
-                      stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 10
-    line = b""
-    while b"listening on" not in line and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-    try:
-        yield path
-    finally:
-        time.sleep(0.2)  # let the last packets reach the capture
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,13 @@ import contextlib
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lab.kernel import enter_netns
-from tests.nethelp import NetBench, Node
+from tests.nethelp import NetBench, Node, stop_process, wait_listening
 
 T = TypeVar("T")
 
@@ -114,17 +113,6 @@ def ns_loops(*namespaces: str) -> Iterator[list[NsLoop]]:
             lp.close()
 
 
-def wait_listening(node: Node, port: int, timeout: float = 10.0) -> None:
-    """Poll until something listens on TCP ``port`` in ``node``'s namespace."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = node.exec("ss", "-Htln", f"sport = :{port}", check=False).stdout
-        if out.strip():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on :{port} in {node.ns} after {timeout} s")
-
-
 @contextlib.contextmanager
 def coturn(node: Node, log: Path, *extra: str, listen: str = SRV_IN, relay: str = SRV_OUT,
            port: int = 3478, min_port: int = 24000, max_port: int = 24099,
@@ -147,12 +135,7 @@ def coturn(node: Node, log: Path, *extra: str, listen: str = SRV_IN, relay: str 
         wait_listening(node, port)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 async def echo_server(host: str, port: int) -> asyncio.Server:

@@ -1,5 +1,6 @@
 """Start kamailio (a stateful proxy of the config in tests/data/sip/kamailio.cfg.in) in a
-namespace, bounded in time; used by the interop test and by bench/bench_sip.py."""
+namespace, bounded in time; used by the interop test and by bench/bench_sip.py. Stop it with
+:func:`tests.nethelp.stop_process`."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ def start_kamailio(node: Node, folder: Path, listen: str, next_hop: str) -> subp
     check = node.exec("kamailio", "-c", "-f", str(cfg), check=False)
     if check.returncode != 0:
         raise RuntimeError(f"kamailio rejects its config: {check.stderr[-2000:]}")
-    proc = node.popen("timeout", "120", "kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64",
-                      "-M", "8", "-Y", str(folder), stdout=subprocess.DEVNULL,
-                      stderr=open(folder / "kamailio.log", "wb"))  # noqa: SIM115
+    with (folder / "kamailio.log").open("wb") as log:
+        proc = node.popen("timeout", "120", "kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64",
+                          "-M", "8", "-Y", str(folder), stdout=subprocess.DEVNULL, stderr=log)
     for _ in range(100):
         # kamailio's own listener: something else on the port (a proxy not yet gone) makes
         # kamailio log "Address already in use" and a plain "is it listening" check lie
@@ -35,22 +36,3 @@ def start_kamailio(node: Node, folder: Path, listen: str, next_hop: str) -> subp
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"kamailio did not listen: {(folder / 'kamailio.log').read_text()[-2000:]}")
-
-
-def wait_listening(node: Node, addr: str, within: float = 5.0) -> None:
-    """Wait until something listens on TCP ``addr`` in ``node``'s namespace."""
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        if addr in node.exec("ss", "-tlnH").stdout:
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {addr} in {node.ns}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

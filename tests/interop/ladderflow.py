@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,23 +45,22 @@ from tests.icehelp import (
     CMS,
     EDGE_IN,
     EDGE_OUT,
+    EXPC,
     EXPE_IN,
     EXPE_OUT,
-    NAT_IN,
     NAT_OUT,
-    NAT_RULES,
     Exchange,
     Side,
+    build_seed_net,
     cms_side,
     edge_turn_config,
     serve_turn,
     skype_side,
 )
-from tests.nethelp import NetBench, Node
+from tests.nethelp import NetBench, Node, wait_until
 from tests.netns.siplab import SeedPath, make_pki
 from tests.turnhelp import coturn, ns_loops
 
-EXPC = "10.48.54.227"
 MEDIA_SECONDS, MEDIA_BPS = 0.4, 100_000
 
 
@@ -72,27 +69,6 @@ def flow_names() -> Names:
     return make_names({"sfb": [EDGE_OUT, EDGE_IN], "expressway-e": [EXPE_OUT, EXPE_IN],
                        "expressway-c": [EXPC], "cms": [CMS]},
                       hosts={CLIENT: "sfb-client", NAT_OUT: "sfb-nat"}, source="test network")
-
-
-def build_net(bench: NetBench) -> dict[str, Node]:
-    """client - nat (NAT, 17676 -> 65417) - edge - expe - [bridge: expe, expc, cms]."""
-    n = {name: bench.node(name) for name in ("client", "nat", "edge", "expe", "expc", "cms")}
-    bench.segment("lan", [(n["client"], "eth0", f"{CLIENT}/24"),
-                          (n["nat"], "inside", f"{NAT_IN}/24")])
-    bench.segment("dmz", [(n["nat"], "outside", f"{NAT_OUT}/24"),
-                          (n["edge"], "inside", f"{EDGE_IN}/24")])
-    bench.segment("net", [(n["edge"], "outside", f"{EDGE_OUT}/24"),
-                          (n["expe"], "outside", f"{EXPE_OUT}/24")])
-    bench.segment("in", [(n["expe"], "inside", f"{EXPE_IN}/24"), (n["expc"], "eth0", f"{EXPC}/24"),
-                         (n["cms"], "eth0", f"{CMS}/24")])
-    n["client"].exec("ip", "route", "add", "default", "via", NAT_IN)
-    bench.forwarding(n["nat"])
-    n["nat"].exec("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
-    proc = subprocess.run(["ip", "netns", "exec", n["nat"].ns, "nft", "-f", "-"],
-                          input=NAT_RULES, text=True, capture_output=True, check=False, timeout=10)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nft: {proc.stderr}")
-    return n
 
 
 def _sdp(side: Side, *, role: str, proto: str, setup: str | None) -> bytes:
@@ -139,22 +115,14 @@ class FlowRun:
     keylog: Path
 
 
-def _wait(cond: Any, what: str, within: float = 20.0) -> None:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise RuntimeError(f"timed out waiting for {what}")
-
-
 @contextlib.contextmanager
 def _stacks(n: dict[str, Node], folder: Path, cms: _Cms, kind: str) -> Iterator[SeedPath]:
     p = make_pki(folder / "pki") if kind == "tls" else None
     path = SeedPath({k: n[k] for k in ("client", "edge", "expe", "expc", "cms")}, p, kind,
                     cms.on_invite)
     try:
-        _wait(lambda: "traversal" in path.expe.core.zone_flows, "the traversal zone")
+        wait_until(lambda: "traversal" in path.expe.core.zone_flows, "the traversal zone",
+                   within=20.0, step=0.01)
         yield path
     finally:
         errors = path.stop()
@@ -172,7 +140,8 @@ def _call(path: SeedPath, sl: Any, cl: Any, cms: _Cms) -> tuple[Side, Side]:
     ct = path.client_thread
     call, answer = ct.call(path.client.invite(seed.meeting_uri(), offer))
     ex_s.answer.set_result(_side(answer))
-    _wait(lambda: skype.result is not None or skype.failure is not None, "ICE", within=40)
+    wait_until(lambda: skype.result is not None or skype.failure is not None, "ICE", within=40,
+               step=0.01)
     if skype.result is None:  # a fault: no share; hang up as the client would
         ct.call(path.client.bye(call))
         return skype, cms_s
@@ -199,11 +168,11 @@ FAULTS = {
 def run_flow(bench: NetBench, folder: Path, kind: str = "tls", fault: str | None = None
              ) -> FlowRun:
     """Build the network, capture every interface, run the share, merge the capture."""
-    n = build_net(bench)
+    # client - nat (NAT, 17676 -> 65417) - edge - expe - [bridge: expe, expc, cms]
+    n = build_seed_net(bench, with_expc=True).nodes()
     if fault is not None:
         node, rules = FAULTS[fault]
-        subprocess.run(["ip", "netns", "exec", n[node].ns, "nft", "-f", "-"], input=rules,
-                       text=True, check=True, timeout=10)
+        n[node].nft(rules)
     namespaces = {name: node.ns for name, node in n.items()}
     namespaces["fw-inside"] = next(ns for ns in bench.namespaces if ns.endswith("-br-in"))
     cap = LabCapture(folder / "parts", namespaces)

@@ -31,9 +31,8 @@ from tests.icehelp import (
     expe_turn_config,
     run_pair,
     serve_turn,
-    tcpdump,
 )
-from tests.nethelp import NetBench
+from tests.nethelp import NetBench, tcpdump
 from tests.turnhelp import NsLoop, ns_loops
 
 BINDING_REQUEST, BINDING_SUCCESS = "0x0001", "0x0101"
@@ -79,7 +78,7 @@ def test_bridged_path_capture(expe_kind: str, netbench: Callable[[], NetBench],
     with ns_loops(net.edge.ns, net.expe.ns, net.client.ns, net.cms.ns) as (edge, expe, sl, cl), \
             expe_server(expe_kind, net, expe, tmp_path):
         serve_turn(edge, net.edge, edge_turn_config())
-        with tcpdump(net.expe, "outside", pcap):
+        with tcpdump(net.expe, "outside", pcap, "tcp", lifetime_s=60, settle=0.0):
             skype, cms, sent, seen = run_pair(
                 sl, cl, media_skype=lambda r: _media(r, "sharer"),
                 media_cms=lambda r: _media(r, "viewer"))

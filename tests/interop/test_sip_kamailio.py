@@ -16,8 +16,8 @@ from lab.proto.sip.message import Message
 from lab.proto.sip.ua import UaConfig
 from lab.proto.sip.uri import Uri
 from tests.conftest import require_tool
-from tests.interop.kamailio_run import start_kamailio, stop, wait_listening
-from tests.nethelp import NetBench
+from tests.interop.kamailio_run import start_kamailio
+from tests.nethelp import NetBench, stop_process, wait_listening
 from tests.netns.siplab import NodeThread
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sip" / "sipp"
@@ -53,7 +53,7 @@ def test_our_ua_through_kamailio_to_sipp(netbench: Callable[[], NetBench],
     tap = Tapped(ua.core, ua.transport.config)
     tap.sent = []
     ua.transport = tap
-    wait_listening(uas, "10.0.0.3:5060")
+    wait_listening(uas, 5060, "10.0.0.3")
     thread = NodeThread(ua_ns.ns, ua.serve)
     try:
         target = Uri("sip", "10.0.0.3", "meeting", port=5060, params=(("transport", "tcp"),))
@@ -68,7 +68,7 @@ def test_our_ua_through_kamailio_to_sipp(netbench: Callable[[], NetBench],
             callee.kill()
             callee.wait()
         thread.stop()
-        stop(proc)
+        stop_process(proc)
     assert callee.returncode == 0, out.decode(errors="replace")[-2000:]
     methods = [m.split(b" ", 1)[0] for m in tap.sent]
     assert methods == [b"INVITE", b"ACK", b"INVITE", b"ACK", b"BYE"]

@@ -17,8 +17,7 @@ from lab.proto.sip.core import Target
 from lab.proto.sip.message import Message
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
 from tests.conftest import require_tool
-from tests.interop.kamailio_run import wait_listening
-from tests.nethelp import NetBench
+from tests.nethelp import NetBench, wait_listening
 from tests.netns.siplab import NodeThread
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sip" / "sipp"
@@ -56,7 +55,7 @@ def test_sipp_uac_and_uas_through_our_proxy(netbench: Callable[[], NetBench],
     callee = uas.popen(sipp, "-sf", str(DATA / "uas_reinvite.xml"), "-i", "10.0.0.3",
                        "-p", "5060", "-m", str(CALLS), *common,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    wait_listening(uas, "10.0.0.3:5060")
+    wait_listening(uas, 5060, "10.0.0.3")
     thread = NodeThread(prx.ns, proxy.serve)
     try:
         caller = uac.exec(sipp, "10.0.0.2:5060", "-sf", str(DATA / "uac_reinvite.xml"),

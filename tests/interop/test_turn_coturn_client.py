@@ -9,8 +9,8 @@ from pathlib import Path
 
 from lab.net.turn_client import Trace, TurnClient, TurnError
 from tests.conftest import require_tool
-from tests.nethelp import NetBench
-from tests.turncapture import capture, check_integrity, long_term, stun_messages, tshark_check
+from tests.nethelp import NetBench, tcpdump
+from tests.turncapture import check_integrity, long_term, stun_messages, tshark_check
 from tests.turnhelp import (
     CLI,
     PASSWORD,
@@ -34,7 +34,7 @@ def test_client_connect_and_accept_through_coturn(
     net = build_turn_net(netbench())
     traces: list[Trace] = []
     pcap = tmp_path / "coturn.pcap"
-    with coturn(net.srv, tmp_path / "coturn.log"), capture(net.srv, "eth0", pcap), ns_loops(
+    with coturn(net.srv, tmp_path / "coturn.log"), tcpdump(net.srv, "eth0", pcap), ns_loops(
         net.cli.ns, net.peer.ns
     ) as (cli, peer):
         server = peer.run(echo_server(PEER, 7000))

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import ROOT, require_tool
-from tests.nethelp import NetBench
-from tests.turncapture import capture, check_integrity, long_term, stun_messages, tshark_check
+from tests.nethelp import NetBench, stop_process, tcpdump, wait_listening
+from tests.turncapture import check_integrity, long_term, stun_messages, tshark_check
 from tests.turnhelp import (
     CLI,
     PASSWORD,
@@ -22,7 +22,6 @@ from tests.turnhelp import (
     SRV_OUT,
     USER,
     build_turn_net,
-    wait_listening,
 )
 
 ALLOCATE, REFRESH, CREATE_PERMISSION, CONNECT, CONNECTION_BIND, CONNECTION_ATTEMPT = (
@@ -45,12 +44,11 @@ def test_uclient_tcp_relay_against_our_server(
     pcap = tmp_path / "uclient.pcap"
     try:
         wait_listening(net.srv, 3478)
-        with capture(net.srv, "eth0", pcap):
+        with tcpdump(net.srv, "eth0", pcap):
             run = net.cli.exec("timeout", "40", "turnutils_uclient", "-T", "-u", USER, "-w",
                                PASSWORD, "-n", "10", "-m", "2", "-L", CLI, SRV_IN, check=False)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_process(server, timeout=10)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert re.search(r"tot_send_msgs=20, tot_recv_msgs=20", run.stdout), run.stdout[-2000:]
     assert "Total lost packets 0 " in run.stdout

@@ -24,8 +24,7 @@ from lab.proto.sip.core import Target
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
-from tests.interop.kamailio_run import wait_listening
-from tests.nethelp import NetBench, Node
+from tests.nethelp import NetBench, Node, wait_listening
 from tests.netns.siplab import NodeThread
 
 PROXY = ("10.0.0.2", 5060)
@@ -67,8 +66,8 @@ def stacks(netbench: Callable[[], NetBench]) -> Iterator[Stacks]:
     threads = [NodeThread(prx.ns, proxy.serve), NodeThread(uas_ns.ns, uas.serve),
                NodeThread(cli.ns, uac.serve)]
     try:
-        wait_listening(prx, "10.0.0.2:5060")
-        wait_listening(uas_ns, "10.0.0.3:5060")
+        wait_listening(prx, 5060, "10.0.0.2")
+        wait_listening(uas_ns, 5060, "10.0.0.3")
         yield Stacks(cli, uac, uas, threads[2], threads[1])
     finally:
         for t in threads:

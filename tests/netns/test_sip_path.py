@@ -5,7 +5,6 @@ connections from the Expressways use source ports 25000-29999; TLS writes the ke
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,16 +13,13 @@ import pytest
 from lab.net.sip_ua import Answer, CallFailed, Reject
 from lab.proto.sip.ua import Call
 from tests import sipseed as seed
-from tests.nethelp import NetBench
+from tests.nethelp import NetBench, wait_until
 from tests.netns.siplab import SeedPath, build_namespaces, make_pki
 
 
 def _wait_zone(path: SeedPath) -> None:
-    for _ in range(100):
-        if "traversal" in path.expe.core.zone_flows:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the traversal zone did not come up")
+    wait_until(lambda: "traversal" in path.expe.core.zone_flows, "the traversal zone comes up",
+               within=5.0, step=0.05)
 
 
 @pytest.mark.parametrize("kind", ["tls", "tcp"])

@@ -15,7 +15,7 @@ from lab.kernel_nft import NftJob, load
 from lab.net.sip_proxy import SipProxy
 from lab.net.sip_transport import Listener, TransportConfig
 from tests import sipseed as seed
-from tests.nethelp import NetBench
+from tests.nethelp import NetBench, wait_listening, wait_until
 from tests.netns.siplab import NodeThread
 
 DROP = f"""table inet uclabtest {{
@@ -27,15 +27,6 @@ DROP = f"""table inet uclabtest {{
     }}
 }}
 """
-
-
-def _wait(what: str, cond: Callable[[], bool], within: float = 5.0) -> float:
-    start = time.monotonic()
-    while not cond():
-        if time.monotonic() - start > within:
-            raise AssertionError(f"{what}: not within {within} s")
-        time.sleep(0.02)
-    return time.monotonic() - start
 
 
 def test_silent_drop_is_noticed_by_the_pongs_and_the_zone_reconnects(
@@ -61,20 +52,22 @@ def test_silent_drop_is_noticed_by_the_pongs_and_the_zone_reconnects(
 
     threads = [NodeThread(expe.ns, e.serve)]
     try:
-        _wait("E listens", lambda: f"{seed.EXPE_INT}:7001" in expe.exec("ss", "-tlnH").stdout)
+        wait_listening(expe, seed.TRAVERSAL_PORT, seed.EXPE_INT)
         threads.append(NodeThread(expc.ns, c.serve))
-        _wait("the zone comes up", lambda: zone_flow() is not None)
+        wait_until(lambda: zone_flow() is not None, "the zone comes up", within=5.0)
         first = zone_flow()
         time.sleep(1.0)  # five pings, five pongs: the flow stays
         assert zone_flow() == first and said("no pong") == 0 and said(" up to ") == 1
         load([NftJob(expc.ns, text=DROP)])
         try:
-            noticed = _wait("C notices the dead flow", lambda: said("no pong within") == 1)
+            noticed = wait_until(lambda: said("no pong within") == 1, "C notices the dead flow",
+                                 within=5.0)
             assert noticed <= 0.2 + 0.5 + 0.5  # one interval, the pong timeout, slack
-            _wait("C counts the flow lost", lambda: said("lost; reconnecting in 1.0 s") == 1)
+            wait_until(lambda: said("lost; reconnecting in 1.0 s") == 1,
+                       "C counts the flow lost", within=5.0)
         finally:
             load([NftJob(expc.ns, text="delete table inet uclabtest\n")])
-        _wait("the zone reconnects", lambda: zone_flow() not in (None, first), within=4.0)
+        wait_until(lambda: zone_flow() not in (None, first), "the zone reconnects", within=4.0)
         assert said(" up to ") == 2
         time.sleep(0.5)  # the new flow is pinged and answered in turn
         assert said("no pong") == 1
