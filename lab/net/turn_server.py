@@ -235,6 +235,7 @@ class TurnServer:
                 start = action
             else:
                 self._act(action)
+        self._wake.set()  # the core may have a new, earlier deadline (a peer's bind timer)
         return start
 
     def _act(self, action: Action) -> None:
