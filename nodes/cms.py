@@ -25,7 +25,7 @@ from typing import Any
 
 from lab.net.ice import IceFailed, IceGatherer, IceSession
 from lab.net.sip_ua import Answer, Reject, SipUserAgent
-from lab.net.turn_client import TurnClient, TurnError
+from lab.net.turn_client import PeerStream, TurnClient, TurnError
 from lab.proto.sdp import IceCredentials, Origin, ParseError, build_share_answer, rfc5245_candidates
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
@@ -36,6 +36,7 @@ from nodes.common import Daemon, main
 log = logging.getLogger("nodes.cms")
 
 FOREVER = 24 * 3600.0
+TURN_TIMEOUT = 10.0  # a TURN exchange or connect not answered: CMS goes on without a relay
 #: The tech note's refusal when the conference does not allow attendees to share.
 NOT_ALLOWED = ("ms-diagnostics-public",
                '21002;reason="Attendees cannot share in this conference"')
@@ -48,6 +49,22 @@ class _CallState:
     media: MediaRun | None = None
     report: list[str] = field(default_factory=list)
     pair: str = ""
+
+
+class _WithheldBind(TurnClient):
+    """CMS with ``turn.connection_bind: false`` (a fault): it takes each ConnectionAttempt and
+    never answers it with a ConnectionBind, so Expressway-E closes the peer's connection after
+    its bind timer (30 s, RFC 6062 §5.3)."""
+
+    daemon: Daemon | None = None
+
+    async def accept(self) -> PeerStream:
+        while True:  # ends with TurnError when the control connection ends
+            attempt = await self.wait_attempt()
+            log.warning("ConnectionAttempt %d from %s:%d: ConnectionBind withheld (turn."
+                        "connection_bind: false)", attempt.connection_id, *attempt.peer)
+            if self.daemon is not None:
+                self.daemon.events.add("bind-withheld", f"{attempt.peer[0]}:{attempt.peer[1]}")
 
 
 class Meeting:
@@ -98,8 +115,12 @@ class Meeting:
         g = IceGatherer()
         await g.host_passive(self.ip, self.s.host_port)
         t = self.s.turn
-        client = TurnClient(t.server.pair, t.username, t.password,
-                            local_addr=(self.ip, t.control_port), data_local_ports=[t.data_port])
+        kind = TurnClient if t.connection_bind else _WithheldBind
+        client = kind(t.server.pair, t.username, t.password,
+                      local_addr=(self.ip, t.control_port), data_local_ports=[t.data_port],
+                      timeout=TURN_TIMEOUT * self.daemon.config.time_scale)
+        if isinstance(client, _WithheldBind):
+            client.daemon = self.daemon
         try:
             relay = await g.relay_passive(client)
             self.daemon.events.add("allocated", f"{relay.relayed[0]}:{relay.relayed[1]}")

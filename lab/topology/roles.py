@@ -157,6 +157,9 @@ class CmsTurn:
     password: str
     control_port: Port
     data_port: Port
+    connection_bind: bool = field(default=True, metadata={
+        "doc": "answer each ConnectionAttempt with a ConnectionBind (RFC 6062 §4.3); false "
+        "withholds it (a fault: Expressway-E closes the peer's connection after 30 s)"})
 
 
 @dataclass(frozen=True)
