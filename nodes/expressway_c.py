@@ -1,7 +1,9 @@
 """``expressway-c``: Expressway-C. Opens and keeps the traversal zone connection to
 Expressway-E:7001 from 25000-29999 (ports.md F3: always from the inside), and proxies between
 that zone and CMS (F4). It is ready once the zone connection is up (TLS done), so an INVITE
-never finds the zone down.
+never finds the zone down; or once the first attempt has failed (a firewall that drops 7001,
+event ``zone-down``): like a real Expressway-C whose zone reads "Failed", it stays up and keeps
+retrying, and Expressway-E answers INVITEs for the zone with 503.
 
     python -m nodes.expressway_c --config <run>/config/expressway-c.json --control ...
 """
@@ -23,9 +25,13 @@ async def serve(daemon: Daemon) -> None:
     assert daemon.tg is not None
     daemon.tg.create_task(proxy.serve())
     zone = hostport(plan.traversal_server)
-    await wait_for(lambda: zone in proxy.transport.pool, f"the traversal zone to {zone[0]}:"
-                   f"{zone[1]}")
-    daemon.events.add("zone-up", plan.traversal_server)
+    transport = proxy.transport
+    await wait_for(lambda: zone in transport.pool or transport.zone_failure is not None,
+                   f"the traversal zone to {zone[0]}:{zone[1]} (up or failed)")
+    if zone in transport.pool:
+        daemon.events.add("zone-up", plan.traversal_server)
+    else:
+        daemon.events.add("zone-down", f"{plan.traversal_server}: {transport.zone_failure}")
     await daemon.ready()
 
 

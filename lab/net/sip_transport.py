@@ -84,6 +84,7 @@ class SipTransport:
         self.tasks: asyncio.TaskGroup | None = None
         self.servers: list[asyncio.Server] = []
         self.ready = asyncio.Event()
+        self.zone_failure: str | None = None  # why the last zone connection attempt failed
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -334,9 +335,9 @@ class SipTransport:
                 conn = await self.connect(host, port, side)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             again = keeper.connect_failed(self.now())
+            self.zone_failure = str(exc) or type(exc).__name__
             log.warning("%s: zone connection to %s:%s failed: %s; retry in %.1f s",
-                        self.core.name, host, port, exc or type(exc).__name__,
-                        again - self.now())
+                        self.core.name, host, port, self.zone_failure, again - self.now())
             return None
         keeper.connected(self.now())
         conn.keeper = keeper
