@@ -178,3 +178,21 @@ def temporary_route(ns: str, dst: IPv4Network, via: IPv4Address) -> Iterator[Non
         yield
     finally:
         _route(ns, dst, via, "del")
+
+
+# --- scenario faults (owner: lab/run/faults.py) -----------------------------------------------
+
+
+def set_link_state(ns: str, ifname: str, up: bool) -> None:
+    """Set interface ``ifname`` of namespace ``ns`` up or down (a link cut: a veth's other end
+    loses its carrier too)."""
+
+    def run() -> None:
+        rtnl = Rtnl(ns)
+        try:
+            rtnl._do(f"{ifname} {'up' if up else 'down'}", rtnl.ipr.link, "set",
+                     index=rtnl.index(ifname), state="up" if up else "down")
+        finally:
+            rtnl.close()
+
+    run_in_netns(ns, run, timeout=10)
