@@ -10,6 +10,9 @@ from lab.ladder.context import Context, first, observe, sdp_text
 from lab.ladder.model import Event, SipInfo
 from lab.ladder.steps import CMS, EXPC, EXPE, SFB, StepResult
 
+#: interfaces' clocks may disagree by this much (lab.ladder.check.ORDER_TOLERANCE_NS)
+ORDER_TOLERANCE_NS = 1_000_000
+
 HOPS: tuple[tuple[str, str], ...] = ((SFB, EXPE), (EXPE, EXPC), (EXPC, CMS))
 INVITES, TRYINGS = (1, 3, 5), (2, 4, None)
 OKS, ACKS = (13, 12, 11), (14, 15, 16)  # indexed by hop
@@ -48,12 +51,16 @@ def _response(ctx: Context, req: Event | None, hop: tuple[str, str], code: int) 
     return first(found)
 
 
-def _ack(ctx: Context, req: Event | None, hop: tuple[str, str]) -> Event | None:
-    if req is None or req.sip is None:
+def _ack(ctx: Context, req: Event | None, ok: Event | None, hop: tuple[str, str]
+         ) -> Event | None:
+    """The ACK of the 200 OK ``ok`` (RFC 3261 §13.2.2.4). Without a 200 OK there is none: the
+    ACK of an error response belongs to the INVITE transaction, hop by hop (§17.1.1.3), and is
+    not a step of the ladder."""
+    if req is None or req.sip is None or ok is None:
         return None
     s = req.sip
     return first(ctx.sips(hop[0], hop[1], lambda r: r.method == "ACK" and r.call_id == s.call_id
-                          and r.cseq == s.cseq, req.ts_ns))
+                          and r.cseq == s.cseq, ok.ts_ns - ORDER_TOLERANCE_NS))
 
 
 def _reinvite(ctx: Context, inv: Event | None, hop: tuple[str, str]) -> Event | None:
@@ -76,7 +83,7 @@ def _dialog(ctx: Context, numbers: tuple[tuple[int, ...], ...], invites: list[Ev
     for k, hop in enumerate(HOPS):
         ok = _response(ctx, invites[k], hop, 200)
         out[oks[k]] = ctx.result(oks[k], [observe("200 OK", ok)], _values(ok))
-        ack = _ack(ctx, invites[k], hop)
+        ack = _ack(ctx, invites[k], ok, hop)
         out[acks[k]] = ctx.result(acks[k], [observe("ACK", ack)], _values(ack))
 
 

@@ -1,10 +1,13 @@
 """The verdict: did the capture show the whole ladder, and if not, where did it stop and why.
 
 The ladder *stops* at the first missing step (in flow.md order) that leads to a missing goal
-(the call set up, the re-INVITE done, media) and of which no consequence was seen; a missing
-100 Trying is reported but is not where a call stops. The reasons come from the capture: error
-responses, TCP connections that were never answered or were refused (with the interfaces that
-saw the SYN, which shows where it was dropped), connections closed early.
+(the call set up, the re-INVITE done, media) and of which no consequence was seen (a
+consequence seen with a wrong value does not count); a missing 100 Trying is reported but is
+not where a call stops. A share INVITE that the Meeting Server rejected stops the ladder at its
+200 OK (step 11), with the rejection and its diagnostic headers as the reason. The reasons
+come from the capture: error responses, TCP connections that were never answered or were
+refused (with the interfaces that saw the SYN, which shows where it was dropped), connections
+closed early.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from lab.ladder.analysis import Analysis
 from lab.ladder.explain import explain
 from lab.ladder.names import Names
 from lab.ladder.steps import STEPS, Status, StepResult, descendants
+
+INVITE_TO_CMS, OK_FROM_CMS = 5, 11
 
 
 @dataclass
@@ -37,8 +42,47 @@ def stop_point(steps: list[StepResult]) -> StepResult | None:
             continue
         later = descendants(step.number)
         leads_to_goal = step.number in missing_goals or bool(later & missing_goals)
-        if leads_to_goal and not any(by_number[n].seen for n in later):
+        if leads_to_goal and not _bypassed(step.number, by_number):
             return step
+    return None
+
+
+def _bypassed(number: int, by_number: dict[int, StepResult]) -> bool:
+    """A consequence of missing step ``number`` was seen, so the flow went on without it. A
+    consequence seen with a wrong value proves nothing: a 200 OK whose SDP lacks the relay
+    candidate does not show that the Allocate succeeded (step 9), it shows that it did not."""
+    todo, done = [number], {number}
+    while todo:
+        current = todo.pop()
+        for spec in STEPS:
+            if current not in spec.after or spec.number in done:
+                continue
+            done.add(spec.number)
+            child = by_number[spec.number]
+            if child.status is Status.WRONG:
+                continue
+            if child.seen:
+                return True
+            todo.append(spec.number)
+    return False
+
+
+def _rejected(steps: list[StepResult], analysis: Analysis, names: Names) -> StepResult | None:
+    """The step a rejection of the share INVITE stands for: the deepest node that received
+    the INVITE and answered it with an error (RFC 3261 §21.4) did not send its 200 OK (or, a
+    proxy, did not pass the INVITE on: :func:`stop_point` finds that one)."""
+    by_number = {s.number: s for s in steps}
+    invite = by_number[INVITE_TO_CMS].first
+    ok = by_number[OK_FROM_CMS]
+    if invite is None or invite.event is None or invite.event.sip is None or ok.seen:
+        return None
+    inv = invite.event.sip
+    for ev in analysis.events:
+        s = ev.sip
+        if (s is not None and s.status is not None and s.status >= 300 and s.call_id ==
+                inv.call_id and s.cseq == inv.cseq and s.cseq_method == "INVITE"
+                and names.role_of(ev.src.ip) == ok.spec.sender):
+            return ok
     return None
 
 
@@ -46,7 +90,7 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
     missing = [s.number for s in steps if not s.seen]
     disorder = [s.number for s in steps if s.status is Status.OUT_OF_ORDER]
     wrong = [s.number for s in steps if s.status is Status.WRONG]
-    stop = stop_point(steps)
+    stop = _rejected(steps, analysis, names) or stop_point(steps)
     passed = not (missing or disorder or wrong)
     verdict = Verdict(passed, "", missing=missing, out_of_order=disorder, wrong=wrong)
     if stop is not None:
