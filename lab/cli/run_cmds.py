@@ -34,15 +34,28 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_ladder)
 
     p = sub.add_parser(
+        "scenarios", help="list the scenario library with a one-line description",
+        description="List scenarios/*.yaml: name, what each expects (pass, or the step where "
+        "the ladder must stop) and its description. Run one with `uclab run NAME`, all with "
+        "`uclab run --all`.")
+    p.set_defaults(func=cmd_scenarios)
+
+    p = sub.add_parser(
         "run", help="run a scenario: build the lab, place the share, ladder and verdict",
         description="Run SCENARIO (a name under scenarios/ or a file): bring the lab up if it "
-        "is not (daemons in every node, every interface captured from the start), trigger the "
-        "Skype for Business screen share, let the media run both ways, end the call from CMS, "
-        "then print the ladder and the verdict computed from the capture. A lab this command "
-        "built is removed again (unless --keep). Exit codes: 0 the scenario's expectations "
-        "hold, 1 they do not, 2 usage or set-up error. Example: uclab run screen-share "
-        "--pcap share.pcapng --html share.html")
-    p.add_argument("scenario", metavar="SCENARIO", help="e.g. screen-share")
+        "is not (daemons in every node, every interface captured from the start), with the "
+        "scenario's overrides, firewall policies and faults; trigger the Skype for Business "
+        "screen share, let the media run both ways, end the call from CMS, then print the "
+        "ladder, the verdict and the diagnosis computed from the capture. A lab this command "
+        "built is removed again (unless --keep). --all runs every scenario of the library, "
+        "each in a lab of its own, and prints a summary table (--junit FILE for CI). Exit "
+        "codes: 0 the scenario's expectations hold, 1 they do not, 2 usage or set-up error. "
+        "Example: uclab run screen-share --pcap share.pcapng --html share.html")
+    p.add_argument("scenario", metavar="SCENARIO", nargs="?", help="e.g. screen-share")
+    p.add_argument("--all", action="store_true",
+                   help="run every scenario of the library (uclab scenarios) and summarise")
+    p.add_argument("--junit", metavar="FILE", type=Path,
+                   help="with --all (or one scenario): JUnit XML, one test case per scenario")
     p.add_argument("--name", default="uclab", metavar="LAB",
                    help="lab name (default uclab); two runs with two names run side by side")
     p.add_argument("--pcap", metavar="FILE", type=Path,
@@ -56,16 +69,31 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lab.errors import InputError  # noqa: PLC0415
     from lab.launcher import prelaunch  # noqa: PLC0415
     from lab.names import check_lab_name  # noqa: PLC0415
 
-    launcher = prelaunch(check_lab_name(args.name))  # the daemons import while we import
+    if (args.scenario is None) == (not args.all):
+        raise InputError("give one SCENARIO or --all", "uclab run",
+                         fix="`uclab scenarios` lists them; `uclab run screen-share` runs one")
+    lab = check_lab_name(args.name)
+    if args.all:
+        from lab.cli import scenario_view  # noqa: PLC0415
+
+        return scenario_view.run_all(args)
+    launcher = prelaunch(lab)  # the daemons import while we import
     try:
         from lab.cli import run_view  # noqa: PLC0415
 
         return run_view.run_command(args)
     finally:
         launcher.close()
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from lab.cli import scenario_view  # noqa: PLC0415
+
+    return scenario_view.list_scenarios()
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:

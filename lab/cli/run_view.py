@@ -28,7 +28,7 @@ def run_command(args: argparse.Namespace) -> int:
             MediaSpec(args.media_seconds)
         except ValueError as exc:
             raise InputError(str(exc), "--media-seconds", fix="give seconds such as 2") from None
-    for path in (args.pcap, args.json, args.svg, args.html):
+    for path in (args.pcap, args.json, args.svg, args.html, args.junit):
         if path is not None and not path.parent.is_dir():
             raise InputError("no such folder", path, fix="create the folder or change the path")
     plan = RunPlan.of(scenario, media_seconds=args.media_seconds)
@@ -41,6 +41,10 @@ def run_command(args: argparse.Namespace) -> int:
         write_outputs(result.ladder, svg_path=args.svg, html_path=args.html)
     if args.json is not None:
         write_json(result, args.json)
+    if args.junit is not None:
+        from lab.cli.scenario_view import write_junit  # noqa: PLC0415
+
+        write_junit(result, result.timings.get("total", 0.0), args.junit)
     print_run(result, args)
     return 0 if result.passed else 1
 
@@ -53,7 +57,12 @@ def run_json(result: RunResult) -> dict[str, Any]:
                      "topology": str(result.plan.topology.path)},
         "lab": result.lab, "built": result.built, "passed": result.passed,
         "expectations": {"verdict": sc.expect.verdict, "stopped_at": sc.expect.stopped_at,
-                         "unmet": result.unmet},
+                         "diagnosis": list(sc.expect.diagnosis), "unmet": result.unmet},
+        "changes": {"overrides": list(sc.overridden),
+                    "policies": {n: str(f) for n, f in result.plan.policies.items()},
+                    "faults": [f.description for f in result.plan.faults],
+                    "time_scale": result.plan.time_scale},
+        "diagnosis": result.diagnosis,
         "call": {"reached": out.reached, "problems": out.problems, "setup_s": out.setup_s,
                  "media_s": out.media_s, "faults": out.faults,
                  "dead": [{"node": d.node, "pid": d.pid, "log": d.log,
@@ -117,6 +126,18 @@ def _print_problems(console: Any, result: RunResult) -> None:
             console.print(f"    {line}", markup=False, highlight=False)
 
 
+def _changes(result: RunResult) -> list[str]:
+    """What the scenario changed or broke, as written in its file."""
+    plan, sc = result.plan, result.plan.scenario
+    out = [f"overrides the settings of {node}" for node in sc.overridden]
+    out += [f"policy of {node}: {path}" for node, path in plan.policies.items()]
+    out += [f"fault: {f.description}" for f in plan.faults]
+    if plan.time_scale != 1:
+        out.append(f"time scale {plan.time_scale:g}: the daemons' long timers run "
+                   f"{1 / plan.time_scale:g} times faster")
+    return out
+
+
 def _kept(result: RunResult) -> bool:
     return Path(f"/run/uclab/{result.lab}").exists()
 
@@ -131,6 +152,8 @@ def print_run(result: RunResult, args: argparse.Namespace) -> None:
     how = ("built for this run and removed" if result.built and not args.keep else
            "built for this run, kept up" if result.built else "already up; daemons restarted")
     console.print(f"\n[bold]run[/] scenario {sc.name} on lab {result.lab} ({how})")
+    for line in _changes(result):
+        console.print(f"  {line}", highlight=False, markup=False)
     table = Table(title="Media as the daemons counted it (RTP packets / bytes; RTT from RTCP)",
                   title_justify="left")
     for col in ("daemon", "sent", "received", "lost", "jitter ms", "RTT ms"):
@@ -143,6 +166,10 @@ def print_run(result: RunResult, args: argparse.Namespace) -> None:
         console.print(f"share to media both ways {out.setup_s * 1000:.0f} ms (daemons' clock); "
                       f"media ran {out.media_s:.2f} s; the call {out.reached}")
     _print_problems(console, result)
+    if result.diagnosis:
+        console.print("[bold]diagnosis[/] (from the capture)")
+        for line in result.diagnosis:
+            console.print(f"  - {line}", markup=False, highlight=False)
     t = result.timings
     parts = [f"{k} {v:.2f} s" for k, v in t.items() if k != "total"]
     console.print(f"[dim]time: {', '.join(parts)}; total {t.get('total', 0):.2f} s[/]")

@@ -16,9 +16,15 @@
    topology implies (:mod:`lab.run.expect`).
 4. The scenario's expectations are judged (:func:`lab.run.expect.judge`).
 
-Extension points for the scenario engine: :class:`RunPlan` (topology after overrides,
-firewall ``policies``, ``faults``, ``time_scale``), :class:`lab.run.faults.Fault`, and the
-expectations of :class:`lab.scenario.Expect`.
+A scenario reaches the run through :class:`RunPlan` (``RunPlan.of(scenario)``): the topology
+with its overrides, firewall ``policies`` (nftables or iptables-save, checked by
+:func:`lab.firewall.prepare` before anything is built and loaded by ``up``), ``faults``
+(:mod:`lab.run.faults`, armed when the share starts) and ``time_scale`` (every daemon's long
+timers). After the ladder, :func:`lab.run.diagnose.diagnose` says from the capture what went
+wrong, and :func:`lab.run.expect.judge` holds it against the scenario's ``expect``.
+
+:func:`run_built` runs the call in a lab the caller built without daemons and tears down
+itself (``uclab firewall check``: tracing starts before the daemons).
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from lab import build, daemons, teardown
 from lab.build import BuildContext, Step
 from lab.capture import LabCapture
 from lab.errors import InputError, LabError, UclabError
+from lab.firewall.policy import prepare
 from lab.names import DEFAULT_LAB, check_lab_name
 from lab.run.call import CallDriver, CallOutcome
-from lab.run.faults import Fault
+from lab.run.faults import Fault, faults_for
 from lab.scenario import Scenario
 from lab.state import LabState, RunDir
 from lab.topology import Topology
@@ -54,7 +61,7 @@ log = logging.getLogger(__name__)
 #: imported while the media runs (the CLI only waits then; earlier, the imports would take the
 #: interpreter lock from the network's build and the daemons' start)
 LATER = ("lab.ladder", "lab.ladder.render_text", "lab.ladder.render_json", "lab.run.expect",
-         "rich.console", "rich.table")
+         "lab.run.diagnose", "rich.console", "rich.table")
 
 
 class SetupError(LabError):
@@ -75,9 +82,15 @@ class RunPlan:
     time_scale: float = 1.0  # long protocol timers of the daemons (TURN bind timer...)
 
     @classmethod
-    def of(cls, scenario: Scenario, *, faults: tuple[Fault, ...] = (),
+    def of(cls, scenario: Scenario, *, faults: tuple[Fault, ...] | None = None,
            media_seconds: float | None = None) -> RunPlan:
-        return cls(scenario, scenario.topology, faults=faults, media_seconds=media_seconds)
+        """The plan of ``scenario``: its topology (overrides applied), policies, faults (or
+        ``faults`` instead) and time scale."""
+        if faults is None:
+            faults = faults_for(scenario.faults, scenario.topology,
+                                within=scenario.limits.setup_seconds)
+        return cls(scenario, scenario.topology, policies=dict(scenario.policies), faults=faults,
+                   media_seconds=media_seconds, time_scale=scenario.time_scale)
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,7 @@ class RunResult:
     pcap: Path | None = None  # the merged capture, if kept
     unmet: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    diagnosis: list[str] = field(default_factory=list)  # from the capture (lab.run.diagnose)
 
     @property
     def passed(self) -> bool:
@@ -130,23 +144,57 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     opts = options or RunOptions()
     lab = check_lab_name(opts.lab)
     topo = plan.topology
-    client, cms = role_node(topo, "sfb-client"), role_node(topo, "cms")
+    for role in ("sfb-client", "cms"):  # a screen share needs both
+        role_node(topo, role)
     timings: dict[str, float] = {}
-    timed = _Timer(timings)
     start = time.perf_counter()
     run_dir = RunDir(lab)
-    capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
-    built = not run_dir.path.exists()
-    with timed("lab up" if built else "daemons restart"):
-        ctx = _build(plan, lab, capture, timings) if built else _attach(plan, lab, capture)
-    result = RunResult(plan, lab, built, CallOutcome())
-    work = Path(tempfile.mkdtemp(prefix=f"uclab-run-{lab}-"))
-    down: threading.Thread | None = None
+    with prepare(topo, plan.policies) as prep:  # InputError: nothing is built
+        capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
+        built = not run_dir.path.exists()
+        with _Timer(timings)("lab up" if built else "daemons restart"):
+            ctx = _build(plan, lab, capture, topo=prep.topology, policy_steps=prep.steps,
+                         timings=timings) if built else _attach(plan, lab, capture)
+    return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
+                 down=built and not opts.keep)
+
+
+def run_built(ctx: BuildContext, plan: RunPlan, options: RunOptions | None = None
+              ) -> RunResult:
+    """The call in a lab the caller built (its network and policies, no daemons yet): the
+    capture, then the daemons, the call, the ladder. The caller takes the lab down."""
+    opts = options or RunOptions(lab=ctx.lab)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    capture = LabCapture.for_lab(ctx.lab, [n.name for n in plan.topology.nodes],
+                                 ctx.run.path)
+    try:
+        with _Timer(timings)("daemons start"), ctx.state.locked():
+            capture.start()
+            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+    except LabError as exc:
+        with contextlib.suppress(LabError):
+            capture.stop()
+        raise SetupError(f"the daemons of lab {ctx.lab} could not be started: {exc}") from None
+    return _call(plan, ctx, capture, opts, timings=timings, start=start, built=False,
+                 down=False)
+
+
+def _call(plan: RunPlan, ctx: BuildContext, capture: LabCapture, opts: RunOptions, *,
+          timings: dict[str, float], start: float, built: bool, down: bool) -> RunResult:
+    """The call, the capture stopped and merged, the lab taken down (``down``) while the
+    ladder and the diagnosis are computed, the expectations judged."""
+    topo = plan.topology
+    timed = _Timer(timings)
+    result = RunResult(plan, ctx.lab, built, CallOutcome())
+    work = Path(tempfile.mkdtemp(prefix=f"uclab-run-{ctx.lab}-"))
+    thread: threading.Thread | None = None
     try:
         try:
             with timed("call"):
                 result.outcome = CallDriver(
-                    ctx.state, plan.scenario, client=client, cms=cms, faults=plan.faults,
+                    ctx.state, plan.scenario, client=role_node(topo, "sfb-client"),
+                    cms=role_node(topo, "cms"), faults=plan.faults,
                     media_seconds=plan.media_seconds, on_media=_import_later).run()
         finally:
             with timed("capture stop"):
@@ -154,26 +202,39 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
             pcap = opts.pcap or work / "run.pcapng"
             with timed("capture merge"):
                 capture.merge(pcap, keylog=ctx.run.pki / "keylog.txt")
-            if built and not opts.keep:
-                down = threading.Thread(target=_down, args=(lab, timings), name="down")
-                down.start()
-        from lab.ladder import build_ladder  # noqa: PLC0415 - see LATER
-        from lab.run.expect import expected_values, ladder_names  # noqa: PLC0415
-
-        with timed("ladder"):
-            result.ladder = build_ladder(pcap, names=ladder_names(topo),
-                                         expect=expected_values(topo))
+            if down:
+                thread = threading.Thread(target=_down, args=(ctx.lab, timings), name="down")
+                thread.start()
+        _ladder(result, pcap, timings)
         result.pcap = opts.pcap
     finally:
-        if down is not None:
-            down.join()
+        if thread is not None:
+            thread.join()
         shutil.rmtree(work, ignore_errors=True)
     from lab.run.expect import judge  # noqa: PLC0415
 
-    result.unmet = judge(plan.scenario.expect, result.ladder, result.outcome.problems)
+    reasons = result.ladder.verdict.reasons if result.ladder is not None else []
+    result.unmet = judge(plan.scenario.expect, result.ladder, result.outcome.problems,
+                         [*reasons, *result.diagnosis])
     timings["total"] = time.perf_counter() - start
     result.timings = timings
     return result
+
+
+def _ladder(result: RunResult, pcap: Path, timings: dict[str, float]) -> None:
+    """The ladder and the diagnosis, both from the capture (read once)."""
+    from lab.capture import read_capture  # noqa: PLC0415 - see LATER
+    from lab.ladder import build_ladder  # noqa: PLC0415
+    from lab.run.diagnose import diagnose  # noqa: PLC0415
+    from lab.run.expect import expected_values, ladder_names  # noqa: PLC0415
+
+    topo = result.plan.topology
+    with _Timer(timings)("ladder"):
+        cap = read_capture(pcap)
+        result.ladder = build_ladder(cap, names=ladder_names(topo),
+                                     expect=expected_values(topo))
+        result.diagnosis = diagnose(result.ladder, cap, topo,
+                                    time_scale=result.plan.time_scale)
 
 
 def _import_later() -> None:
@@ -197,19 +258,26 @@ def _down(lab: str, timings: dict[str, float]) -> None:
     timings["lab down"] = time.perf_counter() - t0
 
 
-def _build(plan: RunPlan, lab: str, capture: LabCapture,
-           timings: dict[str, float]) -> BuildContext:
-    """``up`` with the capture started just before the daemons."""
+def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
+           policy_steps: list[Step], timings: dict[str, float]) -> BuildContext:
+    """``up`` (with the policies' own steps after nftables) with the capture started just
+    before the daemons."""
     def start_capture(ctx: BuildContext) -> None:
         capture.start()
 
     def start_daemons(ctx: BuildContext) -> None:
         daemons.start_daemons(ctx, time_scale=plan.time_scale)
 
-    steps = [s for s in build.STEPS if s.name != "daemons"]
-    steps += [Step("capture", start_capture), Step("daemons", start_daemons)]
+    steps: list[Step] = []
+    for step in build.STEPS:
+        if step.name == "daemons":
+            steps += [Step("capture", start_capture), Step("daemons", start_daemons)]
+        else:
+            steps.append(step)
+        if step.name == "nftables":
+            steps += policy_steps
     try:
-        ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps)
+        ctx = build.up(topo, lab, steps=steps)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()

@@ -9,11 +9,13 @@
   (first relay port, the NAT's pinned mapping); the Edge's connection from its first relay
   port; the first four bytes of the Edge's ICE check, computed by encoding a check with the
   topology's credentials (``00 6c 00 01`` for the seed's). Nothing is pasted from the spec.
-* :func:`judge`: the scenario's expectations against the ladder and the call's outcome.
+* :func:`judge`: the scenario's expectations against the ladder, the call's outcome and
+  the diagnosis.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -150,11 +152,14 @@ def expected_values(topo: Topology) -> dict[int, dict[str, str]]:
     }
 
 
-def judge(expect: Expect, ladder: Ladder | None, problems: list[str]) -> list[str]:
+def judge(expect: Expect, ladder: Ladder | None, problems: list[str],
+          diagnosis: Sequence[str] = ()) -> list[str]:
     """The scenario's expectations that do not hold (empty: the run passes).
 
     The run's own verdict is ``pass`` when the ladder passed and the call went through
-    without problems (media both ways for the whole time, hang-up answered)."""
+    without problems (media both ways for the whole time, hang-up answered). Each of
+    ``expect.diagnosis`` must appear (case does not matter) in a line of ``diagnosis``
+    (:func:`lab.run.diagnose.diagnose`, computed from the capture)."""
     if ladder is None:
         return ["no ladder: the capture could not be read"]
     got = "pass" if ladder.verdict.passed and not problems else "fail"
@@ -165,4 +170,7 @@ def judge(expect: Expect, ladder: Ladder | None, problems: list[str]) -> list[st
     if expect.stopped_at is not None and ladder.verdict.stopped_at != expect.stopped_at:
         unmet.append(f"expected the ladder to stop at step {expect.stopped_at}, it stopped at "
                      f"{ladder.verdict.stopped_at}")
+    for words in expect.diagnosis:
+        if not any(words.lower() in line.lower() for line in diagnosis):
+            unmet.append(f"expected the diagnosis to say {words!r}; it does not")
     return unmet

@@ -1,12 +1,26 @@
-"""Scenario files: what ``uclab run`` builds, runs and expects (``scenarios/*.yaml``).
+"""Scenario files: what ``uclab run`` builds, changes, breaks and expects (``scenarios/*.yaml``).
 
     from lab import scenario
     sc = scenario.load("screen-share")        # or a path; strict: file, line, fix
-    sc.topology, sc.media.seconds, sc.limits.setup_seconds, sc.expect.verdict
+    sc.topology (overrides applied), sc.policies, sc.faults, sc.time_scale, sc.expect
+    scenario.names()                          # the library, for `uclab scenarios`
 """
 
 from lab.scenario.load import SCENARIO_DIR, load, names, resolve
-from lab.scenario.model import Expect, Limits, MediaSpec, Scenario, ScenarioFile
+from lab.scenario.model import (
+    DAEMON_EVENTS,
+    CutFault,
+    Expect,
+    FaultSpec,
+    Limits,
+    LossFault,
+    MediaSpec,
+    Scenario,
+    ScenarioFile,
+    StopFault,
+    Trigger,
+)
 
-__all__ = ["SCENARIO_DIR", "Expect", "Limits", "MediaSpec", "Scenario", "ScenarioFile", "load",
+__all__ = ["DAEMON_EVENTS", "SCENARIO_DIR", "CutFault", "Expect", "FaultSpec", "Limits",
+           "LossFault", "MediaSpec", "Scenario", "ScenarioFile", "StopFault", "Trigger", "load",
            "names", "resolve"]

@@ -1,0 +1,101 @@
+"""The run's diagnosis (lab.run.diagnose) on real captures of the scenario library (``uclab run
+NAME --pcap``, kept in tests/data/scenarios/): the words a UC engineer reads, all computed from
+the capture. A loss is also made by editing a capture (a segment sent twice, a copy removed
+behind a firewall)."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+from lab import topology
+from lab.capture import Capture, read_capture
+from lab.ladder import Ladder
+from lab.ladder.packets import segments
+from lab.run.diagnose import diagnose
+from lab.scenario import Expect
+from tests.ladderhelp import renumber
+from tests.unit.test_scenario_ladder import DATA, scenario_ladder
+
+
+@cache
+def _capture(name: str) -> Capture:
+    return read_capture(DATA / f"{name}.pcapng")
+
+
+def _ladder(name: str) -> Ladder:
+    return scenario_ladder(name)
+
+
+def _diagnosis(name: str, time_scale: float = 1.0) -> list[str]:
+    return diagnose(_ladder(name), _capture(name), topology.load(), time_scale=time_scale)
+
+
+def _has(lines: list[str], *words: str) -> bool:
+    return any(all(w in line for w in words) for line in lines)
+
+
+def test_the_meeting_server_rejected_the_share() -> None:
+    lines = _diagnosis("attendee-cannot-share")
+    assert _has(lines, "Meeting Server (cms) rejected the share INVITE with 403 Forbidden",
+                "ms-diagnostics-public: 21002")
+    assert not _has(lines, "never answered") and not _has(lines, "retransmission")
+
+
+def test_wrong_turn_password_and_no_relay_candidate() -> None:
+    lines = _diagnosis("cms-wrong-turn-password")
+    assert _has(lines, "Expressway-E rejected cms's Allocate with credentials: 401 Unauthorized")
+    assert _has(lines, "answered with its host candidate only (10.48.54.230:38547)")
+
+
+def test_turn_udp_only_names_the_flow_and_the_firewall() -> None:
+    lines = _diagnosis("turn-3478-udp-only", time_scale=0.2)
+    assert _has(lines, "TCP connect cms 10.48.54.230:33347 -> expressway-e 10.48.54.229:3478 "
+                "(ports.md F5", "never answered",
+                "dropped at fw-inside (its port towards cms saw the SYN, its port towards "
+                "expressway-e never did)")
+    assert _has(lines, "entered fw-inside and never left it")
+    assert _has(lines, "time scale 0.2", "the Meeting Server's TURN timeout 2 s instead of 10 s")
+
+
+def test_connection_bind_withheld_expressway_e_closes_the_edges_connection() -> None:
+    lines = _diagnosis("connectionbind-timeout", time_scale=0.1)
+    line = next(x for x in lines if "closed the Skype Edge's connection" in x)
+    assert line.startswith("expressway-e closed the Skype Edge's connection 192.168.1.252:53577 "
+                           "-> 192.168.1.229:24000")
+    assert "no ConnectionBind" in line and "3 s (30 s scaled by 0.1)" in line
+    seconds = float(line.split(" after ")[1].split(" s")[0])
+    assert 2.9 <= seconds <= 4.0
+
+
+def test_retransmission_and_a_drop_behind_a_firewall_made_by_editing_the_capture() -> None:
+    cap = _capture("attendee-cannot-share")
+    segs = {s.frame: s for s in segments(cap)}
+    # the Edge's first SIP-over-TLS data segment towards Expressway-E, on each interface
+    first = next(s for s in segs.values() if s.src == "192.168.1.252" and s.dport == 5061
+                 and s.payload and s.iface == "sfb-edge:external")
+    ident = (first.src, first.sport, first.seq, len(first.payload))
+    copies = [p for p in cap.packets if p.number in segs and (
+        segs[p.number].src, segs[p.number].sport, segs[p.number].seq,
+        len(segs[p.number].payload)) == ident]
+    sent = next(p for p in copies if segs[p.number].iface == "sfb-edge:external")
+    behind = next(p for p in copies if segs[p.number].iface == "fw-outside:expressway-e")
+    packets = [p for p in cap.packets if p is not behind]
+    packets.append(dataclasses.replace(sent, ts_ns=sent.ts_ns + 200_000_000))  # resent
+    edited = renumber(cap, packets)
+    lines = diagnose(_ladder("attendee-cannot-share"), edited, topology.load())
+    assert _has(lines, "1 TCP retransmission(s) on 1 connection direction(s)",
+                f"sfb-edge 192.168.1.252:{first.sport} -> expressway-e 192.168.1.229:5061: 1")
+    assert "1 packet(s) entered fw-outside and never left it: dropped there" in lines
+
+
+def test_diagnosis_words_are_expectations() -> None:
+    from lab.run.expect import judge  # noqa: PLC0415
+
+    ladder = _ladder("attendee-cannot-share")
+    lines = [*ladder.verdict.reasons, *_diagnosis("attendee-cannot-share")]
+    expect = Expect("fail", 11, ("rejected the share invite with 403", "21002"))
+    assert judge(expect, ladder, ["sfb-client: 403 Forbidden"], lines) == []
+    missing = Expect("fail", 11, ("442 Unsupported Transport Protocol",))
+    assert judge(missing, ladder, [], lines) == [
+        "expected the diagnosis to say '442 Unsupported Transport Protocol'; it does not"]
