@@ -32,8 +32,7 @@ from lab.net.media import FrameStream, MediaEndpoint, TcpFrameStream
 from lab.net.turn_io import connect_tcp, tcp_socket
 from lab.proto.rtp import MediaStats
 from tests.icehelp import build_seed_net, edge_turn_config, expe_turn_config, run_pair, serve_turn
-from tests.nethelp import NetBench
-from tests.turnhelp import NsLoop, ns_loops
+from tests.nethelp import NetBench, NsLoop, ns_loops
 
 LATENCY_RATE = 2_000_000
 RTCP_FAST = 0.05

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from lab.kernel import enter_netns  # noqa: E402
 from lab.net.turn_client import TurnClient  # noqa: E402
-from tests.nethelp import NetBench, stop_process, wait_listening  # noqa: E402
+from tests.nethelp import NetBench, NsLoop, stop_process, wait_listening  # noqa: E402
 from tests.turnhelp import (  # noqa: E402
     CLI,
     PASSWORD,
@@ -35,7 +35,6 @@ from tests.turnhelp import (  # noqa: E402
     SRV_IN,
     SRV_OUT,
     USER,
-    NsLoop,
     TurnNet,
     build_turn_net,
     coturn,

@@ -31,8 +31,8 @@ from lab.net.turn_client import TurnClient
 from lab.proto.ice import IceConfig, PairReport, new_ufrag_pwd
 from lab.proto.sdp import Candidate, ms_candidates, rfc5245_candidates
 from lab.proto.turn.config import TurnServerConfig
-from tests.nethelp import NetBench, Node, wait_listening
-from tests.turnhelp import NsLoop, coturn
+from tests.nethelp import NetBench, Node, NsLoop, wait_listening
+from tests.turnhelp import coturn
 
 T = TypeVar("T")
 

@@ -13,21 +13,29 @@ exactly what it made. Names carry the test process's pid so parallel runs never 
 The few things every namespace test does with outside programs live here too, done one way:
 :meth:`Node.nft` (a ruleset), :func:`wait_listening` (a TCP listener in a namespace),
 :func:`wait_until` (a condition, polled), :func:`tcpdump` (a capture around a block, bounded in
-time) and :func:`stop_process` (signal, wait, kill).
+time) and :func:`stop_process` (signal, wait, kill). :class:`NsLoop` runs an asyncio loop in a
+thread that has entered a namespace, so sockets made by code running there live in it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from lab.kernel import enter_netns
+
+T = TypeVar("T")
 
 _counter = itertools.count()
 
@@ -167,3 +175,68 @@ def tcpdump(node: Node, iface: str, path: Path, *bpf: str, lifetime_s: int = 120
         time.sleep(settle)
     finally:
         stop_process(proc, signal.SIGINT, timeout=10)
+
+
+class NsLoop:
+    """An asyncio event loop in a thread inside network namespace ``ns``."""
+
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.error: BaseException | None = None
+
+        def main() -> None:
+            try:
+                enter_netns(ns)
+            except BaseException as exc:
+                self.error = exc
+                ready.set()
+                return
+            asyncio.set_event_loop(self.loop)
+            self.loop.call_soon(ready.set)
+            self.loop.run_forever()
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=main, name=f"nsloop:{ns}", daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Start ``coro`` on the loop; returns an asyncio future of the *calling* coroutine's loop
+        (call it from a coroutine; from plain code use :meth:`start`)."""
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def start(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the loop; wait for it later with ``.result(timeout)``."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coro`` on the loop and wait for its result from a plain thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            async def cancel_all() -> None:
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            with contextlib.suppress(Exception):
+                self.run(cancel_all(), timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@contextlib.contextmanager
+def ns_loops(*namespaces: str) -> Iterator[list[NsLoop]]:
+    loops = [NsLoop(ns) for ns in namespaces]
+    try:
+        yield loops
+    finally:
+        for lp in loops:
+            lp.close()

@@ -5,28 +5,21 @@ The TURN test topology mirrors flow.md (Expressway-E between CMS and the Skype E
     cli  10.48.54.230 --veth-- 10.48.54.229  srv  192.168.1.229 --veth-- 192.168.1.252  peer
 
 Nothing routes between 10.48.54.0/24 and 192.168.1.0/24: only the TURN relay on ``srv`` joins
-them. :class:`NsLoop` runs an asyncio loop in a thread that has entered a namespace, so sockets
-made by code running there live in that namespace. :func:`start_coturn` runs coturn's
+them. :func:`coturn` runs coturn's
 ``turnserver`` in a namespace, bounded in time and killed at teardown.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import socket
 import subprocess
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
-from lab.kernel import enter_netns
 from tests.nethelp import NetBench, Node, stop_process, wait_listening
-
-T = TypeVar("T")
 
 SRV_IN, SRV_OUT = "10.48.54.229", "192.168.1.229"
 CLI, PEER = "10.48.54.230", "192.168.1.252"
@@ -46,71 +39,6 @@ def build_turn_net(bench: NetBench) -> TurnNet:
     bench.segment("in", [(cli, "eth0", f"{CLI}/24"), (srv, "eth0", f"{SRV_IN}/24")])
     bench.segment("out", [(srv, "eth1", f"{SRV_OUT}/24"), (peer, "eth0", f"{PEER}/24")])
     return TurnNet(bench, srv, cli, peer)
-
-
-class NsLoop:
-    """An asyncio event loop in a thread inside network namespace ``ns``."""
-
-    def __init__(self, ns: str) -> None:
-        self.ns = ns
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        self.error: BaseException | None = None
-
-        def main() -> None:
-            try:
-                enter_netns(ns)
-            except BaseException as exc:
-                self.error = exc
-                ready.set()
-                return
-            asyncio.set_event_loop(self.loop)
-            self.loop.call_soon(ready.set)
-            self.loop.run_forever()
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
-
-        self.thread = threading.Thread(target=main, name=f"nsloop:{ns}", daemon=True)
-        self.thread.start()
-        ready.wait(10)
-        if self.error is not None:
-            raise self.error
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-        """Start ``coro`` on the loop; returns an asyncio future of the *calling* coroutine's loop
-        (call it from a coroutine; from plain code use :meth:`start`)."""
-        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
-
-    def start(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Start ``coro`` on the loop; wait for it later with ``.result(timeout)``."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        """Run ``coro`` on the loop and wait for its result from a plain thread."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        if not self.loop.is_closed():
-            async def cancel_all() -> None:
-                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-            with contextlib.suppress(Exception):
-                self.run(cancel_all(), timeout=10)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@contextlib.contextmanager
-def ns_loops(*namespaces: str) -> Iterator[list[NsLoop]]:
-    loops = [NsLoop(ns) for ns in namespaces]
-    try:
-        yield loops
-    finally:
-        for lp in loops:
-            lp.close()
 
 
 @contextlib.contextmanager

@@ -57,9 +57,9 @@ from tests.icehelp import (
     serve_turn,
     skype_side,
 )
-from tests.nethelp import NetBench, Node, wait_until
+from tests.nethelp import NetBench, Node, ns_loops, wait_until
 from tests.netns.siplab import SeedPath, make_pki
-from tests.turnhelp import coturn, ns_loops
+from tests.turnhelp import coturn
 
 MEDIA_SECONDS, MEDIA_BPS = 0.4, 100_000
 

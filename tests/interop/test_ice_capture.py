@@ -32,8 +32,7 @@ from tests.icehelp import (
     run_pair,
     serve_turn,
 )
-from tests.nethelp import NetBench, tcpdump
-from tests.turnhelp import NsLoop, ns_loops
+from tests.nethelp import NetBench, NsLoop, ns_loops, tcpdump
 
 BINDING_REQUEST, BINDING_SUCCESS = "0x0001", "0x0101"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lab.net.turn_client import Trace, TurnClient, TurnError
 from tests.conftest import require_tool
-from tests.nethelp import NetBench, tcpdump
+from tests.nethelp import NetBench, ns_loops, tcpdump
 from tests.turncapture import check_integrity, long_term, stun_messages, tshark_check
 from tests.turnhelp import (
     CLI,
@@ -22,7 +22,6 @@ from tests.turnhelp import (
     build_turn_net,
     coturn,
     echo_server,
-    ns_loops,
     read_exactly,
 )
 

@@ -7,56 +7,50 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lab import pki as labpki
-from lab.kernel import enter_netns
 from lab.net.sip_proxy import SipProxy
 from lab.net.sip_transport import Listener, TransportConfig
 from lab.net.sip_ua import Answer, Reject, SipUserAgent
 from lab.net.tls import client_context, server_context
 from lab.proto.sip.ua import Call
 from tests import sipseed as seed
-from tests.nethelp import NetBench, Node
+from tests.nethelp import NetBench, Node, NsLoop
+
+T = TypeVar("T")
 
 
 class NodeThread:
-    """Run ``main()`` in a thread inside namespace ``ns`` until :meth:`stop`."""
+    """Run ``main()`` on an asyncio loop in a thread inside namespace ``ns`` (a
+    :class:`~tests.nethelp.NsLoop`) until :meth:`stop`; ``error`` is what ``main`` raised, if
+    anything but its cancellation."""
 
     def __init__(self, ns: str, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self.ns, self.main = ns, main
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.ns = ns
         self.error: BaseException | None = None
-        self.started = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"sip:{ns}")
-        self.thread.start()
-        self.started.wait(5)
-
-    def _run(self) -> None:
-        enter_netns(self.ns)
+        self._nsloop = NsLoop(ns)
+        self.loop = self._nsloop.loop
+        started = threading.Event()
 
         async def runner() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.task = asyncio.current_task()
-            self.started.set()
-            await self.main()
+            started.set()  # main() runs on to its first await before any later call() starts
+            try:
+                await main()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # reported by stop()
+                self.error = exc
 
-        try:
-            asyncio.run(runner())
-        except asyncio.CancelledError:
-            pass
-        except BaseException as exc:  # reported by stop()
-            self.error = exc
+        self._nsloop.start(runner())
+        started.wait(5)
 
-    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        return self._nsloop.run(coro, timeout)
 
     def stop(self) -> None:
-        if self.loop is not None and self.task is not None:
-            self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(10)
+        """Cancel ``main`` (and whatever else runs on the loop), wait for it, end the thread."""
+        self._nsloop.close()
 
 
 def build_namespaces(bench: NetBench) -> dict[str, Node]:

@@ -26,8 +26,7 @@ from tests.icehelp import (
     run_pair,
     serve_turn,
 )
-from tests.nethelp import NetBench
-from tests.turnhelp import ns_loops
+from tests.nethelp import NetBench, ns_loops
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ice"
 

@@ -19,7 +19,7 @@ from lab.net.turn_server import TurnServer
 from lab.proto.stun import Message, Method, RequestedTransport, parse
 from lab.proto.turn.config import PeerPolicy, TurnServerConfig
 from tests.conftest import ROOT
-from tests.nethelp import NetBench
+from tests.nethelp import NetBench, NsLoop
 from tests.turnhelp import (
     CLI,
     PASSWORD,
@@ -28,7 +28,6 @@ from tests.turnhelp import (
     SRV_IN,
     SRV_OUT,
     USER,
-    NsLoop,
     TurnNet,
     build_turn_net,
     echo_server,
