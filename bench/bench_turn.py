@@ -14,11 +14,10 @@ import asyncio
 import contextlib
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,18 +25,18 @@ sys.path.insert(0, str(ROOT))
 
 from lab.kernel import enter_netns  # noqa: E402
 from lab.net.turn_client import TurnClient  # noqa: E402
-from tests.nethelp import NetBench, NsLoop, stop_process, wait_listening  # noqa: E402
+from tests.nethelp import NetBench, NsLoop  # noqa: E402
 from tests.turnhelp import (  # noqa: E402
     CLI,
     PASSWORD,
     PEER,
-    REALM,
     SRV_IN,
     SRV_OUT,
     USER,
     TurnNet,
     build_turn_net,
     coturn,
+    uclab_turn_server,
 )
 
 MiB = 1 << 20
@@ -222,21 +221,6 @@ def scale(net: TurnNet, pid: int, count: int) -> tuple[float, int, int]:
     return rate, before, after
 
 
-@contextlib.contextmanager
-def our_server(net: TurnNet, log: Path, ports: int) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = net.srv.popen(
-            sys.executable, "-m", "lab", "turn-server", "--listen", f"{SRV_IN}:3478",
-            "--relay-ip", SRV_OUT, "--min-port", "24000", "--max-port", str(24000 + ports),
-            "--realm", REALM, "--user", f"{USER}:{PASSWORD}", "--duration", "900",
-            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        wait_listening(net.srv, 3478)
-        yield proc
-    finally:
-        stop_process(proc, timeout=10)
-
-
 def forwarding(net: TurnNet) -> None:
     """Routes for the reference path only: peer <-> client through the server namespace."""
     net.bench.forwarding(net.srv)
@@ -271,7 +255,8 @@ def main() -> int:
         rows.append(("direct (kernel forwarding), 1 stream", f"{ref1:8.0f} MiB/s", "1.00"))
         rows.append((f"direct, {args.streams} streams", f"{refn:8.0f} MiB/s", "1.00"))
         scale_rows: list[tuple[str, float, int, int]] = []
-        with our_server(net, args.workdir / "bench-turn-uclab.log", args.allocations + 100) as p:
+        with uclab_turn_server(net.srv, args.workdir / "bench-turn-uclab.log", min_port=24000,
+                               max_port=24000 + args.allocations + 100, lifetime_s=900) as p:
             ours1 = best(relayed, 1)
             oursn = best(relayed, args.streams)
             scale_rows.append(("uclab", *scale(net, p.pid, args.allocations)))

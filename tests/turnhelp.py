@@ -15,11 +15,14 @@ import asyncio
 import contextlib
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.nethelp import NetBench, Node, stop_process, wait_listening
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SRV_IN, SRV_OUT = "10.48.54.229", "192.168.1.229"
 CLI, PEER = "10.48.54.230", "192.168.1.252"
@@ -64,6 +67,28 @@ def coturn(node: Node, log: Path, *extra: str, listen: str = SRV_IN, relay: str 
         yield proc
     finally:
         stop_process(proc)
+
+
+@contextlib.contextmanager
+def uclab_turn_server(node: Node, log: Path, *, min_port: int = 24000, max_port: int = 24099,
+                      lifetime_s: float = 120.0, verbose: bool = False
+                      ) -> Iterator[subprocess.Popen[bytes]]:
+    """Our standalone server, ``uclab turn-server`` (``python -m lab``), in ``node``'s namespace
+    on the same addresses and credentials as :func:`coturn`; stopped at the end (and after
+    ``lifetime_s`` at the latest, by ``timeout``)."""
+    argv = [
+        "timeout", "-s", "KILL", str(int(lifetime_s)), sys.executable, "-m", "lab",
+        *(["-v"] if verbose else []), "turn-server", "--listen", f"{SRV_IN}:3478",
+        "--relay-ip", SRV_OUT, "--min-port", str(min_port), "--max-port", str(max_port),
+        "--realm", REALM, "--user", f"{USER}:{PASSWORD}",
+    ]
+    with log.open("wb") as out:
+        proc = node.popen(*argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        wait_listening(node, 3478)
+        yield proc
+    finally:
+        stop_process(proc, timeout=10)
 
 
 async def echo_server(host: str, port: int) -> asyncio.Server:
