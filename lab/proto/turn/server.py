@@ -12,7 +12,6 @@ the adapter's raw bridge (RFC 6062 §5.5).
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 import secrets
@@ -23,23 +22,20 @@ from lab.proto.stun import (
     PROTO_UDP,
     ConnectionId,
     Data,
-    DontFragment,
-    EvenPort,
     Fingerprint,
     Lifetime,
     Message,
     MessageClass,
     Method,
     ParseError,
-    RequestedAddressFamily,
     RequestedTransport,
-    ReservationToken,
     UnknownAttributes,
     XorMappedAddress,
     XorPeerAddress,
     XorRelayedAddress,
     parse,
 )
+from lab.proto.turn import admission
 from lab.proto.turn.auth import Credentials, NonceBook
 from lab.proto.turn.config import TurnServerConfig
 from lab.proto.turn.responses import Request, Responder, who
@@ -61,10 +57,6 @@ from lab.proto.turn.state import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _family(host: str) -> int:
-    return ipaddress.ip_address(host).version
 
 
 class TurnServerCore(Responder):
@@ -147,7 +139,9 @@ class TurnServerCore(Responder):
     def _allocate(self, req: Request, now: float) -> list[Action]:
         """Allocate, RFC 8656 §7.2 and RFC 6062 §5.1."""
         transport = req.msg.get(RequestedTransport)
-        problem = self._allocate_problem(req, transport)
+        problem = admission.allocate_problem(
+            self.config, req.msg, has_allocation=req.conn.alloc is not None,
+            username=req.username, allocations=self.allocations.values())
         port = self._free_port(set())
         if problem is None and port is None:
             problem = (508, "Insufficient Capacity: no free relay port")
@@ -156,7 +150,7 @@ class TurnServerCore(Responder):
             return self._refuse(req, code, reason, now)
         if req.username is None or req.key is None:  # authenticated by _request
             return self._refuse(req, 500, "Server Error: unauthenticated Allocate", now)
-        lifetime = self._lifetime(req.msg)
+        lifetime = admission.lifetime(self.config, req.msg)
         alloc = Allocation(
             next(self._alloc_ids), req.conn.conn, req.username, req.key, transport.protocol,
             (self.config.relay_ip, port), req.conn.client, now + lifetime, request=req.msg,
@@ -166,43 +160,6 @@ class TurnServerCore(Responder):
         self._by_relay[alloc.relayed] = alloc.key
         req.conn.alloc, req.conn.idle_deadline = alloc.key, None
         return [OpenRelay(alloc.key, alloc.relayed, alloc.transport)]
-
-    def _allocate_problem(self, req: Request, transport: RequestedTransport | None
-                          ) -> tuple[int, str] | None:
-        cfg = self.config
-        if req.conn.alloc is not None:
-            return 437, "Allocation Mismatch: this connection has one"
-        problem = self._transport_problem(transport.protocol if transport else None, req.msg)
-        if problem:
-            return problem
-        family = req.msg.get(RequestedAddressFamily)
-        if family is not None and (family.family == 2) != (_family(cfg.relay_ip) == 6):
-            return 440, "Address Family not Supported"
-        mine = sum(1 for a in self.allocations.values() if a.username == req.username)
-        if cfg.user_quota and mine >= cfg.user_quota:
-            return 486, f"Allocation Quota Reached ({cfg.user_quota} per user)"
-        if cfg.total_quota and len(self.allocations) >= cfg.total_quota:
-            return 486, f"Allocation Quota Reached ({cfg.total_quota} in all)"
-        return None
-
-    def _transport_problem(self, protocol: int | None, msg: Message) -> tuple[int, str] | None:
-        if protocol is None:
-            return 400, "Bad Request: Allocate without REQUESTED-TRANSPORT"
-        if protocol == PROTO_TCP:
-            if self.config.refuse_tcp:
-                return 442, "Unsupported Transport Protocol: TCP relaying is disabled"
-            if msg.has(EvenPort) or msg.has(ReservationToken) or msg.has(DontFragment):
-                return 400, "Bad Request: EVEN-PORT/RESERVATION-TOKEN/DONT-FRAGMENT with TCP"
-            return None
-        if protocol == PROTO_UDP and self.config.allow_udp:
-            return None
-        return 442, f"Unsupported Transport Protocol {protocol}"
-
-    def _lifetime(self, msg: Message) -> int:
-        """RFC 8656 §7.2: the requested LIFETIME, at least the default, at most the maximum."""
-        asked = msg.get(Lifetime)
-        want = asked.value if asked is not None else self.config.default_lifetime
-        return max(self.config.default_lifetime, min(want, self.config.max_lifetime))
 
     def _free_port(self, exclude: set[int]) -> int | None:
         """The first relay port, in configured order, that no allocation uses."""
@@ -266,15 +223,9 @@ class TurnServerCore(Responder):
         if asked is not None and asked.value == 0:
             out = self._delete(alloc, "deleted by Refresh with LIFETIME 0")
             return [self._success(req, [Lifetime(0)]), *out]
-        lifetime = self._lifetime(req.msg)
+        lifetime = admission.lifetime(self.config, req.msg)
         alloc.expires = now + lifetime
         return [self._success(req, [Lifetime(lifetime)])]
-
-    def _peer_problem(self, alloc: Allocation, peer: XorPeerAddress) -> tuple[int, str] | None:
-        if _family(peer.host) != _family(alloc.relayed[0]):
-            return 443, f"Peer Address Family Mismatch: {peer.host}"
-        why = self.config.peer_policy.check(peer.host)
-        return (403, f"Forbidden: {why}") if why else None
 
     def _create_permission(self, req: Request, now: float) -> list[Action]:
         """CreatePermission, RFC 8656 §9.2: every peer or none; 300 s each."""
@@ -285,7 +236,7 @@ class TurnServerCore(Responder):
         if not peers:
             return self._refuse(req, 400, "Bad Request: CreatePermission without a peer", now)
         for peer in peers:
-            problem = self._peer_problem(alloc, peer)
+            problem = admission.peer_problem(self.config, alloc, peer)
             if problem:
                 return self._refuse(req, *problem, now)
         for peer in peers:
@@ -357,7 +308,7 @@ class TurnServerCore(Responder):
             return 400, "Bad Request: Connect on a UDP allocation"
         if peer is None:
             return 400, "Bad Request: Connect without XOR-PEER-ADDRESS"
-        problem = self._peer_problem(alloc, peer)
+        problem = admission.peer_problem(self.config, alloc, peer)
         if problem:
             return problem
         if self._connection_to(alloc, peer.addr) is not None:
