@@ -8,6 +8,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lab.capture import PcapngWriter, parse_capture, read_capture
 from lab.capture.pcapfile import BLOCK_DSB, SECRETS_TLS_KEYLOG
@@ -120,3 +122,21 @@ def test_not_a_capture_names_the_file_and_the_fix(data: bytes, message: str) -> 
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read the capture"):
         read_capture(tmp_path / "none.pcapng")
+
+
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.binary(max_size=300).map(lambda b: bytes.fromhex("0a0d0d0a") + b),  # pcapng SHB type
+    st.binary(max_size=300).map(lambda b: bytes.fromhex("d4c3b2a1") + b),  # pcap, LE micro
+    st.tuples(st.integers(0, 200), st.binary(max_size=8)).map(  # a real capture, cut + junk
+        lambda t: FLOW.read_bytes()[:t[0] * 7] + t[1])))
+@settings(max_examples=300, deadline=None)
+def test_garbage_is_an_input_error_or_a_truncated_capture(data: bytes) -> None:
+    """A file that is not a capture is refused with InputError (file, reason, fix), never with
+    another exception; a cut capture is read up to the cut."""
+    try:
+        cap = parse_capture(data, "junk.bin")
+    except InputError as exc:
+        assert str(exc).startswith("junk.bin: ")
+        return
+    assert all(isinstance(p.data, bytes) for p in cap.packets)

@@ -116,3 +116,11 @@ def test_ntp_conversion() -> None:
     ntp = ntp_from_unix(0.5)
     assert ntp >> 32 == 2_208_988_800 and ntp & 0xFFFFFFFF == 1 << 31
     assert ntp_middle(ntp) == ((2_208_988_800 & 0xFFFF) << 16) | 0x8000
+
+
+@given(st.one_of(st.binary(max_size=120), st.binary(max_size=120).map(
+    lambda b: bytes([0x80 | (b[0] & 0x1F) if b else 0x80, 200 + (b[1] % 5 if len(b) > 1 else 0)])
+    + b[2:])))
+def test_rtcp_garbage_only_parse_error(data: bytes) -> None:
+    with contextlib.suppress(ParseError):
+        parse_rtcp(data)

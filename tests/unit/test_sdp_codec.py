@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lab.proto.sdp import (
@@ -110,3 +112,31 @@ def test_sdp_round_trip_and_accessors() -> None:
 def test_bad_sdp_names_the_line(text: str, where: str) -> None:
     with pytest.raises(ParseError, match=where):
         SessionDescription.parse(text)
+
+
+_sdp_lines = st.one_of(
+    st.text(st.characters(min_codepoint=1, max_codepoint=0x2FF), max_size=40),
+    st.sampled_from([
+        "v=0", "v=1", "o=- 1 1 IN IP4 1.2.3.4", "o=", "o=- x y IN IP4", "s=-", "t=0 0",
+        "c=IN IP4 1.2.3.4", "c=IN", "b=AS:x", "m=audio 1 RTP/AVP 0", "m=x", "m=audio x RTP 0",
+        "m=applicationsharing 51577 TCP/RTP/AVP 127", "a=rtpmap:0 x", "a=ice-ufrag:x",
+        "a=candidate:1 1 TCP-PASS 1 1.2.3.4 5 typ host", "a=candidate:x",
+        "a=candidate:1 1 TCP-ACT 2 1.2.3.4 99999 typ relay raddr x rport y", "a=", "=x"]))
+
+
+@given(st.one_of(st.text(max_size=200), st.lists(_sdp_lines, max_size=12).map("\r\n".join),
+                 st.binary(max_size=120)))
+@settings(max_examples=500, deadline=None)
+def test_sdp_garbage_raises_only_parse_error(text: str | bytes) -> None:
+    """Peer garbage gives the codec's one declared error (architecture.md "Errors")."""
+    with contextlib.suppress(ParseError):
+        SessionDescription.parse(text)
+
+
+@given(st.one_of(st.text(max_size=120), candidates.map(str).flatmap(
+    lambda c: st.tuples(st.just(c), st.integers(0, len(c)), st.text(max_size=8)).map(
+        lambda t: t[0][:t[1]] + t[2] + t[0][t[1]:]))))
+@settings(max_examples=500, deadline=None)
+def test_candidate_garbage_raises_only_parse_error(text: str) -> None:
+    with contextlib.suppress(ParseError):
+        Candidate.parse(text)
