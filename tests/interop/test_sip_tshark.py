@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from lab.proto.sdp import IceCredentials, Origin, build_share_answer, build_shar
 from lab.proto.sip.ua import Call
 from tests import sipseed as seed
 from tests.conftest import require_tool
-from tests.nethelp import NetBench
+from tests.nethelp import NetBench, wait_until
 from tests.netns.siplab import SeedPath, build_namespaces, make_pki
 from tests.unit.test_sdp_flow import CLIENT_SPECS, CMS_SPECS
 
@@ -73,10 +72,8 @@ def sip_messages(pdml: str) -> dict[str, list[Msg]]:
 
 
 def _call(path: SeedPath) -> None:
-    for _ in range(100):
-        if "traversal" in path.expe.core.zone_flows:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: "traversal" in path.expe.core.zone_flows, "the traversal zone comes up",
+               within=5.0, step=0.05)
     client, ct, cms, cmst = path.client, path.client_thread, path.cms, path.threads[3]
     call, answer = ct.call(client.invite(seed.meeting_uri(), OFFER))
     assert answer == ANSWER

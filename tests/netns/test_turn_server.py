@@ -70,28 +70,23 @@ def make_config(**kw: object) -> TurnServerConfig:
 
 @pytest.fixture
 def lab_factory(netbench: Callable[[], NetBench]) -> Iterator[Callable[..., Lab]]:
-    stack: list[tuple[asyncio.Future[None], NsLoop, list[NsLoop]]] = []
+    made: list[NsLoop] = []  # closed at the end even when make() fails half-way
 
     def make(**kw: object) -> Lab:
         net = build_turn_net(netbench())
-        loops = [NsLoop(net.srv.ns), NsLoop(net.cli.ns), NsLoop(net.peer.ns)]
+        loops = []
+        for ns in (net.srv.ns, net.cli.ns, net.peer.ns):
+            loops.append(NsLoop(ns))
+            made.append(loops[-1])
         clock = FakeClock()
         server = TurnServer(make_config(**kw), clock=clock)
-
-        async def start() -> asyncio.Future[None]:
-            task = asyncio.ensure_future(server.serve())
-            await asyncio.wait_for(server.ready.wait(), 5)
-            return task
-
-        task = loops[0].run(start())
-        stack.append((task, loops[0], loops))
+        loops[0].start(server.serve())  # cancelled with everything else when its loop closes
+        loops[0].run(asyncio.wait_for(server.ready.wait(), 5))
         return Lab(net, loops[0], loops[1], loops[2], server, clock)
 
     yield make
-    for task, srv, loops in stack:
-        srv.loop.call_soon_threadsafe(task.cancel)
-        for lp in loops:
-            lp.close()
+    for lp in made:
+        lp.close()
 
 
 def client(**kw: object) -> TurnClient:
