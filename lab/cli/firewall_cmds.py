@@ -24,11 +24,12 @@ def register(sub: Any) -> None:
     c = fw.add_parser(
         "check", help="load policies into the lab's firewalls and judge them by traffic",
         description="Build a lab with your policies in fw-outside / fw-inside, trace new "
-        "connections with nftables tracing, make each required flow of ports.md (F1-F7) and "
-        "probe flows the call does not need, then report each flow passed or blocked with "
-        "the rule that decided, and every unneeded flow let through (over-permissive). "
-        "Example: uclab firewall check --policy fw-outside=out.nft --policy "
-        "fw-inside=in.rules --json report.json")
+        "connections with nftables tracing, run the real screen share through them (a flow "
+        "the share stops before opening gets a connection attempt), probe flows the call "
+        "does not need, then report each required flow of ports.md (F1-F7) passed or blocked "
+        "with the rule that decided, the ladder step that broke first, and every unneeded "
+        "flow let through (over-permissive). Example: uclab firewall check --policy "
+        "fw-outside=out.nft --policy fw-inside=in.rules --json report.json")
     c.add_argument("--policy", metavar="NODE=FILE", action="append", default=[],
                    help="the policy of firewall NODE (fw-outside, fw-inside): an nftables file "
                    "or an iptables-save file; repeatable; a firewall not named keeps the lab's "
@@ -41,6 +42,9 @@ def register(sub: Any) -> None:
     c.add_argument("--traces", metavar="DIR", type=Path,
                    help="keep the raw `nft monitor trace` lines and the loaded rulesets (with "
                    "their handles), per node: DIR/NODE.trace, DIR/NODE.ruleset.json")
+    c.add_argument("--quick", action="store_true",
+                   help="no share: one TCP connection attempt per connection of each flow, in "
+                   "a lab without daemons (about a second; the ladder step is a prediction)")
     c.add_argument("--name", metavar="LAB", default="fwcheck",
                    help="name of the throwaway lab (default fwcheck; namespaces LAB-NODE)")
     c.set_defaults(func=cmd_check)
@@ -49,11 +53,20 @@ def register(sub: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from lab.cli.lab_cmds import parse_policies  # noqa: PLC0415
-    from lab.firewall import check  # noqa: PLC0415
+    from lab.firewall import check, connection_attempts  # noqa: PLC0415
     from lab.firewall.report import dumps  # noqa: PLC0415
+    from lab.launcher import prelaunch  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
-    report = check(parse_policies(args.policy), args.format, lab=lab)
+    policies = parse_policies(args.policy)
+    if args.quick:
+        report = check(policies, args.format, lab=lab, traffic=connection_attempts())
+    else:
+        launcher = prelaunch(lab)  # the daemons' stacks import while the lab is built
+        try:
+            report = check(policies, args.format, lab=lab)
+        finally:
+            launcher.close()
     print_report(report)
     outputs: dict[Path, str] = {}
     if args.json is not None:
@@ -81,13 +94,17 @@ def print_report(report: Report) -> None:
     out = console.print
     for node, info in report.policies.items():
         out(f"policy of {node}: {info['file']} ({info['format']})")
+    if report.share is not None:
+        _print_share(report.share)
     out("\n[bold]required flows[/] (ports.md)")
     style = {"passed": "green", "blocked": "bold red", "not seen": "yellow"}
     for f in report.flows:
         out(f"  [{style[f.status]}]{f.status.upper():8}[/] {f.spec.id} at {f.spec.judged_at}: "
             f"{f.spec.flow.why}")
         for c in f.connections:
-            out(f"           {c.label}: {c.tuple}: [{style[c.status]}]{c.explain()}[/]")
+            by = " (connection attempt: the share did not open it)" if (
+                c.source == "attempt" and report.share is not None) else ""
+            out(f"           {c.label}{by}: {c.tuple}: [{style[c.status]}]{c.explain()}[/]")
         if not f.connections:
             out("           no connection of this flow was traced")
         if f.step is not None:
@@ -108,6 +125,18 @@ def print_report(report: Report) -> None:
     _verdict(report)
 
 
+def _print_share(share: dict[str, Any]) -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    out = Console(highlight=False, soft_wrap=True).print
+    out(f"\n[bold]the screen share[/] through these policies (time scale "
+        f"{share['time_scale']:g}): {share['ladder']}")
+    for line in [*share["reasons"], *share["diagnosis"]]:
+        out(f"  - {line}", markup=False)
+    for line in share["problems"]:
+        out(f"  [yellow]call:[/] {line}")
+
+
 def _verdict(report: Report) -> None:
     from rich.console import Console  # noqa: PLC0415
 
@@ -123,6 +152,8 @@ def _verdict(report: Report) -> None:
     if too_open:
         text += f"; over-permissive: {', '.join(too_open)}"
     if step is not None:
-        how = "from the run's ladder" if report.ladder_step is not None else "predicted"
+        how = "from the share's ladder" if report.share is not None else "predicted"
         text += f"\nfirst ladder step to break ({how}): {step_name(step)}"
+    elif report.share is not None and blocked:
+        text += "\nthe share's ladder passed: the blocked flows are not needed before the end"
     Console(highlight=False, soft_wrap=True).print(text)

@@ -1,6 +1,9 @@
 """``uclab firewall check``: a firewall policy judged by real traffic (issue 7).
 
-The pieces, each usable on its own (a screen-share run uses all but the traffic):
+    report = check(policies)                                   # the real screen share
+    report = check(policies, traffic=connection_attempts())    # --quick: attempts only
+
+The pieces, each usable on its own:
 
     from lab.firewall import (TraceSession, check, flow_specs, judge, prepare, send_probes,
                               PROBES)
@@ -19,7 +22,8 @@ Modules: :mod:`.policy` (formats, validation, loading, rule names), :mod:`.iptab
 (iptables-save lines back from nft handles), :mod:`.session` (tracing table and monitors),
 :mod:`.trace` (parsing ``nft monitor trace``), :mod:`.flows` (required flows, probes,
 classification), :mod:`.traffic` (connection attempts and probes), :mod:`.report` (verdicts,
-JSON, JUnit), :mod:`.check` (the command's orchestration).
+JSON, JUnit), :mod:`.check` (the command's orchestration; the screen share runs through
+:func:`lab.run.run_built`).
 """
 
 from lab.firewall.check import (
@@ -30,6 +34,8 @@ from lab.firewall.check import (
     connection_attempts,
     judged_nodes,
     lab_steps,
+    screen_share,
+    unopened,
 )
 from lab.firewall.flows import PROBES, FlowSpec, Probe, classify, flow_specs
 from lab.firewall.policy import Policy, Prepared, RuleNames, detect_format, prepare
@@ -61,5 +67,7 @@ __all__ = [
     "lab_steps",
     "parse",
     "prepare",
+    "screen_share",
     "send_probes",
+    "unopened",
 ]

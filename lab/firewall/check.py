@@ -5,31 +5,47 @@
 Steps: read and validate the policies (InputError before anything is built), bring a lab up
 with them (``up`` rolls back by itself on failure), start tracing in the firewalls and the NAT,
 make the traffic, send the probes, stop tracing, read the rules back (iptables lines), tear the
-lab down, judge. The traffic is a parameter: by default one real TCP connection attempt per
-connection each required flow opens (:func:`connection_attempts`); a caller that runs the real
-screen share passes its own function, which may return the step the run's ladder stopped at.
+lab down, judge.
+
+The traffic is a parameter. By default it is the real screen share (:func:`screen_share`):
+the node daemons start *under* tracing (Expressway-C's traversal zone is opened then), the
+Skype client shares into the CMS meeting, CMS hangs up, and the run's ladder, computed from
+its capture, says which step broke first. A call that stops early never opens some flows
+(no ConnectionBind without a relayed connection, no BYE from Expressway-E without a call):
+each flow whose connections the share did not all open is then judged by connection attempts
+made for it right after the share, and reported as such. :func:`connection_attempts` (``uclab
+firewall check --quick``) makes only those attempts, in a lab without daemons: about a second,
+no ladder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
-from lab import build, teardown, topology
+from lab import build, daemons, teardown, topology
 from lab.build import BuildContext, Step
 from lab.errors import LabError
-from lab.firewall.flows import PROBES, FlowSpec, flow_specs
+from lab.firewall.flows import PROBES, FlowSpec, classify, flow_specs
 from lab.firewall.policy import Format, early_chains, loaded_rulesets, prepare
 from lab.firewall.report import Report, judge
 from lab.firewall.session import TraceSession
+from lab.firewall.trace import FiveTuple, PacketTrace
 from lab.firewall.traffic import AttemptResult, drive, plan, send_probes
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LAB = "fwcheck"
+#: The share of a firewall check: short media, a short wait for the BYE's answer (a policy
+#: that blocks F2 makes it fail), the daemons' long timers five times faster (CMS gives up
+#: TURN after 2 s instead of 10 s).
+SHARE_MEDIA_S, SHARE_HANGUP_S, SHARE_TIME_SCALE = 0.3, 3.0, 0.2
 
 
 @dataclass(frozen=True)
@@ -39,15 +55,20 @@ class RunOutcome:
 
     ladder_step: int | None = None
     attempts: tuple[AttemptResult, ...] = ()
+    share: dict[str, Any] | None = None  # the share's ladder summary, problems, diagnosis
 
 
 @dataclass(frozen=True)
 class Traffic:
     """Who makes the traffic: ``run(ctx, specs)`` while tracing, and the build steps of
-    :data:`lab.build.STEPS` the lab needs for it (None: all of them, daemons included)."""
+    :data:`lab.build.STEPS` the lab needs for it (None: all of them, daemons included).
+    ``complement``: flows the traffic did not open in full get connection attempts after it.
+    ``made_by`` names the traffic's connections in the report."""
 
     run: Callable[[BuildContext, tuple[FlowSpec, ...]], RunOutcome]
     build_steps: tuple[str, ...] | None = None
+    complement: bool = False
+    made_by: str = "traffic"
 
 
 def connection_attempts(timeout: float = 0.8) -> Traffic:
@@ -58,7 +79,36 @@ def connection_attempts(timeout: float = 0.8) -> Traffic:
         results = drive(ctx.lab, plan(ctx.topology, specs), timeout=timeout)
         return RunOutcome(attempts=tuple(results))
 
-    return Traffic(run, ("network", "nftables"))
+    return Traffic(run, ("network", "nftables"), made_by="attempt")
+
+
+def screen_share(*, media_seconds: float = SHARE_MEDIA_S, time_scale: float = SHARE_TIME_SCALE
+                 ) -> Traffic:
+    """The real call (:func:`lab.run.run_built`): the daemons start under tracing, the share,
+    the hang-up from CMS, the ladder of its capture; then the daemons stop (the attempts and
+    probes that follow use some of their ports)."""
+
+    def run(ctx: BuildContext, specs: tuple[FlowSpec, ...]) -> RunOutcome:
+        from lab import scenario  # noqa: PLC0415 - the run engine imports the firewall
+        from lab.run import RunOptions, RunPlan, run_built  # noqa: PLC0415
+
+        sc = scenario.load("screen-share")
+        sc = dataclasses.replace(sc, topology=ctx.topology, limits=dataclasses.replace(
+            sc.limits, hangup_seconds=SHARE_HANGUP_S))
+        result = run_built(ctx, RunPlan(sc, ctx.topology, media_seconds=media_seconds,
+                                        time_scale=time_scale), RunOptions(lab=ctx.lab))
+        with ctx.state.locked():  # the call is over: attempts and probes need their ports
+            daemons.stop_daemons(ctx.state)
+        ladder = result.ladder
+        stopped = ladder.verdict.stopped_at if ladder else None
+        share = {"ladder": ladder.verdict.summary if ladder else "no ladder",
+                 "stopped_at": stopped,
+                 "reasons": list(ladder.verdict.reasons) if ladder else [],
+                 "diagnosis": result.diagnosis, "call": result.outcome.reached,
+                 "problems": result.outcome.problems, "time_scale": time_scale}
+        return RunOutcome(ladder_step=stopped, share=share)
+
+    return Traffic(run, ("network", "nftables", "pki"), complement=True, made_by="share")
 
 
 def lab_steps(traffic: Traffic, extra: list[Step]) -> list[Step]:
@@ -79,12 +129,48 @@ def judged_nodes(specs: tuple[FlowSpec, ...]) -> list[str]:
     return list(dict.fromkeys(nodes))
 
 
+def unopened(traces: Mapping[str, list[PacketTrace]], specs: tuple[FlowSpec, ...]
+             ) -> tuple[FlowSpec, ...]:
+    """The flows of which fewer connections were traced than the call needs (F5: two)."""
+    found = classify(dict(traces), specs, ())
+    return tuple(s for s in specs if len({p.tuple for p in found.flows[s.id]})
+                 < len(s.connections))
+
+
+@dataclass
+class _Made:
+    outcome: RunOutcome = field(default_factory=RunOutcome)
+    attempted: dict[str, frozenset[FiveTuple]] = field(default_factory=dict)
+
+
+def _complement(ctx: BuildContext, session: TraceSession, specs: tuple[FlowSpec, ...],
+                timeout: float) -> dict[str, frozenset[FiveTuple]]:
+    """Connection attempts for the flows the traffic did not open in full; per flow, the
+    5-tuples the attempts used."""
+    missing = unopened(session.snapshot(), specs)
+    if not missing:
+        return {}
+    results = drive(ctx.lab, plan(ctx.topology, missing, spare=True), timeout=timeout)
+    tried: dict[str, set[FiveTuple]] = {s.id: set() for s in missing}
+    for r in results:
+        if r.local is not None:
+            a = r.attempt
+            tried[a.flow].add(FiveTuple("tcp", IPv4Address(r.local[0]), r.local[1],
+                                        IPv4Address(a.dst[0]), a.dst[1]))
+        log.info("%s %s (the share did not open it): %s", r.attempt.flow, r.attempt.label,
+                 "connected" if r.connected else r.error)
+    return {flow: frozenset(t) for flow, t in tried.items()}
+
+
 def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str = DEFAULT_LAB,
           topology_name: str | Path | None = None, traffic: Traffic | None = None,
-          probe_wait: float = 0.3, trace_limit: float = 120.0) -> Report:
-    """Check ``policies`` (firewall node -> file) against real traffic in lab ``lab``."""
+          probe_wait: float = 0.3, trace_limit: float = 120.0,
+          attempt_timeout: float = 0.8) -> Report:
+    """Check ``policies`` (firewall node -> file) against real traffic in lab ``lab``: by
+    default the real screen share (:func:`screen_share`)."""
     topo = topology.load(topology_name)
-    make_traffic = traffic or connection_attempts()
+    make_traffic = traffic or screen_share()
+    made = _Made()
     with prepare(topo, policies, fmt) as prep:
         specs = flow_specs(prep.topology)
         ctx = build.up(prep.topology, lab, steps=lab_steps(make_traffic, prep.steps))
@@ -93,18 +179,25 @@ def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str =
             rulesets = loaded_rulesets(lab, nodes)
             names = prep.rule_names(lab, rulesets)
             with TraceSession(lab, nodes, limit=trace_limit) as session:
-                outcome = make_traffic.run(ctx, specs)
+                made.outcome = make_traffic.run(ctx, specs)
+                if make_traffic.complement:
+                    made.attempted = _complement(ctx, session, specs, attempt_timeout)
                 send_probes(lab, PROBES, wait=probe_wait)
                 traces = session.stop()
                 raw = {node: session.lines(node) for node in session.nodes}
         finally:
             with contextlib.suppress(LabError):
                 teardown.down(lab)
-    report = judge(traces, specs, PROBES, names=names, ladder_step=outcome.ladder_step)
-    report.raw_traces, report.rulesets = raw, rulesets
+    outcome = made.outcome
+    report = judge(traces, specs, PROBES, names=names, ladder_step=outcome.ladder_step,
+                   made_by=make_traffic.made_by, attempted=made.attempted)
+    report.raw_traces, report.rulesets, report.share = raw, rulesets, outcome.share
     report.notes = [f"{p.node}: chain {chain} runs before the lab's trace point (prerouting, "
                     "priority -199); a flow it drops shows as 'not seen'"
                     for p in prep.policies for chain in early_chains(rulesets[p.node])]
+    report.notes += [f"{flow}: the share did not open all its connections (it stopped before "
+                     "needing them); judged by connection attempts made after it"
+                     for flow in made.attempted]
     given = {p.node: p for p in prep.policies}
     report.policies = {
         n.name: {"file": str(given[n.name].path), "format": given[n.name].format}

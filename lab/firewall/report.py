@@ -65,6 +65,7 @@ class Connection:
     packets: int
     named: NamedRule | None
     answer_dropped: bool = False  # the SYN got through, its SYN+ACK did not
+    source: str = "traffic"  # what made it: "share" (the real call) or "attempt"
 
     @property
     def status(self) -> Status:
@@ -125,7 +126,8 @@ def _fate(packets: list[PacketTrace]) -> Decision | None:
 
 
 def _connections(node: str, packets: list[PacketTrace], answers: list[PacketTrace],
-                 spec: FlowSpec | None, names: RuleNamer) -> list[Connection]:
+                 spec: FlowSpec | None, names: RuleNamer, *, source: str = "traffic"
+                 ) -> list[Connection]:
     by_tuple: dict[FiveTuple, list[PacketTrace]] = {}
     for p in packets:
         assert p.tuple is not None
@@ -144,13 +146,23 @@ def _connections(node: str, packets: list[PacketTrace], answers: list[PacketTrac
             decision = answer
         label, step = spec.connection(index) if spec else ("probe", None)
         out.append(Connection(five, label, step, decision, len(group),
-                              names.name(node, decision) if decision else None, dropped))
+                              names.name(node, decision) if decision else None, dropped,
+                              source))
     return out
 
 
 def _flow(spec: FlowSpec, packets: list[PacketTrace], answers: list[PacketTrace],
-          names: RuleNamer) -> FlowResult:
-    conns = tuple(_connections(spec.judged_at, packets, answers, spec, names))
+          names: RuleNamer, *, made_by: str, attempted: frozenset[FiveTuple] | None
+          ) -> FlowResult:
+    """A flow's verdict from its traced connections; a flow the traffic did not open in full
+    (``attempted``: the check's own connection attempts for it) is judged by those alone."""
+    source = made_by
+    if attempted is not None:
+        packets = [p for p in packets if p.tuple in attempted]
+        answers = [a for a in answers if a.tuple is not None
+                   and a.tuple.reversed() in attempted]
+        source = "attempt"
+    conns = tuple(_connections(spec.judged_at, packets, answers, spec, names, source=source))
     blocked = [c for c in conns if c.status == "blocked"]
     if blocked:
         return FlowResult(spec, "blocked", conns, blocked[0])
@@ -170,6 +182,7 @@ class Report:
     raw_traces: dict[str, list[str]] = field(default_factory=dict)  # node -> trace lines
     rulesets: dict[str, str] = field(default_factory=dict)  # node -> nft -j list ruleset
     notes: list[str] = field(default_factory=list)  # what may limit the judgement
+    share: dict[str, Any] | None = None  # the screen share's run, when the traffic was one
 
     @property
     def over_permissive(self) -> list[ProbeResult]:
@@ -182,9 +195,9 @@ class Report:
 
     @property
     def first_broken_step(self) -> int | None:
-        """From the run's ladder when there was a run, else the lowest step a blocked flow
-        breaks (a prediction from the flow table)."""
-        if self.ladder_step is not None:
+        """From the run's ladder when there was a run (None: the ladder passed), else the
+        lowest step a blocked flow breaks (a prediction from the flow table)."""
+        if self.ladder_step is not None or self.share is not None:
             return self.ladder_step
         steps = [f.step for f in self.flows if f.step is not None]
         return min(steps) if steps else None
@@ -196,7 +209,9 @@ class Report:
             "flows": [_flow_json(f) for f in self.flows],
             "over_permissive": [_probe_json(p) for p in self.over_permissive],
             "first_broken_step": step_name(step) if step is not None else None,
-            "step_source": "ladder" if self.ladder_step is not None else "flow table",
+            "step_source": "ladder" if self.ladder_step is not None or self.share is not None
+            else "flow table",
+            "share": self.share,
             "probes": [_probe_json(p) for p in self.probes],
             "other_connections": [{"node": n, **_conn_json(c)} for n, c in self.other],
             "policies": self.policies,
@@ -221,13 +236,15 @@ def _decision_json(c: Connection | None) -> dict[str, Any]:
 
 def _conn_json(c: Connection) -> dict[str, Any]:
     return {"connection": str(c.tuple), "label": c.label, "status": c.status,
-            **_decision_json(c), "packets": c.packets}
+            **_decision_json(c), "packets": c.packets, "source": c.source}
 
 
 def _flow_json(f: FlowResult) -> dict[str, Any]:
     step, decision = f.step, _decision_json(f.decider)
+    judged_by = f.connections[0].source if f.connections else None
     return {"id": f.spec.id, "status": f.status, "rule": decision.pop("rule"),
             "step": step_name(step) if step is not None else None, **decision,
+            "judged_by": judged_by,
             "firewall": f.spec.flow.firewall, "judged_at": f.spec.judged_at,
             "why": f.spec.flow.why, "connections": [_conn_json(x) for x in f.connections]}
 
@@ -239,11 +256,15 @@ def _probe_json(p: ProbeResult) -> dict[str, Any]:
 
 def judge(traces: Mapping[str, list[PacketTrace]], specs: Iterable[FlowSpec],
           probes: Iterable[Probe] = PROBES, *, names: RuleNamer | None = None,
-          ladder_step: int | None = None) -> Report:
-    """The report of a run from its traces, whoever made the traffic."""
+          ladder_step: int | None = None, made_by: str = "traffic",
+          attempted: Mapping[str, frozenset[FiveTuple]] | None = None) -> Report:
+    """The report of a run from its traces, whoever made the traffic (``made_by``: "share",
+    "attempt"); flows in ``attempted`` are judged by the check's own attempts for them."""
     specs, probes, namer = tuple(specs), tuple(probes), names or _NftNames()
     found = classify(dict(traces), specs, probes)
-    flows = [_flow(s, found.flows[s.id], found.flow_answers[s.id], namer) for s in specs]
+    tried = attempted or {}
+    flows = [_flow(s, found.flows[s.id], found.flow_answers[s.id], namer, made_by=made_by,
+                   attempted=tried.get(s.id)) for s in specs]
     results = []
     for p in probes:
         # a probe is judged by its first packet: a policy that lets it in is too open, even

@@ -150,6 +150,14 @@ class TraceSession:
         self._traces = {node: parse(m.lines) for node, m in self._monitors.items()}
         return self._traces
 
+    def snapshot(self) -> dict[str, list[PacketTrace]]:
+        """Everything traced so far, the monitors still running (each has read up to a fresh
+        marker): what the traffic did, before the check adds its own attempts."""
+        time.sleep(SETTLE)
+        for m in self._monitors.values():
+            m.mark()
+        return {node: parse(list(m.lines)) for node, m in self._monitors.items()}
+
     def lines(self, node: str) -> list[str]:
         """The raw trace lines of ``node`` (for saving alongside a report)."""
         return list(self._monitors[node].lines)

@@ -232,7 +232,39 @@ def parse(lines: Iterable[str]) -> list[PacketTrace]:
         current.events.append(ev)
         if ev.kind == "packet" and current.tuple is None:
             current.tuple, current.tcp_flags, current.iif, current.oif = header(ev.text)
-    return packets
+    return _rejoin(packets)
+
+
+_IDENTITY = re.compile(r"\bip id (\d+)\b.*?\bip length (\d+)\b")
+REJOIN_WINDOW = 64  # packets back where a packet's earlier chains may be found
+
+
+def _identity(p: PacketTrace) -> tuple[object, ...] | None:
+    first = next((e for e in p.events if e.kind == "packet"), None)
+    m = _IDENTITY.search(first.text) if first is not None else None
+    if m is None or p.tuple is None:
+        return None
+    return (p.tuple, p.tcp_flags, m.group(1), m.group(2))
+
+
+def _rejoin(packets: list[PacketTrace]) -> list[PacketTrace]:
+    """One packet whose trace id changed between two chains is one packet again: the kernel's
+    id follows the socket buffer, and a buffer that is copied on the way (a capture taps the
+    bridge port) gets a new one, so the lab's prerouting chain and the policy's forward chain
+    report the same SYN under two ids. Same 5-tuple, TCP flags, IP id and length, and no chain
+    in common: the later part is appended to the earlier one."""
+    out: list[PacketTrace] = []
+    for p in packets:
+        key = _identity(p)
+        chains = {e.where for e in p.events if e.kind == "packet"}
+        target = next((q for q in reversed(out[-REJOIN_WINDOW:]) if key is not None
+                       and _identity(q) == key and not chains & {
+                           e.where for e in q.events if e.kind == "packet"}), None)
+        if target is None:
+            out.append(p)
+        else:
+            target.events.extend(p.events)
+    return out
 
 
 def decide(events: Iterable[TraceEvent]) -> Decision | None:

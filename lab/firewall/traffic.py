@@ -62,14 +62,22 @@ def node_of(topo: Topology, address: IPv4Address) -> str:
     raise LabError(f"no node of {topo.name} has the address {address}")
 
 
-def plan(topo: Topology, specs: Iterable[FlowSpec]) -> list[list[Attempt]]:
-    """The attempts, in rounds: round k holds the k-th connection of every flow."""
+def plan(topo: Topology, specs: Iterable[FlowSpec], *, spare: bool = False
+         ) -> list[list[Attempt]]:
+    """The attempts, in rounds: round k holds the k-th connection of every flow. ``spare``:
+    the daemons of a share run (or ran) in the lab, so the seed's source ports are theirs;
+    take the last ports of the flow's source range, or ephemeral ones."""
     rounds: list[list[Attempt]] = []
     for spec in specs:
         f = spec.flow
-        seeds = SEED_SOURCE_PORTS.get(f.id, ())
+        seeds = () if spare else SEED_SOURCE_PORTS.get(f.id, ())
         for k, (label, _step) in enumerate(spec.connections):
-            sport = seeds[k] if k < len(seeds) else (f.sport.first + k if f.sport else 0)
+            if k < len(seeds):
+                sport = seeds[k]
+            elif f.sport is None:
+                sport = 0
+            else:
+                sport = f.sport.last - k if spare else f.sport.first + k
             attempt = Attempt(f.id, label, node_of(topo, f.src), (str(f.src), sport),
                               node_of(topo, f.dst), (str(f.dst), f.dport.first))
             while len(rounds) <= k:
@@ -94,10 +102,22 @@ def _socket_in(ns: str, kind: int, bind: tuple[str, int]) -> socket.socket:
 
 
 def _listeners(lab: str, rounds: Sequence[Sequence[Attempt]]) -> list[socket.socket]:
+    """A listener at each destination, unless something listens there already (a daemon)."""
     out = []
     for dst_node, dst in sorted({(a.dst_node, a.dst) for r in rounds for a in r}):
-        s = _socket_in(namespace(lab, dst_node), socket.SOCK_STREAM, dst)
-        s.listen(16)
+        try:
+            s = _socket_in(namespace(lab, dst_node), socket.SOCK_STREAM, dst)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue
+        try:
+            s.listen(16)
+        except OSError as exc:
+            s.close()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue
         out.append(s)
     return out
 
@@ -136,7 +156,11 @@ def drive(lab: str, rounds: Sequence[Sequence[Attempt]], *, timeout: float = 0.8
         for attempts in rounds:
             socks: dict[socket.socket, int] = {}
             for i, a in enumerate(attempts):
-                s = _socket_in(namespace(lab, a.node), socket.SOCK_STREAM, a.src)
+                try:
+                    s = _socket_in(namespace(lab, a.node), socket.SOCK_STREAM, a.src)
+                except OSError as exc:  # its source port is taken
+                    results.append(AttemptResult(a, None, False, exc.strerror))
+                    continue
                 keep.callback(s.close)
                 error = _start_connect(s, a.dst)
                 if error is None:

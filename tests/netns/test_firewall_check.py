@@ -1,6 +1,7 @@
 """`uclab firewall check` itself: bad policies refused before anything is built (with the
-tool's own message and line), outputs (JSON, JUnit, raw traces), nothing left behind, the
-tracing session on its own (the API a screen-share run uses), bounded monitors, probe routes."""
+tool's own message and line), outputs (JSON, JUnit, raw traces) of a check through the real
+screen share and of --quick, nothing left behind, the tracing session on its own, bounded
+monitors, probe routes."""
 
 from __future__ import annotations
 
@@ -97,11 +98,32 @@ def test_outputs_and_nothing_left(tmp_path: Path) -> None:
     for f in report["flows"]:
         assert {"id", "status", "rule", "step"} <= set(f)
         assert f["status"] == "passed" and f["handle"] is not None and f["step"] is None
+        assert f["judged_by"] == "share"  # the real call opened every flow
+    assert report["share"]["ladder"] == "PASS: all 33 steps of flow.md §3 seen in order"
+    assert report["share"]["call"] == "ended" and report["share"]["problems"] == []
+    assert (report["step_source"], report["first_broken_step"]) == ("ladder", None)
     suite = ET.fromstring((out / "r.xml").read_text())
     assert suite.get("tests") == str(7 + len(PROBES)) and suite.get("failures") == "0"
     lines = (out / "traces" / "fw-inside.trace").read_text().splitlines()
     assert any("inet filter forward rule" in ln and "(verdict accept)" in ln for ln in lines)
     assert json.loads((out / "traces" / "fw-inside.ruleset.json").read_text())["nftables"]
+
+
+def test_quick_mode_makes_connection_attempts_only(tmp_path: Path) -> None:
+    """--quick: no daemons, no share; the ladder step is the flow table's prediction."""
+    lab = lab_name()
+    out = tmp_path / "r.json"
+    code = main(["firewall", "check", "--quick", "--name", lab, "--json", str(out),
+                 "--policy", f"fw-inside={POLICIES / 'inside-3478-connlimit.nft'}"])
+    assert code == 1
+    assert_gone(lab)
+    report = json.loads(out.read_text())
+    assert report["share"] is None and report["step_source"] == "flow table"
+    assert report["first_broken_step"].startswith("19 ")
+    f5 = next(f for f in report["flows"] if f["id"] == "F5")
+    assert [(c["connection"], c["status"], c["source"]) for c in f5["connections"]] == [
+        ("tcp 10.48.54.230:33347 -> 10.48.54.229:3478", "passed", "attempt"),
+        ("tcp 10.48.54.230:33348 -> 10.48.54.229:3478", "blocked", "attempt")]
 
 
 def test_failing_check_reports_junit_failures(tmp_path: Path) -> None:
@@ -125,9 +147,13 @@ def test_a_drop_before_the_trace_point_is_not_seen_and_noted(tmp_path: Path) -> 
     report = check({"fw-inside": policy}, lab=lab_name())
     assert {f.spec.id: f.status for f in report.flows}["F5"] == "not seen"
     assert report.verdict == "fail"
-    assert report.notes == ["fw-inside: chain inet early pre (hook prerouting, priority -300) "
-                            "runs before the lab's trace point (prerouting, priority -199); a "
-                            "flow it drops shows as 'not seen'"]
+    assert report.notes[0] == ("fw-inside: chain inet early pre (hook prerouting, priority "
+                               "-300) runs before the lab's trace point (prerouting, priority "
+                               "-199); a flow it drops shows as 'not seen'")
+    # the share never saw its Allocate through, so F5 was tried by attempts too: not seen either
+    assert "F5: the share did not open all its connections (it stopped before needing them); " \
+        "judged by connection attempts made after it" in report.notes
+    assert report.share is not None and report.share["stopped_at"] == 6
 
 
 def test_traffic_is_pluggable_and_a_failure_leaves_nothing(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
-"""Every policy of tests/data/policies through `uclab firewall check`, compared with the
-result written next to it. Each flow crosses one firewall, so a check judges an fw-outside
-policy and an fw-inside policy at once: one lab per pair."""
+"""Every policy of tests/data/policies through `uclab firewall check` (the real screen share),
+compared with the result written next to it. Each flow crosses one firewall, so a check judges
+an fw-outside policy and an fw-inside policy at once: one lab per pair. The share's ladder says
+where the call broke first (None: it passed)."""
 
 from __future__ import annotations
 
@@ -13,21 +14,22 @@ from lab.cli import main
 from tests.firewallhelp import POLICIES, compare, expectation, policy_files
 from tests.labhelp import lab_name
 
+#: (fw-outside policy, fw-inside policy, the step where the share's ladder stops)
 PAIRS = [
-    ("outside-baseline-like.nft", "inside-baseline-like.nft"),
-    ("outside-realistic.iptables", "inside-correct.iptables"),
-    ("outside-relay-outbound-only.nft", "inside-3478-udp-only.nft"),
-    ("outside-relay-udp-only.nft", "inside-3478-connlimit.nft"),
-    ("outside-missing-f2.iptables", "inside-traversal-wrong-direction.nft"),
-    ("outside-any-any.nft", "inside-whole-lan-inbound.nft"),
-    ("outside-baseline-like.nft", "inside-3478-connlimit-iptables.iptables"),
-    ("outside-realistic.iptables", "inside-any-any.iptables"),
-    ("outside-relay-outbound-only.nft", "inside-stateless.iptables"),
+    ("outside-baseline-like.nft", "inside-baseline-like.nft", None),
+    ("outside-realistic.iptables", "inside-correct.iptables", None),
+    ("outside-relay-outbound-only.nft", "inside-3478-udp-only.nft", 6),
+    ("outside-relay-udp-only.nft", "inside-3478-connlimit.nft", 17),
+    ("outside-missing-f2.iptables", "inside-traversal-wrong-direction.nft", 3),
+    ("outside-any-any.nft", "inside-whole-lan-inbound.nft", None),
+    ("outside-baseline-like.nft", "inside-3478-connlimit-iptables.iptables", 19),
+    ("outside-realistic.iptables", "inside-any-any.iptables", None),
+    ("outside-relay-outbound-only.nft", "inside-stateless.iptables", 3),
 ]
 
 
 def test_every_policy_is_in_a_pair_and_has_its_expectation() -> None:
-    paired = {name for pair in PAIRS for name in pair}
+    paired = {name for a, b, _ in PAIRS for name in (a, b)}
     files = {p.name for p in policy_files()}
     assert files == paired
     assert len(files) >= 10
@@ -36,8 +38,9 @@ def test_every_policy_is_in_a_pair_and_has_its_expectation() -> None:
         assert exp.firewall == ("fw-outside" if name.startswith("outside") else "fw-inside")
 
 
-@pytest.mark.parametrize(("outside", "inside"), PAIRS, ids=[f"{a}+{b}" for a, b in PAIRS])
-def test_policy_pair(outside: str, inside: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("outside", "inside", "stop"), PAIRS,
+                         ids=[f"{a}+{b}" for a, b, _ in PAIRS])
+def test_policy_pair(outside: str, inside: str, stop: int | None, tmp_path: Path) -> None:
     out_exp, in_exp = expectation(POLICIES / outside), expectation(POLICIES / inside)
     report_path = tmp_path / "report.json"
     code = main(["firewall", "check", "--name", lab_name(),
@@ -54,3 +57,13 @@ def test_policy_pair(outside: str, inside: str, tmp_path: Path) -> None:
     want = "pass" if (out_exp.verdict, in_exp.verdict) == ("pass", "pass") else "fail"
     assert report["verdict"] == want
     assert code == (0 if want == "pass" else 1)
+    share = report["share"]
+    assert share["stopped_at"] == stop, share["ladder"]
+    assert report["step_source"] == "ladder"
+    assert (report["first_broken_step"] or "").startswith(f"{stop} " if stop else "")
+    for f in report["flows"]:  # the share opens F1 and F7 in any case; the rest when reached
+        if stop is None or f["id"] in ("F1", "F7"):
+            assert f["judged_by"] == "share", f
+        elif f["judged_by"] == "attempt":
+            assert f"{f['id']}: the share did not open all its connections" in " ".join(
+                report["notes"])

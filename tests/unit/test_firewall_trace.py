@@ -147,3 +147,23 @@ def test_tcp_flags_in_words_and_in_hex() -> None:
     assert tcp_flag_names(None) == frozenset()
     answer = find(packets("stateless", "fw-inside"), sport=7001, dst="10.48.54.227")
     assert answer.tcp_flags == "0x12" and answer.flags == {"syn", "ack"}
+
+
+def test_a_packet_whose_trace_id_changed_between_chains_is_one_packet() -> None:
+    """During the real share the capture taps the bridge ports; the kernel then reports the
+    lab's prerouting chain and the policy's forward chain of one SYN under two trace ids."""
+    lines = (TRACES / "share-connlimit" / "fw-inside.trace").read_text().splitlines()
+    ids = {parse_line(ln).id for ln in lines  # type: ignore[union-attr]
+           if "tcp sport 33348 tcp dport 3478" in ln and "packet:" in ln}
+    assert len(ids) >= 2  # the split is real in this capture
+    pkts = parse(lines)
+    binds = [p for p in pkts if p.tuple is not None and p.tuple.sport == 33348]
+    assert binds and all(p.decision is not None and p.decision.verdict == "reject"
+                         and p.decision.handle == 6 for p in binds)
+    assert all(len({e.table for e in p.events}) == 2 for p in binds)  # uclab_trace + vcfw
+    control = find(pkts, sport=33347, dport=3478)
+    assert control.decision is not None and control.decision.rule is not None
+    assert 'comment "CMS TURN"' in control.decision.rule
+    # no packet of the lab's traffic is left with the lab's own chain only
+    assert not [p for p in pkts if p.tuple is not None and not p.local
+                and {e.table for e in p.events} == {TRACE_TABLE}]
