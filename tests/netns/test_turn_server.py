@@ -95,6 +95,20 @@ def client(**kw: object) -> TurnClient:
     return TurnClient(**args)  # type: ignore[arg-type]
 
 
+async def send_and_read(addr: tuple[str, int], data: bytes, within: float) -> bytes:
+    """Connect, send ``data``, and return what comes back before the other side closes
+    (``b""``: closed without an answer; a close with our bytes unread is a reset)."""
+    reader, writer = await asyncio.open_connection(*addr)
+    writer.write(data)
+    try:
+        async with asyncio.timeout(within):
+            got = await reader.read(100)
+    except ConnectionResetError:
+        got = b""
+    writer.close()
+    return got
+
+
 def test_both_directions_with_seed_ports(lab_factory: Callable[..., Lab]) -> None:
     lab = lab_factory()
     lab.peer.run(echo_server(PEER, 7000))
@@ -275,18 +289,8 @@ def test_peer_without_permission_is_refused(lab_factory: Callable[..., Lab]) -> 
     lab_state: dict[str, TurnClient] = {}
     relayed = lab.cli.run(cms())
 
-    async def peer_connects() -> bytes:
-        reader, writer = await asyncio.open_connection(*relayed)
-        writer.write(b"hello?")
-        try:
-            async with asyncio.timeout(5):
-                data = await reader.read(100)  # the relay closes an unpermitted peer
-        except ConnectionResetError:  # closed with our bytes unread: a reset
-            data = b""
-        writer.close()
-        return data
-
-    assert lab.peer.run(peer_connects()) == b""
+    # the relay closes an unpermitted peer
+    assert lab.peer.run(send_and_read(relayed, b"hello?", 5)) == b""
     lab.cli.run(lab_state["client"].close())
 
 
@@ -315,18 +319,7 @@ def test_bind_with_unknown_id_and_bind_timer(lab_factory: Callable[..., Lab]) ->
 
     assert lab.cli.run(bind_unknown()) == 400
 
-    async def peer_waits() -> bytes:
-        reader, writer = await asyncio.open_connection(*relayed)
-        writer.write(b"data nobody binds")
-        try:
-            async with asyncio.timeout(10):
-                data = await reader.read(100)
-        except ConnectionResetError:
-            data = b""
-        writer.close()
-        return data
-
-    waiting = lab.peer.start(peer_waits())
+    waiting = lab.peer.start(send_and_read(relayed, b"data nobody binds", 10))
     c = state["client"]
     assert isinstance(c, TurnClient)
 
@@ -355,18 +348,8 @@ def test_bind_with_unknown_id_and_bind_timer(lab_factory: Callable[..., Lab]) ->
 def test_garbage_on_the_listening_port(lab_factory: Callable[..., Lab]) -> None:
     lab = lab_factory()
 
-    async def garbage() -> bytes:
-        reader, writer = await asyncio.open_connection(SRV_IN, 3478)
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            async with asyncio.timeout(5):
-                data = await reader.read(100)
-        except ConnectionResetError:
-            data = b""
-        writer.close()
-        return data
-
-    assert lab.cli.run(garbage()) == b""  # closed, no answer
+    http = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert lab.cli.run(send_and_read((SRV_IN, 3478), http, 5)) == b""  # closed, no answer
 
     async def still_works() -> tuple[str, int]:
         async with client() as c:
