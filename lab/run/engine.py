@@ -294,11 +294,13 @@ def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
     if state.phase != "up":
         raise SetupError(f"lab {lab} is {state.phase}, not up: `uclab down --name {lab}` "
                          "removes it, then run again")
-    if Path(state.topology).resolve() != plan.topology.path.resolve() or plan.policies:
-        raise InputError(f"lab {lab} runs {state.topology}; this run needs its own lab "
-                         f"({plan.topology.path}, policies {dict(plan.policies) or 'baseline'})",
-                         "--name", fix=f"`uclab down --name {lab}` first, or give another "
-                         "--name")
+    changes = [f"policies of {', '.join(plan.policies)}"] if plan.policies else []
+    changes += [f"settings of {n}" for n in plan.scenario.overridden]
+    if Path(state.topology).resolve() != plan.topology.path.resolve() or changes:
+        what = ", ".join(changes) or f"topology {plan.topology.path}"
+        raise InputError(f"lab {lab} runs {state.topology} as it is; scenario "
+                         f"{plan.scenario.name} needs a lab of its own ({what})", "--name",
+                         fix=f"`uclab down --name {lab}` first, or give another --name")
     ctx = BuildContext(lab, plan.topology, state)
     try:
         with state.locked():

@@ -136,3 +136,19 @@ def test_a_link_cut_at_a_daemon_event(tmp_path: Path) -> None:
         "cut the link sfb-edge:external when cms reports 'answered'"]
     # the Edge's side of the Internet went away after the answer left CMS
     assert data["verdict"]["stopped_at"] in range(12, 18), data["verdict"]["summary"]
+
+
+def test_a_scenario_that_changes_the_lab_refuses_a_lab_that_is_up() -> None:
+    lab = lab_name()
+    up = uclab("up", "--name", lab, "--no-daemons")
+    assert up.returncode == 0, up.stderr
+    try:
+        proc = uclab("run", "cms-wrong-turn-password", "--name", lab)
+        assert proc.returncode == 2
+        assert (f"lab {lab} runs" in proc.stderr and "scenario cms-wrong-turn-password needs "
+                "a lab of its own (settings of cms)" in proc.stderr), proc.stderr
+        assert (RUN_ROOT / lab).exists()  # the lab is left as it was
+    finally:
+        down = uclab("down", "--name", lab)
+    assert down.returncode == 0, down.stderr
+    assert_gone(lab)
