@@ -107,6 +107,8 @@ def _print_ice(console: Any, result: RunResult) -> None:
         info = reply if calls is None else (calls[-1] if calls else {})
         if info.get("pair"):
             console.print(f"ICE at {node}: selected {info['pair']}", highlight=False)
+        elif info.get("ice"):
+            console.print(f"ICE at {node}: no pair succeeded", highlight=False)
         if calls is None:  # the Skype client, controlling
             for line in info.get("ice", []):
                 console.print(f"    {line}", highlight=False, markup=False)

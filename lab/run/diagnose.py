@@ -90,10 +90,10 @@ def diagnose(ladder: Ladder, capture: Capture, topo: Topology, *,
     """The diagnosis lines of one run (see the module docstring), most telling first."""
     where = _Where(topo)
     lines = _rejections(ladder, where)
-    lines += _turn_errors(ladder, where)
-    lines += _host_only(ladder)
     lines += _failed_connects(ladder, where)
+    lines += _turn_errors(ladder, where)
     lines += _unbound(ladder, where, time_scale)
+    lines += _host_only(ladder)
     lines += _losses(list(segments(capture)), where)
     if time_scale != 1:
         timers = ", ".join(f"{what} {seconds * time_scale:g} s instead of {seconds:g} s"
@@ -292,7 +292,7 @@ def _losses(segs: list[Segment], where: _Where) -> list[str]:
     if again:
         worst = ", ".join(f"{where.name(k[0])} {k[0]}:{k[1]} -> {where.name(k[2])} "
                           f"{k[2]}:{k[3]}: {n}" for k, n in again.most_common(3))
-        out.append(f"{sum(again.values())} TCP retransmission(s) on {len(again)} "
+        out.append(f"TCP retransmissions: {sum(again.values())}, on {len(again)} "
                    f"connection direction(s) (most: {worst})")
     for bridge, n in sorted(_dropped_in_bridges(segs, where).items()):
         out.append(f"{n} packet(s) entered {bridge} and never left it: dropped there")

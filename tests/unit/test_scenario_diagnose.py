@@ -84,7 +84,7 @@ def test_retransmission_and_a_drop_behind_a_firewall_made_by_editing_the_capture
     packets.append(dataclasses.replace(sent, ts_ns=sent.ts_ns + 200_000_000))  # resent
     edited = renumber(cap, packets)
     lines = diagnose(_ladder("attendee-cannot-share"), edited, topology.load())
-    assert _has(lines, "1 TCP retransmission(s) on 1 connection direction(s)",
+    assert _has(lines, "TCP retransmissions: 1, on 1 connection direction(s)",
                 f"sfb-edge 192.168.1.252:{first.sport} -> expressway-e 192.168.1.229:5061: 1")
     assert "1 packet(s) entered fw-outside and never left it: dropped there" in lines
 
