@@ -95,6 +95,8 @@ class SipTransport:
         try:
             async with asyncio.TaskGroup() as tg:
                 self.tasks = tg
+                for key in self.pending:  # sends made before serve() started
+                    tg.create_task(self._open(key))
                 for lst in self.config.listeners:
                     srv = await asyncio.start_server(
                         self._acceptor(lst), lst.host, lst.port,
