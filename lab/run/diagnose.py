@@ -23,7 +23,7 @@ ladder's own reasons for the step where it stopped (:mod:`lab.ladder.verdict`):
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -237,27 +237,37 @@ def _lived(conn: Connection) -> bool:
 # --- retransmissions and losses --------------------------------------------------------------
 
 _Key = tuple[str, int, str, int]
+MOD = 1 << 32
 
 
 def _retransmissions(segs: list[Segment]) -> Counter[_Key]:
     """Per direction of each TCP connection, read on the interface that saw it first (the
-    sender's): segments whose bytes (or SYN) had been sent already."""
+    sender's): SYNs sent again, and data segments that start before the highest sequence
+    number already sent (a resend, whole or coalesced with new bytes; RFC 9293 §3.8.1)."""
     first_iface: dict[_Key, str] = {}
     for s in segs:
         if s.proto == PROTO_TCP:
             first_iface.setdefault((s.src, s.sport, s.dst, s.dport), s.iface)
-    sent: dict[_Key, set[tuple[int, int, int]]] = defaultdict(set)
+    high: dict[_Key, int] = {}
+    syns: set[tuple[_Key, int]] = set()
     out: Counter[_Key] = Counter()
     for s in segs:
         key = (s.src, s.sport, s.dst, s.dport)
         if s.proto != PROTO_TCP or first_iface.get(key) != s.iface:
             continue
-        if not s.payload and not (s.flags & TCP_SYN and not s.flags & TCP_ACK):
+        if s.flags & TCP_SYN:
+            if not s.flags & TCP_ACK and (key, s.seq) in syns:
+                out[key] += 1
+            syns.add((key, s.seq))
+            high[key] = (s.seq + 1) % MOD
             continue
-        ident = (s.seq, len(s.payload), s.flags & TCP_SYN)
-        if ident in sent[key]:
+        if not s.payload:
+            continue
+        end = (s.seq + len(s.payload)) % MOD
+        if key in high and (s.seq - high[key]) % MOD >= MOD // 2:  # starts before the top
             out[key] += 1
-        sent[key].add(ident)
+        if key not in high or (end - high[key]) % MOD < MOD // 2:
+            high[key] = end
     return out
 
 
