@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from lab.build import BuildContext, Step
 from lab.errors import InputError, LabError
 from lab.names import RUN_ROOT
 from tests.labhelp import accepted_peer, connect, lab_name, lab_namespaces, listen, running_lab
+from tests.nethelp import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -78,33 +81,48 @@ build.up(topology.load(), lab, steps=[*build.NETWORK_STEPS, build.Step("stall", 
 """
 
 
-def _crash_mid_up(tmp_path: Path) -> tuple[str, int, int]:
-    """Start an ``up`` that stalls after starting a process, kill -9 it; (lab, that pid)."""
+def _down_if_left(lab: str) -> None:
+    """After a test that failed before its own down: remove what it left (by its records)."""
+    with contextlib.suppress(LabError):
+        teardown.down(lab)
+
+
+@contextlib.contextmanager
+def _crash_mid_up(tmp_path: Path) -> Iterator[tuple[str, int, int]]:
+    """Start an ``up`` that stalls after starting a process, kill -9 it; (lab, that pid). The
+    lab is removed at the end whatever the test found."""
     lab = lab_name()
     flag = tmp_path / "ready"
     proc = subprocess.Popen([sys.executable, "-c", CRASHING_UP, lab, str(flag)], cwd=ROOT)
     try:
-        deadline = time.monotonic() + 15
-        while not flag.exists():
+        try:
+            wait_until(lambda: flag.exists() or proc.poll() is not None,
+                       "the stalled up becomes ready", within=15)
             assert proc.poll() is None, "the stalled up died by itself"
-            assert time.monotonic() < deadline, "the stalled up never became ready"
-            time.sleep(0.02)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        state = json.loads((RUN_ROOT / lab / "state.json").read_text())
+        assert state["phase"] == "building"
+        sleeper = next(r for r in state["records"] if r["kind"] == "process")
+        assert len(lab_namespaces(lab)) == 8
+        yield lab, int(sleeper["pid"]), int(sleeper["start"])
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    state = json.loads((RUN_ROOT / lab / "state.json").read_text())
-    assert state["phase"] == "building"
-    sleeper = next(r for r in state["records"] if r["kind"] == "process")
-    assert len(lab_namespaces(lab)) == 8
-    return lab, int(sleeper["pid"]), int(sleeper["start"])
+        _down_if_left(lab)
 
 
 def test_kill_9_mid_up_then_down_leaves_nothing(tmp_path: Path) -> None:
-    lab, pid, start = _crash_mid_up(tmp_path)
+    with _crash_mid_up(tmp_path) as (lab, pid, start):
+        _down_after_crash(lab, pid, start)
+
+
+def _down_after_crash(lab: str, pid: int, start: int) -> None:
     # a process nobody recorded, started by hand inside the lab: found by namespace inode
-    stray = subprocess.Popen(["ip", "netns", "exec", f"{lab}-expressway-c", "sleep", "60"])
+    ns = f"{lab}-expressway-c"
+    stray = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "60"])
     try:
-        time.sleep(0.2)
+        wait_until(lambda: stray.pid in kernel_ns.pids_in_netns(ns),
+                   "the stray process is in the namespace", within=5)
         result = uclab("down", "--name", lab, "--json")
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
@@ -119,8 +137,7 @@ def test_kill_9_mid_up_then_down_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_kill_9_mid_up_then_clean_leaves_nothing(tmp_path: Path) -> None:
-    lab, _, _ = _crash_mid_up(tmp_path)
-    with running_lab() as healthy:
+    with _crash_mid_up(tmp_path) as (lab, _, _), running_lab() as healthy:
         result = uclab("clean", "--json")
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
@@ -146,8 +163,11 @@ def test_kill_9_at_any_moment_of_up(tmp_path: Path) -> None:
         time.sleep(0.001)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    result = uclab("down", "--name", lab)
-    assert result.returncode == 0, result.stderr
+    try:
+        result = uclab("down", "--name", lab)
+        assert result.returncode == 0, result.stderr
+    finally:
+        _down_if_left(lab)
     assert_gone(lab)
 
 
