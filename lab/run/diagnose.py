@@ -223,7 +223,8 @@ def _unbound(ladder: Ladder, where: _Where, time_scale: float) -> list[str]:
         life = ((conn.close_ns or 0) - (conn.syn_ns or 0)) / 1e9
         timer = 30 * time_scale
         scaled = f" (30 s scaled by {time_scale:g})" if time_scale != 1 else ""
-        out.append(f"{where.name(conn.server.ip)} closed the Skype Edge's connection "
+        out.append(f"{ladder.names.name_of(conn.server.ip)} ({where.name(conn.server.ip)}) "
+                   f"closed the Skype Edge's connection "
                    f"{conn.client} -> {conn.server} ({conn.close_kind}) after {life:.1f} s: no "
                    f"ConnectionBind came from the Meeting Server within the TURN server's "
                    f"{timer:g} s{scaled} (RFC 6062 §5.3)")

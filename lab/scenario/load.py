@@ -160,7 +160,7 @@ def _check_trigger(doc: Document, keys: KeyPath, at: Trigger, topo: Topology) ->
     role = _check_daemon(doc, keys, at.node, topo)
     events = DAEMON_EVENTS.get(role, ())
     if at.event not in events:
-        raise doc.error(keys, f"{at.node} ({role}) never reports {at.event!r}",
+        raise doc.error(keys, f"the {at.node} daemon ({role}) never reports {at.event!r}",
                         fix=f"use one of: {', '.join(events)}" if events else
                         "trigger on a node that reports events: " + ", ".join(
                             n.name for n in topo.nodes if n.role in DAEMON_EVENTS))

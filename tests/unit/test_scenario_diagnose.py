@@ -61,8 +61,8 @@ def test_turn_udp_only_names_the_flow_and_the_firewall() -> None:
 def test_connection_bind_withheld_expressway_e_closes_the_edges_connection() -> None:
     lines = _diagnosis("connectionbind-timeout", time_scale=0.1)
     line = next(x for x in lines if "closed the Skype Edge's connection" in x)
-    assert line.startswith("expressway-e closed the Skype Edge's connection 192.168.1.252:53577 "
-                           "-> 192.168.1.229:24000")
+    assert line.startswith("Expressway-E (expressway-e) closed the Skype Edge's connection "
+                           "192.168.1.252:53577 -> 192.168.1.229:24000")
     assert "no ConnectionBind" in line and "3 s (30 s scaled by 0.1)" in line
     seconds = float(line.split(" after ")[1].split(" s")[0])
     assert 2.9 <= seconds <= 4.0

@@ -65,7 +65,7 @@ def test_overrides_merge_key_by_key_into_the_topology(tmp_path: Path) -> None:
      "sfb-edge:external"),
     ("faults:\n  - stop: {node: fw-inside}\n", 4, "'fw-inside' is not a node with a daemon",
      "cms"),
-    ("faults:\n  - stop: {node: cms, at: 'cms:ringing'}\n", 4, "cms (cms) never reports "
+    ("faults:\n  - stop: {node: cms, at: 'cms:ringing'}\n", 4, "the cms daemon (cms) never reports "
      "'ringing'", "invite, allocated"),
     ("faults:\n  - stop: {node: cms, at: cms}\n", 4, "is not NODE:EVENT", None),
     ("faults:\n  - {stop: {node: cms}, loss: {segment: internet, percent: 5}}\n", 4,
