@@ -77,6 +77,7 @@ class StreamDecoder:
         self._stun = _StunFramer()
         self._framed = Rfc4571Framer()
         self._sip = SipStreamFramer(max_header=65536, max_body=1 << 20)
+        self._refused: str | None = None  # the mode whose framer refused the pending bytes
 
     def feed(self, data: bytes, gap: bool = False) -> list[Unit]:
         """Add the next bytes of the stream; ``gap``: bytes are missing before these."""
@@ -91,6 +92,8 @@ class StreamDecoder:
             mode = classify(self._pending)
             if mode is None:
                 break
+            if mode == self._refused:  # its framer refused these very bytes: they are not that
+                mode = "opaque"
             self._switch(mode)
             rest, self._pending = bytes(self._pending), bytearray()
             self._feed_mode(rest, out)
@@ -103,7 +106,7 @@ class StreamDecoder:
 
     def _restart(self) -> None:
         self.finish()
-        self.mode = "detect"
+        self.mode, self._refused = "detect", None
         self._stun, self._framed = _StunFramer(), Rfc4571Framer()
         self._sip = SipStreamFramer(max_header=65536, max_body=1 << 20)
 
@@ -112,8 +115,10 @@ class StreamDecoder:
         if not self.protocols or self.protocols[-1] != mode:
             self.protocols.append(mode)
 
-    def _back_to_detect(self, rest: bytes) -> None:
-        self.mode = "detect"
+    def _back_to_detect(self, rest: bytes, refused: str | None = None) -> None:
+        """Decide again what ``rest`` is; ``refused``: the mode whose framer could not cut it
+        (the classifier may think it is that kind again: it becomes opaque instead)."""
+        self.mode, self._refused = "detect", refused
         self._pending = bytearray(rest)
 
     def _feed_mode(self, data: bytes, out: list[Unit]) -> None:
@@ -133,7 +138,7 @@ class StreamDecoder:
             try:
                 frame = self._stun.next_frame()
             except ParseError:
-                self._back_to_detect(self._stun.take_buffered())
+                self._back_to_detect(self._stun.take_buffered(), refused="stun")
                 return
             if frame is None:
                 return
@@ -152,7 +157,7 @@ class StreamDecoder:
             try:
                 payload = self._framed.next_frame()
             except ParseError:
-                self._back_to_detect(self._framed.take_buffered())
+                self._back_to_detect(self._framed.take_buffered(), refused="rfc4571")
                 return
             if payload is None:
                 return

@@ -96,3 +96,21 @@ def test_unknown_datagram_is_ignored_and_classify_waits_for_bytes() -> None:
     assert datagram_unit(b"\x00\x01\x02") is None
     assert classify(b"\x00\x6c") is None  # too short to say
     assert classify(b"INVITE sip:x") is None  # a start line not finished yet
+
+
+
+#: STUN to the classifier (first bits, magic cookie) but not to the framer: a length that is not
+#: a multiple of 4 (RFC 8489 §5)
+NOT_QUITE_STUN = bytes.fromhex("00010003") + bytes.fromhex("2112a442") + b"\0" * 12 + b"abc"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("before", [b"", REQUEST], ids=["at-start", "after-a-message"])
+def test_bytes_the_framer_refuses_become_opaque_instead_of_a_hang(before: bytes) -> None:
+    """A corrupted customer capture: the classifier and the framer disagree at a message
+    boundary. The decoder must not hand the same bytes from one to the other forever."""
+    dec = StreamDecoder()
+    units = dec.feed(before + NOT_QUITE_STUN)
+    assert [u.stun.transaction_id for u in units if u.stun] == ([REQUEST[8:20]] if before else [])
+    assert dec.mode == "opaque" and dec.opaque_octets == len(NOT_QUITE_STUN)
+    assert dec.feed(b"more") == [] and dec.opaque_octets == len(NOT_QUITE_STUN) + 4
