@@ -18,6 +18,7 @@ from lab.net.turn_io import connect_tcp
 from lab.net.turn_server import TurnServer
 from lab.proto.stun import Message, Method, RequestedTransport, parse
 from lab.proto.turn.config import PeerPolicy, TurnServerConfig
+from lab.proto.turn.state import Action
 from tests.conftest import ROOT
 from tests.nethelp import NetBench, NsLoop
 from tests.turnhelp import (
@@ -328,8 +329,12 @@ def test_bind_with_unknown_id_and_bind_timer(lab_factory: Callable[..., Lab]) ->
 
     cid = lab.cli.run(attempt())
     lab.advance(29.0)
-    lab.srv.run(asyncio.sleep(0.1))
-    assert cid in lab.server.core.peers  # 29 s: still waiting for the bind
+
+    async def due() -> list[Action]:  # what the core's timers do at 29 s, asked on its loop
+        return lab.server.core.handle_timer(lab.clock.now)
+
+    assert lab.srv.run(due()) == []  # 29 s: still waiting for the bind
+    assert cid in lab.server.core.peers
     lab.advance(1.5)  # 30.5 s after the peer connected: the bind timer fired
     assert waiting.result(10) == b""
     assert cid not in lab.server.core.peers
