@@ -1,4 +1,4 @@
-"""The required flows of ``../shared/spec/ports.md`` as data.
+"""The required flows of ``docs/spec/ports.md`` as data.
 
 The baseline firewall policies (``topologies/policies/*.nft``) are rendered from this table by
 :func:`lab.nft.render.firewall_policy`, so they allow exactly these flows (plus the replies of
