@@ -34,7 +34,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="uclab", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="uclab",
+        description="A network-namespace lab that replays Cisco tech note 212580: a Skype for "
+        "Business screen share into a CMS meeting through Expressway-E TCP TURN, with real "
+        "protocol daemons. Start with: uclab run screen-share",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage or bad input. Docs: README.md, docs/.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
