@@ -10,24 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from lab.errors import LabError
 from lab.topology.roles import SfbEdgeSettings
-from nodes.common import Daemon, main, proxy_from_plan
-from nodes.turn import turn_server
+from nodes.common import Daemon, main
+from nodes.turn import serve_proxy_and_turn
 
 
 async def serve(daemon: Daemon) -> None:
-    settings = daemon.config.settings_as(SfbEdgeSettings)
-    if daemon.config.sip is None:
-        raise LabError("sfb-edge needs a SIP plan in its configuration")
-    proxy = proxy_from_plan(daemon, daemon.config.sip)
-    turn = turn_server(settings.turn, daemon.config.time_scale)
-    assert daemon.tg is not None
-    daemon.tg.create_task(proxy.serve())
-    daemon.tg.create_task(turn.serve())
-    await proxy.transport.ready.wait()
-    await turn.ready.wait()
-    await daemon.ready()
+    await serve_proxy_and_turn(daemon, SfbEdgeSettings)
 
 
 if __name__ == "__main__":

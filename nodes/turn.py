@@ -1,10 +1,13 @@
-"""The TURN servers of the Skype Edge and of Expressway-E, configured from the topology."""
+"""The TURN servers of the Skype Edge and of Expressway-E, configured from the topology, and the
+daemon both of those nodes run: a SIP proxy beside a TURN server."""
 
 from __future__ import annotations
 
+from lab.errors import LabError
 from lab.net.turn_server import TurnServer
 from lab.proto.turn.config import TurnServerConfig
-from lab.topology.roles import TurnServerSettings
+from lab.topology.roles import ExpresswayESettings, SfbEdgeSettings, TurnServerSettings
+from nodes.common import Daemon, proxy_from_plan
 
 #: RFC 6062 §5.3: a peer connection waits 30 s for its ConnectionBind.
 BIND_TIMEOUT = 30.0
@@ -17,3 +20,20 @@ def turn_server(t: TurnServerSettings, time_scale: float = 1.0) -> TurnServer:
         listen=tuple(hp.pair for hp in t.listen), relay_ip=str(t.relay_ip), relay_ports=ports,
         realm=t.realm, users=dict(t.users), refuse_tcp=not t.tcp,
         bind_timeout=BIND_TIMEOUT * time_scale))
+
+
+async def serve_proxy_and_turn(daemon: Daemon,
+                               settings_type: type[SfbEdgeSettings | ExpresswayESettings]) -> None:
+    """Start the node's SIP proxy (from its SIP plan) and its TURN server; ready when both
+    listen."""
+    settings = daemon.config.settings_as(settings_type)
+    if daemon.config.sip is None:
+        raise LabError(f"{daemon.name} needs a SIP plan in its configuration")
+    proxy = proxy_from_plan(daemon, daemon.config.sip)
+    turn = turn_server(settings.turn, daemon.config.time_scale)
+    assert daemon.tg is not None
+    daemon.tg.create_task(proxy.serve())
+    daemon.tg.create_task(turn.serve())
+    await proxy.transport.ready.wait()
+    await turn.ready.wait()
+    await daemon.ready()
