@@ -97,21 +97,6 @@ class SipPlan:
 
 
 @dataclass(frozen=True)
-class _ConfigFile:
-    lab: str
-    node: str
-    role: str
-    transport: Literal["tls", "tcp"]
-    run: str
-    control: str
-    addresses: dict[str, str]
-    settings: Deferred
-    sip: SipPlan | None = None
-    after: tuple[str, ...] = ()
-    time_scale: float = 1.0
-
-
-@dataclass(frozen=True)
 class DaemonConfig:
     """Everything one daemon needs. ``after``: control sockets of daemons that must be ready
     before this one connects anywhere (Expressway-C waits for its traversal server).
@@ -150,6 +135,14 @@ class DaemonConfig:
 
     def to_json(self) -> str:
         return json.dumps(_plain(self), indent=1) + "\n"
+
+
+@dataclass(frozen=True)
+class _ConfigFile(DaemonConfig):
+    """The file's shape: a daemon's configuration whose settings are read later, by the role's
+    own schema (their keys kept for error lines)."""
+
+    settings: Deferred
 
 
 def _plain(value: Any) -> Any:
