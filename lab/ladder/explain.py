@@ -14,7 +14,6 @@ from lab.ladder.model import Connection, Event, Kind
 from lab.ladder.names import Names
 from lab.ladder.steps import CMS, EXPE, SFB, StepResult
 
-_SIP_STEPS = {1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 16, *range(24, 33)}
 _STUN_HINTS = {
     401: "wrong username, password or realm on the Meeting Server's TURN settings",
     441: "wrong credentials",
@@ -34,7 +33,7 @@ def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
     n = step.number
     notes: list[str] = []
     relayed = _relayed(steps)
-    if n in _SIP_STEPS:
+    if step.spec.sip:
         notes += _sip_errors(steps, analysis, names)
         notes += _connects(analysis, names, step.spec.sender, step.spec.receiver)
         if analysis.tls_opaque:

@@ -35,11 +35,12 @@ class StepSpec:
     message: str  # the message as drawn on the ladder
     after: tuple[int, ...] = ()  # steps that must be seen before this one (causes)
     goal: bool = False  # an end the flow must reach: the ladder "stops" before a missing goal
+    sip: bool = False  # a SIP message of the share's dialog (as opposed to TURN, ICE, media)
 
 
 def _sip(n: int, msg: str, hop: tuple[str, str], what: str, after: tuple[int, ...], *,
          goal: bool = False) -> StepSpec:
-    return StepSpec(n, what, hop[0], hop[1], msg, after, goal)
+    return StepSpec(n, what, hop[0], hop[1], msg, after, goal, sip=True)
 
 
 _H1, _H2, _H3 = (SFB, EXPE), (EXPE, EXPC), (EXPC, CMS)

@@ -49,8 +49,12 @@ def stop_point(steps: list[StepResult]) -> StepResult | None:
 
 def _bypassed(number: int, by_number: dict[int, StepResult]) -> bool:
     """A consequence of missing step ``number`` was seen, so the flow went on without it. A
-    consequence seen with a wrong value proves nothing: a 200 OK whose SDP lacks the relay
-    candidate does not show that the Allocate succeeded (step 9), it shows that it did not."""
+    consequence seen with a wrong value proves nothing about a TURN step: a 200 OK whose SDP
+    lacks the relay candidate does not show that the Allocate succeeded (step 9), it shows
+    that it did not. It does prove a SIP step of the same dialog: that 200 OK answers the
+    INVITE, so the INVITE got there even when its hop was not readable (an undecrypted TLS
+    connection)."""
+    sip = by_number[number].spec.sip
     todo, done = [number], {number}
     while todo:
         current = todo.pop()
@@ -59,7 +63,7 @@ def _bypassed(number: int, by_number: dict[int, StepResult]) -> bool:
                 continue
             done.add(spec.number)
             child = by_number[spec.number]
-            if child.status is Status.WRONG:
+            if child.status is Status.WRONG and not (sip and child.spec.sip):
                 continue
             if child.seen:
                 return True

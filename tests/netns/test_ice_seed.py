@@ -70,8 +70,13 @@ def test_seed_ice_and_media_through_our_turn(netbench: Callable[[], NetBench]) -
     assert [r.state for r in report.values()] == [
         "failed", "pruned", "failed", "pruned", "failed", "succeeded"]
     for i in (1, 3):
+        # Normally the NAT's ICMP net unreachable fails these within a millisecond. The kernel
+        # may hold that ICMP back (route-error and global ICMP rate limits) and resend the SYN
+        # a second later; the nominated pair then wins and RFC 8445 §8.1.2 cancels the rest.
         reason = report[i].reason
-        assert reason is not None and reason.startswith("no route:") and "ENETUNREACH" in reason
+        assert reason is not None
+        assert ((reason.startswith("no route:") and "ENETUNREACH" in reason)
+                or reason == "cancelled: ICE completed on pair #6"), reason
     assert report[5].reason is not None
     assert report[5].reason.startswith("TURN CONNECT from 192.168.1.252:53577 to 10.48.54.230")
     assert "447" in report[5].reason

@@ -12,6 +12,7 @@ from tests.ladderhelp import (
     CMS,
     DATA,
     EDGE_OUT,
+    EXPC,
     EXPE_IN,
     EXPE_OUT,
     conn_pred,
@@ -162,3 +163,23 @@ def test_a_real_firewall_fault_relay_range_inbound_dropped() -> None:
     assert ladder.steps[18].notes == ["not reached: the ladder stopped at step 17"]
     failed = [r for r in ladder.rows if not r.ok]
     assert failed and all(r.label == "TCP connect (no answer)" for r in failed)
+
+
+def test_an_unreadable_invite_hop_answered_with_a_wrong_sdp_is_not_where_the_call_stopped(
+        ) -> None:
+    """CMS's TURN port dropped (no Allocate), and the Expressway-C <-> CMS hop unreadable (as an
+    undecrypted TLS connection is): the 200 OK that comes back, without the relay candidate,
+    proves the INVITE reached CMS, so the ladder stops at the Allocate (6), not at step 5."""
+    def cms_side(s: Segment) -> bool:
+        ends = {s.src, s.dst}
+        return s.proto == 6 and (ends == {CMS, EXPC} or (ends == {CMS, EXPE_IN}
+                                                          and 3478 in (s.sport, s.dport)))
+    cap = drop(cut_after(flow(), _event(15).ts_ns), cms_side)  # no ICE, no media after it
+    wrong_sdp = {12: {"SDP": "a=candidate:2 1 TCP-ACT 352321535 192.168.1.229 24000 typ relay"}}
+    ladder = build_ladder(cap, names=names(), expect=wrong_sdp)
+    v = ladder.verdict
+    assert ladder.steps[4].status is Status.MISSING and 12 in v.wrong
+    assert v.stopped_at == 6 and v.node == "Meeting Server"
+    # a wrong 200 OK still proves nothing about the Allocate: without the rule's SIP limit
+    # the ladder would pass over step 6 as well
+    assert not ladder.steps[5].seen
