@@ -37,6 +37,7 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     tls_decrypted: int = 0  # TLS streams whose plaintext was read
     tls_opaque: int = 0  # TLS streams left encrypted
+    tls_notes: list[str] = field(default_factory=list)  # each connection left encrypted, why
 
 
 @dataclass
@@ -132,9 +133,20 @@ def analyse_capture(cap: Capture, keylog: bytes = b"") -> Analysis:
             b.unit(unit, chunk, where, None, "UDP")
     b.events.sort(key=lambda e: (e.ts_ns, e.frame))
     tls_streams = {key for key in b.tls_frames.values()}
+    secrets = cap.tls_keylog + b"\n" + keylog
+    notes = [_opaque_note(b.tcp, index, secrets) for index in
+             sorted({i for i, _ in tls_streams - decrypted.plaintext.keys()})]
     times = [p.ts_ns for p in cap.packets]
     return Analysis(
         cap.path, len(cap.packets), [i.name for i in cap.interfaces],
         min(times, default=0), max(times, default=0), b.tcp.connections, b.events,
         b.media.legs(), warnings, len(decrypted.plaintext),
-        len(tls_streams) - len(decrypted.plaintext))
+        len(tls_streams) - len(decrypted.plaintext), notes)
+
+
+def _opaque_note(tcp: TcpResult, index: int, keylog: bytes) -> str:
+    conn = tcp.connections[index]
+    up = tcp.streams.get((index, "up"))
+    first = b"".join(c.data for c in up.chunks)[:64] if up is not None else b""
+    return (f"TLS {conn.client} -> {conn.server} not decrypted: "
+            f"{tls.opaque_reason(first, keylog)}")

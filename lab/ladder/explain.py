@@ -36,9 +36,7 @@ def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
     if step.spec.sip:
         notes += _sip_errors(steps, analysis, names)
         notes += _connects(analysis, names, step.spec.sender, step.spec.receiver)
-        if analysis.tls_opaque:
-            notes.append(f"{analysis.tls_opaque} TLS stream(s) could not be decrypted: give the "
-                         "TLS key log (--keylog) to see SIP over TLS")
+        notes += analysis.tls_notes
     elif n in (6, 7, 8, 9):
         notes += _turn_allocate(analysis, names)
     elif n == 10:

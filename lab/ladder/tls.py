@@ -90,3 +90,25 @@ def _plaintext(cap: Capture, order: list[int], frames: dict[int, StreamKey],
         key = frames[original]
         result.setdefault(key, []).append(Chunk(cap.packets[original - 1].ts_ns, original, data))
     return result
+
+
+def client_random(first: bytes) -> bytes | None:
+    """The 32-byte random of the ClientHello that ``first`` (a client's first bytes) starts
+    with (RFC 8446 §4.1.2: record header 5, handshake header 4, version 2), else None."""
+    if len(first) < 43 or first[0] != 0x16 or first[5] != 0x01:
+        return None
+    return first[11:43]
+
+
+def opaque_reason(client_first: bytes, keylog: bytes) -> str:
+    """Why a TLS connection whose client sent ``client_first`` stayed encrypted."""
+    random = client_random(client_first)
+    if random is None:
+        return "its handshake (ClientHello) is not in the capture"
+    if not keylog.strip():
+        return "no TLS key log (give --keylog FILE)"
+    if random.hex().encode() not in keylog.lower():
+        return "the key log has no secrets for its ClientHello"
+    return ("the key log has its secrets, yet tshark could not decrypt it (records missing "
+            "from the capture?)")
+

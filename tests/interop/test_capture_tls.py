@@ -117,6 +117,17 @@ def test_merged_capture_opens_decrypted(netbench: Callable[[], NetBench], tmp_pa
     blind = analyse_capture(blind_cap)
     assert not [e for e in blind.events if e.kind is Kind.SIP] and blind.tls_opaque == 2
     assert any("no key log" in w for w in blind.warnings)
+    [note] = blind.tls_notes
+    assert note.startswith("TLS ") and note.endswith(
+        " not decrypted: no TLS key log (give --keylog FILE)")
+    # secrets of another session (each line's client random replaced): said so
+    wrong = analyse_capture(blind_cap, b"\n".join(
+        b" ".join([w[0], b"00" * 32, *w[2:]]) for w in
+        (line.split(b" ") for line in keylog.read_bytes().splitlines() if b" " in line
+         and not line.startswith(b"#"))))
+    assert wrong.tls_opaque == 2
+    assert wrong.tls_notes == [note.replace("no TLS key log (give --keylog FILE)",
+                                            "the key log has no secrets for its ClientHello")]
     # given separately (uclab ladder --keylog), the key log works as well
     again = analyse_capture(blind_cap, keylog.read_bytes())
     assert [e.label for e in again.events if e.kind is Kind.SIP] == ["OPTIONS", "200 OK"]
