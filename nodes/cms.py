@@ -26,6 +26,7 @@ from typing import Any
 from lab.net.ice import IceFailed, IceGatherer, IceSession
 from lab.net.sip_ua import Answer, Reject, SipUserAgent
 from lab.net.turn_client import PeerStream, TurnClient, TurnError
+from lab.proto.ice import IceConfig
 from lab.proto.sdp import IceCredentials, Origin, ParseError, build_share_answer, rfc5245_candidates
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
@@ -139,7 +140,8 @@ class Meeting:
             raise
         cands = rfc5245_candidates(g.specs)
         async with IceSession(g, cands, controlling=False, ufrag=ice_cfg.ufrag,
-                              pwd=ice_cfg.pwd) as ice:
+                              pwd=ice_cfg.pwd,
+                              config=IceConfig().scaled(self.daemon.config.time_scale)) as ice:
             try:
                 await ice.set_remote(remote.ufrag, remote.pwd, remote.candidates)  # permissions
                 sdp = build_share_answer(g.specs, ice=IceCredentials(ice_cfg.ufrag, ice_cfg.pwd),

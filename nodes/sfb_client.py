@@ -123,7 +123,8 @@ class Sharer:
     async def _call(self, g: IceGatherer, target: Uri) -> None:
         cands = ms_candidates(g.specs)
         async with IceSession(g, cands, controlling=True, ufrag=self.s.ice.ufrag,
-                              pwd=self.s.ice.pwd, config=IceConfig(ms_ice2=True)) as ice:
+                              pwd=self.s.ice.pwd, config=IceConfig(ms_ice2=True).scaled(
+                                  self.daemon.config.time_scale)) as ice:
             self.daemon.events.add("invite", str(target))
             call, answer = await self.ua.invite(target, self._sdp(g))
             self.call = call

@@ -33,6 +33,7 @@ from lab.ladder import Ladder
 from lab.ladder.model import Connection, Kind
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_SYN, Segment, segments
 from lab.nft.flows import REQUIRED_FLOWS, RequiredFlow
+from lab.proto.ice import IceConfig
 from lab.topology import Node, Topology
 
 #: What a STUN error code means for this call (RFC 8656 §18.11, RFC 6062 §6.3).
@@ -48,7 +49,8 @@ TURN_MEANING = {
 }
 #: The daemons' timers that a scenario's ``time_scale`` shortens (nodes/turn.py, nodes/cms.py).
 TIMERS = (("Expressway-E's ConnectionBind timer", 30.0),
-          ("the Meeting Server's TURN timeout", 10.0))
+          ("the Meeting Server's TURN timeout", 10.0),
+          ("the ICE agents' connect and check timeouts", IceConfig().connect_timeout))
 
 
 @dataclass(frozen=True)

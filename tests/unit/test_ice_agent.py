@@ -427,3 +427,10 @@ def test_any_reachability_ends_with_a_reason_for_every_pair(outcomes: list[str])
         assert r.state in ("pruned", "failed", "succeeded")
         assert (r.reason is None) == (r.state == "succeeded"), r
     assert not any(p.state is PairState.IN_PROGRESS for p in skype.pairs)
+
+
+def test_a_faster_clock_scales_the_long_timers_but_not_the_pacing() -> None:
+    cfg = IceConfig(ms_ice2=True).scaled(0.2)
+    assert (cfg.connect_timeout, cfg.check_timeout, cfg.overall_timeout) == (1.0, 1.0, 6.0)
+    assert cfg.ta == IceConfig().ta and cfg.ms_ice2
+    assert IceConfig().scaled(1.0) == IceConfig()
