@@ -61,6 +61,7 @@ class TransportConfig:
     max_body: int = 65536
     keepalive: float = 10.0  # RFC 5626 ping interval on a zone connection we opened
     pong_timeout: float = 10.0  # no pong within this: the zone connection is dead
+    connect_timeout: float = 5.0  # a zone connection (TCP and TLS) not up within this failed
 
 
 @dataclass(eq=False)
@@ -333,7 +334,7 @@ class SipTransport:
     async def _zone_connect(self, keeper: FlowKeeper, host: str, port: int,
                             side: str) -> Connection | None:
         try:
-            async with asyncio.timeout(5.0):
+            async with asyncio.timeout(self.config.connect_timeout):
                 conn = await self.connect(host, port, side)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             again = keeper.connect_failed(self.now())

@@ -32,6 +32,7 @@ from lab.capture import Capture
 from lab.ladder import Ladder
 from lab.ladder.model import Connection, Kind
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_SYN, Segment, segments
+from lab.net.sip_transport import TransportConfig
 from lab.nft.flows import REQUIRED_FLOWS, RequiredFlow
 from lab.proto.ice import IceConfig
 from lab.topology import Node, Topology
@@ -50,7 +51,9 @@ TURN_MEANING = {
 #: The daemons' timers that a scenario's ``time_scale`` shortens (nodes/turn.py, nodes/cms.py).
 TIMERS = (("Expressway-E's ConnectionBind timer", 30.0),
           ("the Meeting Server's TURN timeout", 10.0),
-          ("the ICE agents' connect and check timeouts", IceConfig().connect_timeout))
+          ("the ICE agents' connect timeout", IceConfig().connect_timeout),
+          ("and check timeout", IceConfig().check_timeout),
+          ("Expressway-C's traversal zone connect timeout", TransportConfig.connect_timeout))
 
 
 @dataclass(frozen=True)

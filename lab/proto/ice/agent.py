@@ -68,8 +68,10 @@ class IceConfig:
 
     ta: float = 0.02  # pacing of ordinary checks (RFC 5245 §16.1: 20 ms at the least)
     connect_timeout: float = 5.0  # a TCP connect (or TURN Connect) left unanswered
-    check_timeout: float = 5.0  # a Binding request left unanswered on an open connection
-    overall_timeout: float = 30.0  # ICE gives up
+    # a Binding request left unanswered on an open connection: Ti, RFC 5389 §7.2.2 (reliable
+    # transports); longer than Expressway-E's 30 s ConnectionBind timer, which thus acts first
+    check_timeout: float = 39.5
+    overall_timeout: float = 45.0  # ICE gives up (longer than any one check)
     ms_ice2: bool = False  # add IMPLEMENTATION-VERSION / CANDIDATE-IDENTIFIER (MS-ICE2 §2.2.2)
     bidirectional: bool = True
     aggressive: bool = True
