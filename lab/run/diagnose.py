@@ -52,7 +52,7 @@ TURN_MEANING = {
 TIMERS = (("Expressway-E's ConnectionBind timer", 30.0),
           ("the Meeting Server's TURN timeout", 10.0),
           ("the ICE agents' connect timeout", IceConfig().connect_timeout),
-          ("and check timeout", IceConfig().check_timeout),
+          ("their check timeout", IceConfig().check_timeout),
           ("Expressway-C's traversal zone connect timeout", TransportConfig.connect_timeout))
 
 
