@@ -66,7 +66,7 @@ class _Watched:
         frame = await self.stream.read_frame()
         if frame is not None and not self.seen:
             self.seen = True
-            self.daemon.events.add("media-received", f"{len(frame)} bytes")
+            await self.daemon.events.reach("media-received", f"{len(frame)} bytes")
         return frame
 
     def write_frames(self, payloads: Any) -> None:

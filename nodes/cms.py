@@ -65,7 +65,8 @@ class _WithheldBind(TurnClient):
             log.warning("ConnectionAttempt %d from %s:%d: ConnectionBind withheld (turn."
                         "connection_bind: false)", attempt.connection_id, *attempt.peer)
             if self.daemon is not None:
-                self.daemon.events.add("bind-withheld", f"{attempt.peer[0]}:{attempt.peer[1]}")
+                peer = f"{attempt.peer[0]}:{attempt.peer[1]}"
+                await self.daemon.events.reach("bind-withheld", peer)
 
 
 class Meeting:
@@ -90,16 +91,16 @@ class Meeting:
     async def on_invite(self, call: Call, offer: bytes) -> Answer | Reject:
         state = self.calls.get(call.call_id)
         if state is not None:  # a re-INVITE (the selected pair): same session, same answer
-            self.daemon.events.add("reinvite")
+            await self.daemon.events.reach("reinvite")
             return Answer(state.answer)
-        self.daemon.events.add("invite", call.call_id)
+        await self.daemon.events.reach("invite", call.call_id)
         if not self.s.attendees_may_share:
-            self.daemon.events.add("rejected", "403 attendees cannot share")
+            await self.daemon.events.reach("rejected", "403 attendees cannot share")
             return Reject(403, "Forbidden", (NOT_ALLOWED,))
         try:
             remote = RemoteSdp.parse(offer)
         except ParseError as exc:
-            self.daemon.events.add("rejected", f"488 {exc}")
+            await self.daemon.events.reach("rejected", f"488 {exc}")
             return Reject(488, "Not Acceptable Here")
         state = self.calls[call.call_id] = _CallState(call)
         answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -107,9 +108,9 @@ class Meeting:
         try:
             state.answer = await answered
         except Exception as exc:
-            self.daemon.events.add("rejected", f"500 {exc}")
+            await self.daemon.events.reach("rejected", f"500 {exc}")
             return Reject(500, "Server Internal Error")
-        self.daemon.events.add("answered")
+        await self.daemon.events.reach("answered")
         return Answer(state.answer)
 
     async def _gather(self) -> IceGatherer:
@@ -124,10 +125,10 @@ class Meeting:
             client.daemon = self.daemon
         try:
             relay = await g.relay_passive(client)
-            self.daemon.events.add("allocated", f"{relay.relayed[0]}:{relay.relayed[1]}")
+            await self.daemon.events.reach("allocated", f"{relay.relayed[0]}:{relay.relayed[1]}")
         except (TurnError, OSError) as exc:  # CMS falls back to its host candidate
             log.warning("no TURN relay from %s: %s", t.server, exc)
-            self.daemon.events.add("turn-failed", str(exc))
+            await self.daemon.events.reach("turn-failed", str(exc))
         return g
 
     async def _session(self, state: _CallState, remote: RemoteSdp,
@@ -152,19 +153,19 @@ class Meeting:
                 raise
             answered.set_result(sdp.encode())
             await self._media(state, ice)
-        self.daemon.events.add("ended", state.call.call_id)
+        await self.daemon.events.reach("ended", state.call.call_id)
 
     async def _media(self, state: _CallState, ice: IceSession) -> None:
         try:
             result = await ice.completed()
         except IceFailed as exc:
             state.report = [str(r) for r in exc.report]
-            self.daemon.events.add("failed", f"ICE: {exc.reason}")
+            await self.daemon.events.reach("failed", f"ICE: {exc.reason}")
             await self.ua.wait_ended(state.call, FOREVER)
             return
         state.report = [str(r) for r in result.report]
         state.pair = pair_text(result.pair)
-        self.daemon.events.add("ice", f"{result.stream.local} <- {result.stream.remote}")
+        await self.daemon.events.reach("ice", f"{result.stream.local} <- {result.stream.remote}")
         state.media = MediaRun(self.daemon, result.stream, role="viewer")
         state.media.start()
         await self.ua.wait_ended(state.call, FOREVER)

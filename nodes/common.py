@@ -9,7 +9,10 @@ the socket is removed on the way out. Logs go to stderr, which is ``<run>/logs/<
 
 Each daemon keeps a log of named events (``invite``, ``answered``, ``ice``, ``media-received``,
 ``ended``, ``failed``...) that the control command ``wait`` lets the run engine wait on, so
-nothing outside ever sleeps a fixed time.
+nothing outside ever sleeps a fixed time. ``wait`` with ``"hold": true`` makes the events a
+breakpoint: the daemon reports the event and pauses there, before it sends what the event leads
+to (CMS's 200 OK after ``answered``), until ``release`` (or :data:`HOLD_LIMIT`). A fault acts
+while the daemon is held, so it cannot race with the messages the event triggers.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from lab.errors import LabError
 log = logging.getLogger("nodes")
 
 AFTER_TIMEOUT = 30.0  # how long a daemon waits for the daemons it depends on
+HOLD_LIMIT = 10.0  # a held event goes on by itself after this, released or not
 
 
 @dataclass(frozen=True)
@@ -43,22 +47,59 @@ class Event:
     name: str
     at: float  # Unix time
     detail: str = ""
+    held: bool = False  # the daemon paused at this event until released
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "name": self.name, "at": self.at, "detail": self.detail}
+        return {"seq": self.seq, "name": self.name, "at": self.at, "detail": self.detail,
+                "held": self.held}
 
 
 class EventLog:
-    """Named events in order; waiters are woken by the first matching event."""
+    """Named events in order; waiters are woken by the first matching event; events named in
+    :meth:`hold` pause the daemon where :meth:`reach` reports them."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold_limit: float = HOLD_LIMIT) -> None:
         self.items: list[Event] = []
         self._waiters: list[tuple[frozenset[str], int, asyncio.Future[Event]]] = []
+        self._holds: set[str] = set()
+        self._gates: list[asyncio.Event] = []
+        self.hold_limit = hold_limit
 
-    def add(self, name: str, detail: str = "") -> Event:
-        ev = Event(len(self.items) + 1, name, time.time(), detail)
+    def hold(self, names: Sequence[str]) -> None:
+        """Pause at the next of ``names`` that :meth:`reach` reports, until :meth:`release`."""
+        self._holds.update(names)
+
+    def release(self) -> int:
+        """Drop every hold and let every paused :meth:`reach` go on; how many were paused."""
+        self._holds.clear()
+        gates, self._gates = self._gates, []
+        for gate in gates:
+            gate.set()
+        return len(gates)
+
+    async def reach(self, name: str, detail: str = "") -> Event:
+        """:meth:`add`, then pause while ``name`` is held (at most ``hold_limit`` seconds)."""
+        if name not in self._holds:
+            return self.add(name, detail)
+        self._holds.discard(name)
+        gate = asyncio.Event()
+        self._gates.append(gate)
+        ev = self.add(name, detail, held=True)
+        try:
+            async with asyncio.timeout(self.hold_limit):
+                await gate.wait()
+        except TimeoutError:
+            log.warning("event %s held for %g s without a release: going on", name,
+                        self.hold_limit)
+            with contextlib.suppress(ValueError):
+                self._gates.remove(gate)
+        return ev
+
+    def add(self, name: str, detail: str = "", *, held: bool = False) -> Event:
+        ev = Event(len(self.items) + 1, name, time.time(), detail, held)
         self.items.append(ev)
-        log.info("event %s%s", name, f": {detail}" if detail else "")
+        log.info("event %s%s%s", name, f": {detail}" if detail else "",
+                 " (held)" if held else "")
         for names, after, fut in list(self._waiters):
             if name in names and ev.seq > after and not fut.done():
                 fut.set_result(ev)
@@ -91,7 +132,8 @@ class Daemon:
     def __init__(self, config: DaemonConfig, control: Path) -> None:
         self.config = config
         self.events = EventLog()
-        self.handlers: dict[str, Handler] = {"status": self._status, "wait": self._wait}
+        self.handlers: dict[str, Handler] = {"status": self._status, "wait": self._wait,
+                                             "release": self._release}
         self.control = ControlServer(control, self.handlers)
         self.tg: asyncio.TaskGroup | None = None
         self.started = time.time()
@@ -118,7 +160,7 @@ class Daemon:
                 await coro
             except Exception as exc:
                 log.exception("%s failed", what)
-                self.events.add("failed", f"{what}: {exc}")
+                await self.events.reach("failed", f"{what}: {exc}")
 
         if self.tg is None:
             raise LabError("the daemon is not running")
@@ -155,8 +197,13 @@ class Daemon:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             return {"ok": False, "error": 'wait needs "events": a list of event names'}
         within = float(req.get("within", 10.0))
+        if req.get("hold") is True:
+            self.events.hold(names)
         ev = await self.events.wait(names, int(req.get("after", 0)), within)
         return {"event": ev.as_dict() if ev is not None else None}
+
+    async def _release(self, req: dict[str, Any]) -> Reply:
+        return {"released": self.events.release()}
 
 
 def proxy_from_plan(daemon: Daemon, plan: SipPlan) -> Any:

@@ -29,9 +29,9 @@ async def serve(daemon: Daemon) -> None:
     await wait_for(lambda: zone in transport.pool or transport.zone_failure is not None,
                    f"the traversal zone to {zone[0]}:{zone[1]} (up or failed)")
     if zone in transport.pool:
-        daemon.events.add("zone-up", plan.traversal_server)
+        await daemon.events.reach("zone-up", plan.traversal_server)
     else:
-        daemon.events.add("zone-down", f"{plan.traversal_server}: {transport.zone_failure}")
+        await daemon.events.reach("zone-down", f"{plan.traversal_server}: {transport.zone_failure}")
     await daemon.ready()
 
 

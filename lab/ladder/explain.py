@@ -36,6 +36,7 @@ def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
     if step.spec.sip:
         notes += _sip_errors(steps, analysis, names)
         notes += _connects(analysis, names, step.spec.sender, step.spec.receiver)
+        notes += _sip_closed(step, analysis, names)
         notes += analysis.tls_notes
     elif n in (6, 7, 8, 9):
         notes += _turn_allocate(analysis, names)
@@ -149,6 +150,17 @@ def _closed(analysis: Analysis, names: Names, relayed: str | None, *,
     return [_closing(conn, names, bind_hint=bind_hint) for conn in analysis.connections
             if str(conn.server) == relayed and conn.close_ns is not None
             and conn.syn_ns is not None and conn.established]
+
+
+def _sip_closed(step: StepResult, analysis: Analysis, names: Names) -> list[str]:
+    """Connections between the step's two nodes that its sender closed instead of sending the
+    step (a process that dies closes its sockets: FIN, or RST with unread data)."""
+    ends = {step.spec.sender, step.spec.receiver}
+    return [f"{_closing(conn, names, bind_hint=False)} without sending its {step.spec.message}"
+            for conn in analysis.connections
+            if conn.established and conn.closed_by is not None
+            and {names.role_of(conn.client.ip), names.role_of(conn.server.ip)} == ends
+            and names.role_of(conn.closed_by.ip) == step.spec.sender]
 
 
 def _closing(conn: Connection, names: Names, *, bind_hint: bool) -> str:

@@ -2,7 +2,10 @@
 
 A fault is armed when the share starts and acts in a thread of its own, so that the call's
 own waiting goes on: it may first wait for a daemon's event (``at``, through the control
-socket: nothing is sent from the root namespace), then act on the lab. The run engine calls
+socket: nothing is sent from the root namespace), then act on the lab. The wait holds the
+daemon at that event (``nodes.common``: it pauses before sending what the event leads to) until
+the fault has acted, so a cut or a kill at ``cms:answered`` always comes before CMS's 200 OK
+leaves, never a few packets later. The run engine calls
 :meth:`Fault.arm` right after the share command and :meth:`Fault.disarm` when the call is over;
 ``disarm`` undoes what can be undone (a lab that stays up is left as it was) and says, in
 words, what happened (printed and kept in the JSON).
@@ -76,6 +79,17 @@ class _Triggered:
         except LabError as exc:
             log.warning("fault %s failed: %s", self.description, exc)
             self.done.append(f"{self.description}: could not act: {exc}")
+        finally:
+            if self.at is not None:
+                self._release(state, self.at)
+
+    @staticmethod
+    def _release(state: LabState, at: Trigger) -> None:
+        """Let the daemon held at ``at`` go on (a killed daemon needs nothing)."""
+        try:
+            request(state.run.control(at.node), "release", timeout=5)
+        except ControlError as exc:
+            log.debug("release %s: %s", at, exc.message)
 
     def _wait(self, state: LabState, at: Trigger) -> bool:
         deadline = time.monotonic() + self.within
@@ -87,7 +101,7 @@ class _Triggered:
                 return False
             try:
                 reply = request(state.run.control(at.node), "wait", events=[at.event],
-                                within=min(SLICE, left), timeout=SLICE + 5)
+                                within=min(SLICE, left), timeout=SLICE + 5, hold=True)
             except ControlError as exc:
                 self.done.append(f"{at}: never came ({exc.message}); {self.description} did "
                                  "not happen")

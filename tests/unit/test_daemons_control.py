@@ -161,3 +161,37 @@ def test_a_crash_is_told_by_its_causes() -> None:
     group = ExceptionGroup("tasks", [boom, ExceptionGroup("inner", [bind])])
     assert leaves(group) == [boom, bind]
     assert leaves(bind) == [bind]
+
+
+def test_a_held_event_pauses_the_daemon_until_released_or_the_limit() -> None:
+    log = EventLog(hold_limit=0.3)
+    order: list[object] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def daemon_side() -> None:
+            ev = await log.reach("answered")
+            order.append(("went on", ev.held))
+
+        log.hold(["answered"])
+        task = asyncio.ensure_future(daemon_side())
+        ev = await log.wait(["answered"], within=1)
+        assert ev is not None and ev.held and ev.as_dict()["held"] is True
+        await asyncio.sleep(0.05)
+        order.append("the fault acts")  # the daemon is still paused
+        assert log.release() == 1
+        await task
+        # a hold is for one event: the next one goes straight on
+        assert not (await log.reach("answered")).held
+        # nobody releases: the daemon goes on by itself after hold_limit
+        log.hold(["ended"])
+        start = loop.time()
+        assert (await log.reach("ended")).held
+        assert 0.25 < loop.time() - start < 3
+        assert log.release() == 0
+
+    asyncio.run(main())
+    assert order == ["the fault acts", ("went on", True)]
+    assert [(e.name, e.held) for e in log.items] == [
+        ("answered", True), ("answered", False), ("ended", True)]

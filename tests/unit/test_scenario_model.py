@@ -112,7 +112,7 @@ def test_daemon_events_are_the_ones_the_daemons_report() -> None:
         source = (ROOT / "nodes" / f"{modules[role]}.py").read_text()
         shared = (ROOT / "nodes" / "call.py").read_text() + (ROOT / "nodes" / "common.py"
                                                              ).read_text()
-        reported = set(re.findall(r'events\.add\("([a-z-]+)"', source + shared))
+        reported = set(re.findall(r'events\.(?:add|reach)\("([a-z-]+)"', source + shared))
         reported |= {"failed"}  # Daemon.spawn adds it for any task that fails
         assert set(events) <= reported, (role, set(events) - reported)
 
