@@ -86,3 +86,24 @@ def compare(policy: Path, exp: PolicyExpectation, report: dict[str, Any]) -> lis
         if pid not in exp.over_permissive and p["status"] != "blocked":
             problems.append(f"{name} {pid}: {p['status']}, expected blocked")
     return problems
+
+
+def readdressed_topology(folder: Path) -> Path:
+    """The default topology at other addresses (as a firewall owner's own would be): the
+    inside LAN 10.48.54.0/24 becomes 10.20.30.0/24 and the Internet 192.168.1.0/24 becomes
+    172.16.9.0/24, with its baseline policies rendered for those addresses next to it."""
+    from lab import topology  # noqa: PLC0415
+    from lab.nft import firewall_policy, flows_through, required_flows  # noqa: PLC0415
+
+    text = (topology.TOPOLOGY_DIR / "sfb-cms-expressway.yaml").read_text()
+    text = text.replace("10.48.54.", "10.20.30.").replace("192.168.1.", "172.16.9.")
+    path = folder / "readdressed.yaml"
+    path.write_text(text.replace("name: sfb-cms-expressway", "name: readdressed", 1))
+    (folder / "policies").mkdir(exist_ok=True)
+    for fw in ("fw-outside", "fw-inside"):  # the topology names them: there first, then right
+        (folder / "policies" / f"{fw}.nft").write_text("")
+    flows = required_flows(topology.load(path))
+    for fw in ("fw-outside", "fw-inside"):
+        (folder / "policies" / f"{fw}.nft").write_text(
+            firewall_policy(fw, flows_through(fw, flows)))
+    return path

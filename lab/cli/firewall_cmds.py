@@ -47,6 +47,9 @@ def register(sub: Any) -> None:
                    "a lab without daemons (about a second; the ladder step is a prediction)")
     c.add_argument("--name", metavar="LAB", default="fwcheck",
                    help="name of the throwaway lab (default fwcheck; namespaces LAB-NODE)")
+    c.add_argument("--topology", metavar="PATH|NAME", default=None,
+                   help="topology file or name under topologies/ (default sfb-cms-expressway); "
+                   "the flows of ports.md and the probes are taken at its addresses")
     c.set_defaults(func=cmd_check)
     p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
 
@@ -60,11 +63,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     lab = check_lab_name(args.name)
     policies = parse_policies(args.policy)
     if args.quick:
-        report = check(policies, args.format, lab=lab, traffic=connection_attempts())
+        report = check(policies, args.format, lab=lab, topology_name=args.topology,
+                       traffic=connection_attempts())
     else:
         launcher = prelaunch(lab)  # the daemons' stacks import while the lab is built
         try:
-            report = check(policies, args.format, lab=lab)
+            report = check(policies, args.format, lab=lab, topology_name=args.topology)
         finally:
             launcher.close()
     print_report(report)

@@ -5,17 +5,17 @@
 
 The pieces, each usable on its own:
 
-    from lab.firewall import (TraceSession, check, flow_specs, judge, prepare, send_probes,
-                              PROBES)
+    from lab.firewall import (TraceSession, check, flow_specs, judge, prepare, probes,
+                              send_probes)
     with prepare(topo, {"fw-inside": Path("fw.rules")}) as prep:         # validate, InputError
         ctx = build.up(prep.topology, lab, steps=lab_steps(traffic, prep.steps))
         names = prep.rule_names(lab)
-        specs = flow_specs(prep.topology)
-        with TraceSession(lab, judged_nodes(specs)) as session:           # trace new connections
+        specs, sent = flow_specs(prep.topology), probes(prep.topology)  # at its addresses
+        with TraceSession(lab, judged_nodes(specs, sent)) as session:     # trace new connections
             ...                                                           # any traffic
-            send_probes(lab, PROBES)                                      # flows not needed
+            send_probes(lab, sent)                                        # flows not needed
             traces = session.stop()
-        report = judge(traces, specs, PROBES, names=names, ladder_step=None)
+        report = judge(traces, specs, sent, names=names, ladder_step=None)
     report.verdict, report.to_json(), report.to_junit()
 
 Modules: :mod:`.policy` (formats, validation, loading, rule names), :mod:`.iptables`
@@ -37,7 +37,7 @@ from lab.firewall.check import (
     screen_share,
     unopened,
 )
-from lab.firewall.flows import PROBES, FlowSpec, Probe, classify, flow_specs
+from lab.firewall.flows import FlowSpec, Probe, classify, flow_specs, probes
 from lab.firewall.policy import Policy, Prepared, RuleNames, detect_format, prepare
 from lab.firewall.report import Report, judge
 from lab.firewall.session import TraceSession
@@ -46,7 +46,6 @@ from lab.firewall.traffic import send_probes
 
 __all__ = [
     "DEFAULT_LAB",
-    "PROBES",
     "FlowSpec",
     "PacketTrace",
     "Policy",
@@ -67,6 +66,7 @@ __all__ = [
     "lab_steps",
     "parse",
     "prepare",
+    "probes",
     "screen_share",
     "send_probes",
     "unopened",

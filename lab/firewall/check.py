@@ -32,7 +32,7 @@ from typing import Any
 from lab import build, daemons, teardown, topology
 from lab.build import BuildContext, Step
 from lab.errors import LabError
-from lab.firewall.flows import PROBES, FlowSpec, classify, flow_specs
+from lab.firewall.flows import FlowSpec, Probe, classify, flow_specs, probes
 from lab.firewall.policy import Format, early_chains, loaded_rulesets, prepare
 from lab.firewall.report import Report, judge
 from lab.firewall.session import TraceSession
@@ -123,9 +123,9 @@ def lab_steps(traffic: Traffic, extra: list[Step]) -> list[Step]:
     return out
 
 
-def judged_nodes(specs: tuple[FlowSpec, ...]) -> list[str]:
+def judged_nodes(specs: tuple[FlowSpec, ...], sent: tuple[Probe, ...] = ()) -> list[str]:
     """The nodes to trace: every node that judges a flow or a probe, in first-use order."""
-    nodes = [s.judged_at for s in specs] + [p.firewall for p in PROBES]
+    nodes = [s.judged_at for s in specs] + [p.firewall for p in sent]
     return list(dict.fromkeys(nodes))
 
 
@@ -172,24 +172,24 @@ def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str =
     make_traffic = traffic or screen_share()
     made = _Made()
     with prepare(topo, policies, fmt) as prep:
-        specs = flow_specs(prep.topology)
+        specs, sent = flow_specs(prep.topology), probes(prep.topology)
         ctx = build.up(prep.topology, lab, steps=lab_steps(make_traffic, prep.steps))
         try:
-            nodes = judged_nodes(specs)
+            nodes = judged_nodes(specs, sent)
             rulesets = loaded_rulesets(lab, nodes)
             names = prep.rule_names(lab, rulesets)
             with TraceSession(lab, nodes, limit=trace_limit) as session:
                 made.outcome = make_traffic.run(ctx, specs)
                 if make_traffic.complement:
                     made.attempted = _complement(ctx, session, specs, attempt_timeout)
-                send_probes(lab, PROBES, wait=probe_wait)
+                send_probes(lab, sent, wait=probe_wait)
                 traces = session.stop()
                 raw = {node: session.lines(node) for node in session.nodes}
         finally:
             with contextlib.suppress(LabError):
                 teardown.down(lab)
     outcome = made.outcome
-    report = judge(traces, specs, PROBES, names=names, ladder_step=outcome.ladder_step,
+    report = judge(traces, specs, sent, names=names, ladder_step=outcome.ladder_step,
                    made_by=make_traffic.made_by, attempted=made.attempted)
     report.raw_traces, report.rulesets, report.share = raw, rulesets, outcome.share
     report.notes = [f"{p.node}: chain {chain} runs before the lab's trace point (prerouting, "

@@ -1,7 +1,7 @@
 """What a firewall check judges: the required flows of ports.md and the probes of flows the call
 does not need, as data, and the classifier that maps a traced packet to one of them.
 
-The required flows themselves are :data:`lab.nft.flows.REQUIRED_FLOWS` (the table the baseline
+The required flows themselves are :func:`lab.nft.flows.required_flows` (the rows the baseline
 policies are rendered from); :class:`FlowSpec` adds what judging needs: the node whose ruleset
 decides (the flow's firewall, or the NAT for F7, which crosses no firewall) and the connections
 the call opens for it, each with the ladder step of flow.md §3 it carries.
@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from typing import Literal
+from typing import Any, Literal
 
+from lab.errors import InputError
 from lab.firewall.trace import FiveTuple, PacketTrace
-from lab.nft.flows import REQUIRED_FLOWS, RequiredFlow
+from lab.nft.flows import RequiredFlow, end_of, required_flows
 from lab.topology import Topology
 
 #: Per required flow: the connections the call opens, in order, and the flow.md §3 step each
@@ -56,11 +57,12 @@ class FlowSpec:
         return self.connections[min(index, len(self.connections) - 1)]
 
 
-def flow_specs(topo: Topology, flows: Sequence[RequiredFlow] = REQUIRED_FLOWS
+def flow_specs(topo: Topology, flows: Sequence[RequiredFlow] | None = None
                ) -> tuple[FlowSpec, ...]:
-    """The flows of ``topo``: a flow without a firewall is judged by the NAT it crosses."""
+    """The flows of ``topo`` (default: ports.md's at its addresses): a flow without a firewall
+    is judged by the NAT it crosses."""
     specs = []
-    for f in flows:
+    for f in required_flows(topo) if flows is None else flows:
         node = f.firewall or next((n.name for n in topo.nodes if n.nat is not None
                                    and f.src in n.nat.source), None)
         if node is None:
@@ -94,50 +96,63 @@ class Probe:
         return f"{self.proto} {s} -> {self.dst}:{self.dport}"
 
 
-def _p(id_: str, fw: str, proto: Literal["tcp", "udp"], node: str, src: str, dst: str,  # noqa: PLR0917
-       dport: int, why: str, *, sport: int | None = None, via: str | None = None) -> Probe:
-    return Probe(id_, fw, proto, node, IPv4Address(src), IPv4Address(dst), dport, why, sport,
-                 IPv4Address(via) if via else None)
-
-
-_OUT, _IN, _EDGE, _EXPE = "fw-outside", "fw-inside", "sfb-edge", "expressway-e"
-
 #: Flows the screen share does not need (ports.md "too open"): the Internet (the Skype Edge's
 #: side of fw-outside) to Expressway-E's management and clear SIP, the Internet to the inside
 #: LAN, and new connections from the DMZ (Expressway-E's internal side of fw-inside) inwards.
-PROBES: tuple[Probe, ...] = (
-    _p("O1", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 22,
-       "Internet to Expressway-E management (SSH)"),
-    _p("O2", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 80,
-       "Internet to Expressway-E web administration (HTTP)"),
-    _p("O3", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 443,
-       "Internet to Expressway-E web administration (HTTPS)"),
-    _p("O4", _OUT, "tcp", _EDGE, "192.168.1.252", "192.168.1.229", 5060,
-       "Internet to Expressway-E clear SIP over TCP (the call uses TLS 5061)"),
-    _p("O5", _OUT, "udp", _EDGE, "192.168.1.252", "192.168.1.229", 5060,
-       "Internet to Expressway-E clear SIP over UDP"),
-    _p("O6", _OUT, "tcp", _EDGE, "192.168.1.252", "10.48.54.230", 5061,
-       "Internet to the inside LAN (CMS SIP)", via="192.168.1.229"),
-    _p("O7", _OUT, "tcp", _EDGE, "192.168.1.252", "10.48.54.227", 22,
-       "Internet to the inside LAN (Expressway-C SSH)", via="192.168.1.229"),
-    _p("I1", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 7001,
-       "traversal 7001 in the wrong direction (DMZ to Expressway-C)"),
-    _p("I2", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 26000,
-       "traversal reversed: Expressway-E's 7001 opening to Expressway-C's 25000-29999",
-       sport=7001),
-    _p("I3", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 5061,
-       "DMZ to Expressway-C SIP (Expressway-C opens the traversal zone itself)"),
-    _p("I4", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.227", 22,
-       "DMZ to Expressway-C management (SSH)"),
-    _p("I5", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.230", 5061,
-       "DMZ to CMS SIP (CMS takes calls from Expressway-C only)"),
-    _p("I6", _IN, "tcp", _EXPE, "10.48.54.229", "10.48.54.230", 443,
-       "DMZ to CMS web administration (HTTPS)"),
-    _p("I7", _IN, "udp", _EXPE, "10.48.54.229", "10.48.54.230", 5060,
-       "DMZ to CMS clear SIP over UDP"),
-    _p("I8", _IN, "tcp", _EXPE, "192.168.1.229", "10.48.54.230", 5061,
-       "Internet address to the inside LAN, arriving from the DMZ side"),
+#: (id, sent from ROLE:INTERFACE, proto, to ROLE:INTERFACE, port, why, options): ``src`` a
+#: source address of another interface of the sender, ``sport`` a fixed source port, ``via``
+#: the address of a gateway the sender lacks a route through (added for the probe only).
+PROBE_ROWS: tuple[tuple[str, str, Literal["tcp", "udp"], str, int, str, dict[str, Any]], ...] = (
+    ("O1", "sfb-edge:external", "tcp", "expressway-e:external", 22,
+     "Internet to Expressway-E management (SSH)", {}),
+    ("O2", "sfb-edge:external", "tcp", "expressway-e:external", 80,
+     "Internet to Expressway-E web administration (HTTP)", {}),
+    ("O3", "sfb-edge:external", "tcp", "expressway-e:external", 443,
+     "Internet to Expressway-E web administration (HTTPS)", {}),
+    ("O4", "sfb-edge:external", "tcp", "expressway-e:external", 5060,
+     "Internet to Expressway-E clear SIP over TCP (the call uses TLS 5061)", {}),
+    ("O5", "sfb-edge:external", "udp", "expressway-e:external", 5060,
+     "Internet to Expressway-E clear SIP over UDP", {}),
+    ("O6", "sfb-edge:external", "tcp", "cms:eth0", 5061,
+     "Internet to the inside LAN (CMS SIP)", {"via": "expressway-e:external"}),
+    ("O7", "sfb-edge:external", "tcp", "expressway-c:eth0", 22,
+     "Internet to the inside LAN (Expressway-C SSH)", {"via": "expressway-e:external"}),
+    ("I1", "expressway-e:internal", "tcp", "expressway-c:eth0", 7001,
+     "traversal 7001 in the wrong direction (DMZ to Expressway-C)", {}),
+    ("I2", "expressway-e:internal", "tcp", "expressway-c:eth0", 26000,
+     "traversal reversed: Expressway-E's 7001 opening to Expressway-C's 25000-29999",
+     {"sport": 7001}),
+    ("I3", "expressway-e:internal", "tcp", "expressway-c:eth0", 5061,
+     "DMZ to Expressway-C SIP (Expressway-C opens the traversal zone itself)", {}),
+    ("I4", "expressway-e:internal", "tcp", "expressway-c:eth0", 22,
+     "DMZ to Expressway-C management (SSH)", {}),
+    ("I5", "expressway-e:internal", "tcp", "cms:eth0", 5061,
+     "DMZ to CMS SIP (CMS takes calls from Expressway-C only)", {}),
+    ("I6", "expressway-e:internal", "tcp", "cms:eth0", 443,
+     "DMZ to CMS web administration (HTTPS)", {}),
+    ("I7", "expressway-e:internal", "udp", "cms:eth0", 5060,
+     "DMZ to CMS clear SIP over UDP", {}),
+    ("I8", "expressway-e:internal", "tcp", "cms:eth0", 5061,
+     "Internet address to the inside LAN, arriving from the DMZ side",
+     {"src": "expressway-e:external"}),
 )
+
+
+def probes(topo: Topology) -> tuple[Probe, ...]:
+    """The probes at ``topo``'s addresses; each is judged by the bridge of the segment it is
+    sent on."""
+    out = []
+    for id_, from_ref, proto, to_ref, dport, why, opts in PROBE_ROWS:
+        sender, to = end_of(topo, from_ref), end_of(topo, to_ref)
+        if sender.bridge is None:
+            raise InputError(f"probe {id_}: {from_ref} ({sender.node}:{sender.interface}) is "
+                             "on a segment without a firewall", topo.path,
+                             fix="bridge that segment through a firewall node")
+        src = end_of(topo, opts["src"]).address if "src" in opts else sender.address
+        via = end_of(topo, opts["via"]).address if "via" in opts else None
+        out.append(Probe(id_, sender.bridge, proto, sender.node, src, to.address, dport, why,
+                         opts.get("sport"), via))
+    return tuple(out)
 
 
 @dataclass
@@ -168,7 +183,7 @@ def answers_connection(p: PacketTrace) -> bool:
 
 
 def classify(traces: dict[str, list[PacketTrace]], specs: Iterable[FlowSpec],
-             probes: Iterable[Probe] = PROBES) -> Classified:
+             probes: Iterable[Probe]) -> Classified:
     """Map each traced packet at each node to its required flow or probe (answers by their
     reversed 5-tuple). Only the flows judged at that node (and probes of that firewall) are
     candidates."""

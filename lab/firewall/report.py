@@ -2,7 +2,7 @@
 rule that decided, the probes a policy let through (over-permissive), the verdict; as JSON (the
 issue's format, with more detail beside it) and JUnit XML.
 
-    report = judge(traces, flow_specs(topo), names=prep.rule_names(lab))
+    report = judge(traces, flow_specs(topo), probes(topo), names=prep.rule_names(lab))
     report.verdict                    # "pass" | "fail"
     report.to_json(); report.to_junit()
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from xml.etree import ElementTree as ET
 
-from lab.firewall.flows import PROBES, FlowSpec, Probe, classify
+from lab.firewall.flows import FlowSpec, Probe, classify
 from lab.firewall.trace import Decision, FiveTuple, PacketTrace
 
 Status = Literal["passed", "blocked", "not seen"]
@@ -255,7 +255,7 @@ def _probe_json(p: ProbeResult) -> dict[str, Any]:
 
 
 def judge(traces: Mapping[str, list[PacketTrace]], specs: Iterable[FlowSpec],
-          probes: Iterable[Probe] = PROBES, *, names: RuleNamer | None = None,
+          probes: Iterable[Probe], *, names: RuleNamer | None = None,
           ladder_step: int | None = None, made_by: str = "traffic",
           attempted: Mapping[str, frozenset[FiveTuple]] | None = None) -> Report:
     """The report of a run from its traces, whoever made the traffic (``made_by``: "share",

@@ -1,4 +1,5 @@
-"""``python -m lab.nft policy fw-outside`` prints a rendered baseline policy;
+"""``python -m lab.nft policy fw-outside [TOPOLOGY]`` prints the baseline policy of a firewall
+(the required flows of ports.md that cross it, at the topology's addresses);
 ``python -m lab.nft nat [TOPOLOGY]`` prints the NAT rulesets of a topology."""
 
 from __future__ import annotations
@@ -6,12 +7,14 @@ from __future__ import annotations
 import sys
 
 from lab import topology
+from lab.nft.flows import flows_through, required_flows
 from lab.nft.render import firewall_policy, nat_ruleset
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "policy":
-        sys.stdout.write(firewall_policy(argv[1]))
+    if argv and argv[0] == "policy" and len(argv) in (2, 3):
+        topo = topology.load(argv[2] if len(argv) == 3 else None)
+        sys.stdout.write(firewall_policy(argv[1], flows_through(argv[1], required_flows(topo))))
         return 0
     if argv and argv[0] == "nat" and len(argv) <= 2:
         topo = topology.load(argv[1] if len(argv) == 2 else None)

@@ -73,7 +73,8 @@ def _flow_rule(flow: RequiredFlow) -> str:
 
 
 def firewall_policy(firewall: str, flows: tuple[RequiredFlow, ...] | None = None) -> str:
-    """The baseline policy of ``firewall``: exactly its required flows, replies, drop the rest."""
+    """The baseline policy of ``firewall``: exactly ``flows`` (default: the required flows
+    that cross it in the default topology), replies, drop the rest."""
     allowed = flows_through(firewall) if flows is None else flows
     ids = ", ".join(f.id for f in allowed) or "none"
     lines = [

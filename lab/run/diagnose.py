@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from lab.capture import Capture
+from lab.errors import InputError
 from lab.ladder import Ladder
 from lab.ladder.model import Connection, Kind
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_SYN, Segment, segments
 from lab.net.sip_transport import TransportConfig
-from lab.nft.flows import REQUIRED_FLOWS, RequiredFlow
+from lab.nft.flows import RequiredFlow, required_flows
 from lab.proto.ice import IceConfig
 from lab.topology import Node, Topology
 
@@ -169,8 +170,9 @@ def _host_only(ladder: Ladder) -> list[str]:
             "address on the video network, so no share"]
 
 
-def _flow(src: str, sport: int, dst: str, dport: int) -> RequiredFlow | None:
-    for f in REQUIRED_FLOWS:
+def _flow(flows: Iterable[RequiredFlow], src: str, sport: int, dst: str, dport: int
+          ) -> RequiredFlow | None:
+    for f in flows:
         if (str(f.src), str(f.dst)) == (src, dst) and dport in f.dport and (
                 f.sport is None or sport in f.sport):
             return f
@@ -198,13 +200,17 @@ def _fate(seen_on: Iterable[str], where: _Where, src: str, dst: str) -> str:
 
 def _failed_connects(ladder: Ladder, where: _Where) -> list[str]:
     out = []
+    try:
+        flows = required_flows(where.topo)
+    except InputError:  # a topology without the roles of ports.md: no flow names
+        flows = ()
     for ev in ladder.analysis.events:
         tcp = ev.tcp
         if ev.kind is not Kind.TCP or tcp is None or tcp.outcome == "established":
             continue
         if ladder.names.role_of(ev.src.ip) is None or ladder.names.role_of(ev.dst.ip) is None:
             continue  # not between two of the call's nodes (the client's doomed host checks)
-        f = _flow(ev.src.ip, ev.src.port, ev.dst.ip, ev.dst.port)
+        f = _flow(flows, ev.src.ip, ev.src.port, ev.dst.ip, ev.dst.port)
         what = f" (ports.md {f.id}: {f.why})" if f is not None else ""
         head = (f"TCP connect {where.name(ev.src.ip)} {ev.src} -> {where.name(ev.dst.ip)} "
                 f"{ev.dst}{what}")

@@ -15,12 +15,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from lab import build, kernel_nft, kernel_ns
+from lab import build, kernel_nft, kernel_ns, topology
 from lab.build import BuildContext
 from lab.cli import main
 from lab.errors import LabError
 from lab.firewall import (
-    PROBES,
     RunOutcome,
     TraceSession,
     Traffic,
@@ -28,12 +27,13 @@ from lab.firewall import (
     flow_specs,
     judge,
     judged_nodes,
+    probes,
     send_probes,
 )
 from lab.firewall.flows import FlowSpec
 from lab.firewall.trace import TRACE_TABLE
 from lab.names import RUN_ROOT
-from tests.firewallhelp import POLICIES
+from tests.firewallhelp import POLICIES, readdressed_topology
 from tests.labhelp import connect, lab_name, lab_namespaces, listen, running_lab
 
 BARE = [s for s in build.STEPS if s.name in ("network", "nftables")]
@@ -103,7 +103,8 @@ def test_outputs_and_nothing_left(tmp_path: Path) -> None:
     assert report["share"]["call"] == "ended" and report["share"]["problems"] == []
     assert (report["step_source"], report["first_broken_step"]) == ("ladder", None)
     suite = ET.fromstring((out / "r.xml").read_text())
-    assert suite.get("tests") == str(7 + len(PROBES)) and suite.get("failures") == "0"
+    n_probes = len(probes(topology.load()))
+    assert suite.get("tests") == str(7 + n_probes) and suite.get("failures") == "0"
     lines = (out / "traces" / "fw-inside.trace").read_text().splitlines()
     assert any("inet filter forward rule" in ln and "(verdict accept)" in ln for ln in lines)
     assert json.loads((out / "traces" / "fw-inside.ruleset.json").read_text())["nftables"]
@@ -124,6 +125,30 @@ def test_quick_mode_makes_connection_attempts_only(tmp_path: Path) -> None:
     assert [(c["connection"], c["status"], c["source"]) for c in f5["connections"]] == [
         ("tcp 10.48.54.230:33347 -> 10.48.54.229:3478", "passed", "attempt"),
         ("tcp 10.48.54.230:33348 -> 10.48.54.229:3478", "blocked", "attempt")]
+
+
+def test_a_topology_with_other_addresses_is_judged_at_its_addresses(tmp_path: Path) -> None:
+    """A firewall owner's own addressing: the flows, the probes and the lab follow the
+    topology; the baseline rendered for it passes, the default lab's inside policy (written for
+    10.48.54.0/24) blocks every inside flow."""
+    topo = readdressed_topology(tmp_path)
+    out, lab = tmp_path / "r.json", lab_name()
+    code = main(["firewall", "check", "--quick", "--topology", str(topo), "--name", lab,
+                 "--json", str(out)])
+    assert_gone(lab)
+    report = json.loads(out.read_text())
+    assert (code, report["verdict"], report["over_permissive"]) == (0, "pass", [])
+    f5 = next(f for f in report["flows"] if f["id"] == "F5")
+    assert f5["connections"][0]["connection"] == "tcp 10.20.30.230:33347 -> 10.20.30.229:3478"
+    stale = topology.TOPOLOGY_DIR / "policies" / "fw-inside.nft"
+    code = main(["firewall", "check", "--quick", "--topology", str(topo), "--name", lab,
+                 "--json", str(out), "--policy", f"fw-inside={stale}"])
+    assert_gone(lab)
+    report = json.loads(out.read_text())
+    assert code == 1
+    assert {f["id"]: f["status"] for f in report["flows"]} == {
+        "F1": "passed", "F2": "passed", "F3": "blocked", "F4": "blocked", "F5": "blocked",
+        "F6": "passed", "F7": "passed"}
 
 
 def test_failing_check_reports_junit_failures(tmp_path: Path) -> None:
@@ -186,11 +211,12 @@ def test_trace_session_on_a_running_lab() -> None:
     """Start tracing in a lab that is up, make a connection, stop: the packet and the rule."""
     with running_lab(steps=BARE) as ctx:
         specs = flow_specs(ctx.topology)
-        nodes = judged_nodes(specs)
+        nodes = judged_nodes(specs, probes(ctx.topology))
         with TraceSession(ctx.lab, nodes, limit=30) as session:
             with listen(ctx, "expressway-e", "10.48.54.229", 3478):
                 local = connect(ctx, "cms", ("10.48.54.229", 3478), src=("10.48.54.230", 33347))
-            send_probes(ctx.lab, [p for p in PROBES if p.id in ("I1", "O6")], wait=0.2)
+            send_probes(ctx.lab, [p for p in probes(ctx.topology) if p.id in ("I1", "O6")],
+                        wait=0.2)
             traces = session.stop()
         assert local == ("10.48.54.230", 33347)
         ours = [p for p in traces["fw-inside"] if p.tuple and p.tuple.sport == 33347]
@@ -198,7 +224,7 @@ def test_trace_session_on_a_running_lab() -> None:
         decision = ours[0].decision
         assert decision is not None and decision.verdict == "accept"
         assert decision.handle is not None and "F5" in (decision.rule or "")
-        report = judge(traces, specs)
+        report = judge(traces, specs, probes(ctx.topology))
         by_id = {f.spec.id: f for f in report.flows}
         assert by_id["F5"].status == "passed" and by_id["F1"].status == "not seen"
         assert {p.probe.id: p.status for p in report.probes if p.status != "not seen"} == {
@@ -232,7 +258,8 @@ def test_monitor_stops_by_itself_and_probe_routes_are_removed() -> None:
                                   text=True, check=True, timeout=10).stdout
 
         before = routes()
-        sent = send_probes(ctx.lab, [p for p in PROBES if p.via is not None], wait=0.05)
+        sent = send_probes(ctx.lab, [p for p in probes(ctx.topology) if p.via is not None],
+                           wait=0.05)
         assert sent and all(s.error is None for s in sent)
         assert routes() == before
         assert "10.48.54" not in before

@@ -6,7 +6,7 @@ from ipaddress import IPv4Address
 from xml.etree import ElementTree as ET
 
 from lab import topology
-from lab.firewall.flows import PROBES, classify, flow_specs, opens_connection
+from lab.firewall.flows import classify, flow_specs, opens_connection, probes
 from lab.firewall.policy import Policy, rule_names
 from lab.firewall.report import judge
 from lab.firewall.trace import FiveTuple, PacketTrace, parse
@@ -15,6 +15,7 @@ from tests.firewallhelp import POLICIES, TRACES
 
 TOPO = topology.load()
 SPECS = flow_specs(TOPO)
+PROBES = probes(TOPO)
 
 
 def traces(folder: str) -> dict[str, list[PacketTrace]]:
@@ -52,11 +53,11 @@ def test_only_opening_packets_are_classified() -> None:
                                                IPv4Address("10.48.54.229"), 3478),
                           tcp_flags="(syn | ack)")
     assert not opens_connection(syn_ack)
-    found = classify({"fw-inside": [syn_ack]}, SPECS)
+    found = classify({"fw-inside": [syn_ack]}, SPECS, PROBES)
     assert found.flows["F5"] == [] and found.other == []
     syn = PacketTrace("y", tuple=syn_ack.tuple, tcp_flags="syn")
-    assert classify({"fw-outside": [syn]}, SPECS).other  # the wrong firewall for F5
-    assert classify({"fw-inside": [syn]}, SPECS).flows["F5"] == [syn]
+    assert classify({"fw-outside": [syn]}, SPECS, PROBES).other  # the wrong firewall for F5
+    assert classify({"fw-inside": [syn]}, SPECS, PROBES).flows["F5"] == [syn]
 
 
 def test_report_of_a_failing_pair() -> None:
@@ -83,7 +84,7 @@ def test_report_of_a_failing_pair() -> None:
 
 
 def test_report_of_an_open_pair() -> None:
-    report = judge(traces("any-any"), SPECS)
+    report = judge(traces("any-any"), SPECS, PROBES)
     assert all(f.status == "passed" for f in report.flows)
     assert sorted(p.probe.id for p in report.over_permissive) == sorted(p.id for p in PROBES)
     assert report.verdict == "fail"
@@ -95,7 +96,7 @@ def test_report_of_an_open_pair() -> None:
 
 
 def test_nothing_traced_is_not_seen_and_fails() -> None:
-    report = judge({}, SPECS, ladder_step=6)
+    report = judge({}, SPECS, PROBES, ladder_step=6)
     assert {f.status for f in report.flows} == {"not seen"}
     assert {p.status for p in report.probes} == {"not seen"}
     assert report.verdict == "fail" and report.first_broken_step == 6
@@ -106,7 +107,7 @@ def test_an_answer_dropped_blocks_the_connection() -> None:
     path = POLICIES / "inside-stateless.iptables"
     ruleset = (TRACES / "stateless" / "fw-inside.ruleset.json").read_text()
     names = rule_names((Policy("fw-inside", path, "iptables"),), {"fw-inside": ruleset})
-    report = judge(traces("stateless"), SPECS, names=names)
+    report = judge(traces("stateless"), SPECS, PROBES, names=names)
     flows = {f.spec.id: f for f in report.flows}
     f3 = flows["F3"].decider
     assert flows["F3"].status == "blocked" and f3 is not None and f3.answer_dropped

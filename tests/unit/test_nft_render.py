@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab import topology
-from lab.nft import REQUIRED_FLOWS, firewall_policy, flows_through, nat_ruleset
+from lab.nft import default_flows, firewall_policy, flows_through, nat_ruleset
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "nft"
 POLICIES = topology.TOPOLOGY_DIR / "policies"
@@ -44,7 +44,7 @@ def test_baselines_allow_exactly_the_required_flows() -> None:
                    if "ct state new counter accept" in line]
         seen += [line.split('comment "')[1].split()[0] for line in accepts]
     assert seen == ["F1", "F2", "F6", "F3", "F4", "F5"]
-    assert [f.id for f in REQUIRED_FLOWS if f.firewall is None] == ["F7"]
+    assert [f.id for f in default_flows() if f.firewall is None] == ["F7"]
 
 
 def test_flow_rule_text() -> None:
@@ -56,3 +56,36 @@ def test_flow_rule_text() -> None:
     text = firewall_policy("fw-x", (udp,))
     assert "ip daddr 192.168.1.229 udp dport 24000-29999 ct state new" in text
     assert text.rstrip().endswith('counter drop comment "everything else"\n\t}\n}')
+
+
+def test_required_flows_and_probes_follow_the_topologys_addresses(tmp_path: Path) -> None:
+    from lab.firewall import flow_specs, probes  # noqa: PLC0415
+    from lab.nft import required_flows  # noqa: PLC0415
+    from tests.firewallhelp import readdressed_topology  # noqa: PLC0415
+
+    topo = topology.load(readdressed_topology(tmp_path))
+    flows = {f.id: f for f in required_flows(topo)}
+    assert (str(flows["F5"].src), str(flows["F5"].dst), str(flows["F5"].dport)) == (
+        "10.20.30.230", "10.20.30.229", "3478")
+    assert (str(flows["F6"].src), str(flows["F6"].dst)) == ("172.16.9.252", "172.16.9.229")
+    assert [(f.id, f.firewall) for f in flows.values()] == [
+        (f.id, f.firewall) for f in default_flows()]  # the same firewalls judge them
+    assert str(flows["F7"].dst) == "10.149.4.10"  # the Skype side kept its addresses
+    by_id = {p.id: p for p in probes(topo)}
+    assert (str(by_id["I8"].src), str(by_id["I8"].dst)) == ("172.16.9.229", "10.20.30.230")
+    assert str(by_id["O6"].via) == "172.16.9.229" and by_id["O6"].node == "sfb-edge"
+    assert {s.judged_at for s in flow_specs(topo)} == {"fw-outside", "fw-inside", "sfb-nat"}
+    rendered = (tmp_path / "policies" / "fw-inside.nft").read_text()
+    assert "ip saddr 10.20.30.230 ip daddr 10.20.30.229 tcp dport 3478" in rendered
+    assert "10.48.54." not in rendered
+
+
+def test_a_topology_without_a_role_of_ports_md_is_told(tmp_path: Path) -> None:
+    from lab.errors import InputError  # noqa: PLC0415
+    from lab.nft import required_flows  # noqa: PLC0415
+
+    topo = topology.load()
+    no_cms = dataclasses.replace(topo, nodes=tuple(n for n in topo.nodes if n.role != "cms"))
+    with pytest.raises(InputError, match="has no node with role cms") as err:
+        required_flows(no_cms)
+    assert err.value.fix == "add a node with role: cms"
