@@ -65,6 +65,11 @@ def register(sub: Any) -> None:
                    help="media both ways for S seconds (default: the scenario's)")
     p.add_argument("--keep", action="store_true",
                    help="leave the lab up afterwards (uclab status, uclab exec, uclab down)")
+    p.add_argument("--fault", metavar="SPEC", action="append", default=[],
+                   help="break this run on purpose, written as one entry of a scenario's "
+                   "faults: (repeatable), e.g. --fault 'cut: {link: sfb-edge:external, at: "
+                   "cms:answered}', --fault 'stop: {node: cms, at: cms:invite}', --fault "
+                   "'loss: {segment: internet, percent: 5}'")
     p.set_defaults(func=cmd_run)
 
 

@@ -15,14 +15,14 @@ from typing import Any
 
 from lab.errors import InputError
 from lab.run import RunOptions, RunPlan, RunResult, run
-from lab.scenario import MediaSpec, load
+from lab.scenario import MediaSpec, load, with_faults
 
 # rich and the ladder's renderers are imported when printing: the engine has imported them
 # in the background by then (lab.run.engine.LATER)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    scenario = load(args.scenario)
+    scenario = with_faults(load(args.scenario), args.fault)
     if args.media_seconds is not None:
         try:
             MediaSpec(args.media_seconds)

@@ -85,6 +85,9 @@ def _refuse_single_outputs(args: argparse.Namespace) -> None:
     if args.keep:
         raise InputError("--keep is for one scenario, not --all", "--keep",
                          fix="run that scenario alone with --keep")
+    if args.fault:
+        raise InputError("--fault is for one scenario, not --all", "--fault",
+                         fix="run that scenario alone: uclab run NAME --fault SPEC")
 
 
 def run_all(args: argparse.Namespace) -> int:

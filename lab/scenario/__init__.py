@@ -4,9 +4,10 @@
     sc = scenario.load("screen-share")        # or a path; strict: file, line, fix
     sc.topology (overrides applied), sc.policies, sc.faults, sc.time_scale, sc.expect
     scenario.names()                          # the library, for `uclab scenarios`
+    scenario.with_faults(sc, ["cut: {link: sfb-edge:external, at: cms:answered}"])  # --fault
 """
 
-from lab.scenario.load import SCENARIO_DIR, load, names, resolve
+from lab.scenario.load import SCENARIO_DIR, load, names, resolve, with_faults
 from lab.scenario.model import (
     DAEMON_EVENTS,
     CutFault,
@@ -23,4 +24,4 @@ from lab.scenario.model import (
 
 __all__ = ["DAEMON_EVENTS", "SCENARIO_DIR", "CutFault", "Expect", "FaultSpec", "Limits",
            "LossFault", "MediaSpec", "Scenario", "ScenarioFile", "StopFault", "Trigger", "load",
-           "names", "resolve"]
+           "names", "resolve", "with_faults"]

@@ -11,6 +11,9 @@ starts, still before anything is built.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab import datafile, topology
@@ -19,6 +22,7 @@ from lab.errors import InputError
 from lab.scenario.model import (
     DAEMON_EVENTS,
     CutFault,
+    FaultSpec,
     LossFault,
     Scenario,
     ScenarioFile,
@@ -55,7 +59,7 @@ def load(spec: str | Path) -> Scenario:
     topo = _topology(doc, raw.topology)
     topo = _overrides(doc, raw, topo)
     _check_policies(doc, raw, topo)
-    _check_faults(doc, raw, topo)
+    _check_faults(doc, raw.faults, topo)
     if not 0.01 <= raw.time_scale <= 1:
         raise doc.error(("time_scale",), f"{raw.time_scale:g} is out of range",
                         fix="write a factor from 0.01 to 1 (0.1: a 30 s timer runs 3 s; "
@@ -120,8 +124,26 @@ def _check_policies(doc: Document, raw: ScenarioFile, topo: Topology) -> None:
                             fix="write a path relative to this scenario file")
 
 
-def _check_faults(doc: Document, raw: ScenarioFile, topo: Topology) -> None:
-    for i, spec in enumerate(raw.faults):
+@dataclass(frozen=True)
+class _FaultsFile:
+    faults: tuple[FaultSpec, ...] = ()
+
+
+def with_faults(sc: Scenario, texts: Sequence[str]) -> Scenario:
+    """``sc`` with more faults, each written as one entry of a scenario's ``faults:`` (the
+    command line's ``--fault 'cut: {link: sfb-edge:external, at: cms:answered}'``), checked as
+    a scenario file's are; a mistake names ``--fault``, the entry (``faults[0]``: the first)
+    and the fix."""
+    if not texts:
+        return sc
+    doc = datafile.parse("faults: [" + ", ".join(f"{{{t}}}" for t in texts) + "]", "--fault")
+    faults = doc.read(_FaultsFile).faults
+    _check_faults(doc, faults, sc.topology)
+    return dataclasses.replace(sc, faults=sc.faults + faults)
+
+
+def _check_faults(doc: Document, faults: Sequence[FaultSpec], topo: Topology) -> None:
+    for i, spec in enumerate(faults):
         keys: KeyPath = ("faults", i)
         fault = spec.kind
         if isinstance(fault, LossFault):

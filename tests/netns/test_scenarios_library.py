@@ -157,3 +157,18 @@ def test_a_scenario_that_changes_the_lab_refuses_a_lab_that_is_up() -> None:
         down = uclab("down", "--name", lab)
     assert down.returncode == 0, down.stderr
     assert_gone(lab)
+
+
+def test_a_fault_given_on_the_command_line_breaks_a_passing_scenario(tmp_path: Path) -> None:
+    """What a trainer does: the happy path, broken on purpose with --fault, fails where the
+    fault says (CMS killed while held at 'answered': no 200 OK, step 11) and says why."""
+    out, lab = tmp_path / "r.json", lab_name()
+    proc = uclab("run", "screen-share", "--name", lab, "--json", str(out),
+                 "--fault", "stop: {node: cms, at: 'cms:answered'}")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    data: dict[str, Any] = json.loads(out.read_text())
+    assert_gone(lab)
+    assert data["verdict"]["stopped_at"] == 11, data["verdict"]["summary"]
+    assert data["run"]["changes"]["faults"] == ["kill the cms daemon when cms reports 'answered'"]
+    assert any("Meeting Server closed the connection" in r and "without sending its 200 OK" in r
+               for r in data["verdict"]["reasons"]), data["verdict"]["reasons"]

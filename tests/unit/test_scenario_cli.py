@@ -29,6 +29,16 @@ def test_scenarios_lists_the_library(capsys: pytest.CaptureFixture[str]) -> None
     (["run", "--all", "--svg", "x.svg"], "--svg is for one scenario"),
     (["run", "--all", "--keep"], "--keep is for one scenario"),
     (["run", "--all", "--junit", "/nonexistent/dir/x.xml"], "no such folder"),
+    (["run", "--all", "--fault", "stop: {node: cms}"], "--fault is for one scenario"),
+    (["run", "screen-share", "--fault", "cut: {link: sfb-edge:externl}"],
+     "--fault:1: faults[0].cut.link: no interface 'sfb-edge:externl'"),
+    (["run", "screen-share", "--fault", "stop: {node: cms}", "--fault",
+      "stop: {node: cms, at: 'cms:answred'}"],
+     "--fault:1: faults[1].stop.at: the cms daemon (cms) never reports 'answred'"),
+    (["run", "screen-share", "--fault", "cut: {link: sfb-edge:external at: cms:answered}"],
+     "--fault:1: YAML syntax"),
+    (["run", "screen-share", "--fault", "cut: {link: sfb-edge:external}, stop: {node: cms}"],
+     "exactly one of"),
 ])
 def test_run_usage_errors(args: list[str], says: str,
                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,3 +58,14 @@ def test_junit_of_outcomes(tmp_path: Path) -> None:
     failure = second.find("failure")
     assert failure is not None and failure.get("message") == (
         "expected verdict fail, got pass: ...")
+
+
+def test_faults_from_the_command_line_join_the_scenarios() -> None:
+    sc = scenario.with_faults(scenario.load("internet-packet-loss"), [
+        "cut: {link: 'sfb-edge:external', at: 'cms:answered'}", "stop: {node: cms}"])
+    kinds = [type(f.kind).__name__ for f in sc.faults]
+    assert kinds == ["LossFault", "CutFault", "StopFault"]
+    cut = sc.faults[1].kind
+    assert isinstance(cut, scenario.CutFault) and cut.at == scenario.Trigger("cms", "answered")
+    same = scenario.load("screen-share")
+    assert scenario.with_faults(same, []) is same
