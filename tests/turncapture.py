@@ -42,7 +42,7 @@ class Captured:
         return ((t >> 4) & 1) | ((t >> 7) & 2)
 
 
-def _tshark(pcap: Path, *args: str) -> str:
+def tshark_text(pcap: Path, *args: str) -> str:
     proc = subprocess.run(["tshark", "-r", str(pcap), "-n", *args], capture_output=True,
                           text=True, check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -51,7 +51,7 @@ def _tshark(pcap: Path, *args: str) -> str:
 
 def _segments(pcap: Path, port: int) -> dict[tuple[int, str], bytes]:
     """The TCP payload bytes of each stream direction touching ``port``, in order."""
-    out = _tshark(pcap, "-o", "tcp.desegment_tcp_streams:FALSE", "-Y",
+    out = tshark_text(pcap, "-o", "tcp.desegment_tcp_streams:FALSE", "-Y",
                   f"tcp.port == {port} && tcp.len > 0", "-T", "fields", "-e", "tcp.stream",
                   "-e", "ip.src", "-e", "tcp.srcport", "-e", "tcp.payload")
     streams: dict[tuple[int, str], bytes] = {}
@@ -110,7 +110,8 @@ def long_term(user: str, realm: str, password: str) -> bytes:
 def tshark_check(pcap: Path, port: int) -> int:
     """tshark decodes the capture with no malformed packet and no error; returns how many
     STUN messages it decoded on ``port``."""
-    bad = _tshark(pcap, "-Y", "_ws.malformed || _ws.expert.severity == error")
+    bad = tshark_text(pcap, "-Y", "_ws.malformed || _ws.expert.severity == error")
     assert bad.strip() == "", f"tshark reports malformed packets:\n{bad}"
-    types = _tshark(pcap, "-Y", f"stun && tcp.port == {port}", "-T", "fields", "-e", "stun.type")
+    types = tshark_text(pcap, "-Y", f"stun && tcp.port == {port}", "-T", "fields", "-e",
+                        "stun.type")
     return sum(len(row.split(",")) for row in types.splitlines() if row.strip())

@@ -13,6 +13,7 @@ from lab.proto.stun import (
     ParseError,
     Rfc4571Framer,
     StunStreamFramer,
+    channel_data,
     is_channel_data,
     parse,
 )
@@ -54,6 +55,17 @@ def test_channel_data_frames_are_padded_on_tcp() -> None:
     frames = list(framer.frames())
     assert is_channel_data(frames[0]) and frames[0][:9] == b"\x40\x00\x00\x05hello"
     assert len(frames[0]) == 12 and not is_channel_data(frames[1])
+    assert channel_data(0x4000, b"hello") == frames[0]
+
+
+def test_channel_data_of_rfc_5766s_upper_range_is_framed_too() -> None:
+    framer = StunStreamFramer(channel_data=True)  # coturn's uclient binds up to 0x7FFF
+    framer.feed(channel_data(0x6C36, b"abcd") + channel_data(0x7FFF, b""))
+    assert list(framer.frames()) == [b"\x6c\x36\x00\x04abcd", b"\x7f\xff\x00\x00"]
+    framer = StunStreamFramer(channel_data=True)
+    framer.feed(b"\x80\x00\x00\x00")
+    with pytest.raises(ParseError, match="first byte 0x80"):
+        framer.next_frame()
 
 
 @pytest.mark.parametrize(("data", "text"), [

@@ -23,6 +23,7 @@ from lab.proto.stun import (
     UnknownAttributes,
     Username,
     XorPeerAddress,
+    channel_data,
     parse,
     verify_fingerprint,
     verify_integrity,
@@ -30,6 +31,7 @@ from lab.proto.stun import (
 from lab.proto.turn.client import (
     Allocated,
     Bound,
+    ChannelBound,
     ConnectionAttempt,
     Event,
     Failed,
@@ -48,6 +50,7 @@ from lab.proto.turn.state import (
     CloseRelay,
     ConnectPeer,
     OpenRelay,
+    SendDatagram,
     SendTo,
     StartBridge,
 )
@@ -387,3 +390,49 @@ def test_idle_connection_is_closed_but_not_one_that_allocated() -> None:
     out = link.server.handle_timer(60.0)
     assert [a for a in out if isinstance(a, CloseConnection)] == [CloseConnection(idle, "idle")]
     assert link.server.handle_timer(61.0) == []
+
+
+def test_channel_bind_then_channel_data_both_ways_on_a_udp_allocation() -> None:
+    """RFC 8656 §11-§12: a channel for one peer; ChannelData from the client goes to it as a
+    datagram, its datagrams come back as ChannelData padded to 4 bytes (a stream); another
+    permitted peer still gets Data indications; the binding ends after 10 minutes."""
+    link = Link(TurnServerCore(config()))
+    client, conn, _ = allocated(link, transport=PROTO_UDP)
+    alloc = link.of(OpenRelay)[0].alloc
+    peer, other = ("192.168.1.252", 40000), ("192.168.1.252", 40002)
+    assert link.exchange(client, conn, client.channel_bind(1.0, 0x4001, peer)[1]) == [
+        ChannelBound(2, 0x4001, peer)]
+    out = link.server.message_received(conn, channel_data(0x4001, b"abc"), 2.0)
+    assert out == [SendDatagram(alloc, peer, b"abc")]
+    (back,) = link.server.datagram_received(alloc, peer, b"hello", 3.0)
+    assert isinstance(back, SendTo) and back.message is None
+    assert back.data == bytes.fromhex("40010005") + b"hello\0\0\0"
+    (ind,) = link.server.datagram_received(alloc, other, b"x", 3.0)  # permission by host
+    assert isinstance(ind, SendTo) and parse(ind.data).method is Method.DATA
+    # the same channel again refreshes it; unbound channels carry nothing
+    assert isinstance(link.exchange(client, conn, client.channel_bind(
+        4.0, 0x4001, peer)[1])[0], ChannelBound)
+    assert link.server.message_received(conn, channel_data(0x4002, b"abc"), 5.0) == []
+    late = 4.0 + 600.0 + 1
+    assert link.server.message_received(conn, channel_data(0x4001, b"abc"), late) == []
+
+
+def test_channel_bind_refusals() -> None:
+    link = Link(TurnServerCore(config()))
+    client, conn, _ = allocated(link, transport=PROTO_UDP)
+    peer = ("192.168.1.252", 40000)
+    assert isinstance(link.exchange(client, conn, client.channel_bind(
+        1.0, 0x4001, peer)[1])[0], ChannelBound)
+    for number, to in ((0x4001, ("192.168.1.252", 40002)),  # the number is taken
+                       (0x4002, peer),                      # the peer has a number
+                       (0x3FFF, ("192.168.1.252", 40004)),  # below the range
+                       (0x8000, ("192.168.1.252", 40004))):  # above RFC 5766's range
+        assert error_code(link.exchange(client, conn, client.channel_bind(
+            2.0, number, to)[1])) == 400, hex(number)
+    # RFC 5766's upper range is accepted, as coturn does (its clients use it)
+    assert isinstance(link.exchange(client, conn, client.channel_bind(
+        2.0, 0x7FFF, ("192.168.1.252", 40006))[1])[0], ChannelBound)
+    tcp = Link(TurnServerCore(config()))
+    tclient, tconn, _ = allocated(tcp)
+    assert error_code(tcp.exchange(tclient, tconn, tclient.channel_bind(
+        1.0, 0x4001, peer)[1])) == 400

@@ -45,7 +45,7 @@ from lab.proto.stun.attributes import (
     attribute_name,
 )
 from lab.proto.stun.errors import ParseError
-from lab.proto.stun.framing import Rfc4571Framer, StunStreamFramer, is_channel_data
+from lab.proto.stun.framing import Rfc4571Framer, StunStreamFramer, channel_data, is_channel_data
 from lab.proto.stun.integrity import (
     long_term_key,
     saslprep,
@@ -118,6 +118,7 @@ __all__ = [
     "XorPeerAddress",
     "XorRelayedAddress",
     "attribute_name",
+    "channel_data",
     "is_channel_data",
     "long_term_key",
     "new_transaction_id",

@@ -22,6 +22,11 @@ from lab.proto.stun.kinds import MAGIC_COOKIE
 _COOKIE = struct.pack("!I", MAGIC_COOKIE)
 
 
+def channel_data(number: int, data: bytes) -> bytes:
+    """A ChannelData frame for a stream (RFC 8656 §12.4-§12.5: padded to 4 bytes on TCP)."""
+    return number.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data + bytes(-len(data) % 4)
+
+
 def is_channel_data(frame: bytes) -> bool:
     """True if ``frame`` starts like TURN ChannelData (first two bits 01, RFC 8656 §12.4)."""
     return len(frame) >= 1 and frame[0] & 0xC0 == 0x40
@@ -68,7 +73,7 @@ class StunStreamFramer(_Framer):
     """STUN messages and ChannelData on a stream (RFC 8489 §6.2.2, RFC 8656 §12.5).
 
     Yields whole STUN messages (20-byte header + length) and, with ``channel_data=True``,
-    whole ChannelData frames (channel 0x4000-0x4FFF, 4-byte header + length padded to 4 bytes as
+    whole ChannelData frames (channel 0x4000-0x7FFF, 4-byte header + length padded to 4 bytes as
     on TCP). Bytes that are neither raise ParseError as soon as the first bytes show it.
     """
 
@@ -81,7 +86,7 @@ class StunStreamFramer(_Framer):
         if not buf:
             return None
         first = buf[0]
-        channel = self.channel_data and 0x40 <= first <= 0x4F
+        channel = self.channel_data and 0x40 <= first <= 0x7F  # RFC 5766's 0x4000-0x7FFF
         if first & 0xC0 and not channel:
             raise ParseError(f"not STUN{' or ChannelData' * self.channel_data}: "
                              f"first byte {first:#04x}")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from lab.proto.stun import (
     PROTO_TCP,
     PROTO_UDP,
+    ChannelNumber,
     DontFragment,
     EvenPort,
     Lifetime,
@@ -84,3 +85,28 @@ def peer_problem(cfg: TurnServerConfig, alloc: Allocation, peer: XorPeerAddress
         return 443, f"Peer Address Family Mismatch: {peer.host}"
     why = cfg.peer_policy.check(peer.host)
     return (403, f"Forbidden: {why}") if why else None
+
+
+# RFC 8656 §12 uses 0x4000-0x4FFF; RFC 5766 §11 allowed up to 0x7FFF, which RFC 5766 clients
+# (coturn's turnutils_uclient) still use: accepted, as coturn's server does
+CHANNEL_MIN, CHANNEL_MAX = 0x4000, 0x7FFF
+
+
+def channel_problem(cfg: TurnServerConfig, alloc: Allocation, number: ChannelNumber | None,
+                    peer: XorPeerAddress | None, now: float) -> Problem | None:
+    """ChannelBind, RFC 8656 §11.2: a UDP allocation, a number 0x4000-0x7FFF and a permitted
+    peer, neither already bound to another."""
+    if alloc.transport != PROTO_UDP:
+        return 400, "Bad Request: ChannelBind on a TCP allocation"
+    if number is None or peer is None:
+        return 400, "Bad Request: ChannelBind needs CHANNEL-NUMBER and XOR-PEER-ADDRESS"
+    if not CHANNEL_MIN <= number.channel <= CHANNEL_MAX:
+        return 400, f"Bad Request: channel {number.channel:#06x} is outside 0x4000-0x7FFF"
+    problem = peer_problem(cfg, alloc, peer)
+    if problem:
+        return problem
+    bound_peer = alloc.channel_peer(number.channel, now)
+    bound_number = alloc.channel_of(peer.addr, now)
+    if bound_peer not in (None, peer.addr) or bound_number not in (None, number.channel):
+        return 400, "Bad Request: channel or peer already bound to another"
+    return None

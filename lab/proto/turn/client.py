@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from lab.proto.stun import (
     PROTO_TCP,
     Attribute,
+    ChannelNumber,
     ConnectionId,
     Data,
     Lifetime,
@@ -98,6 +99,16 @@ class Bound:
 
 
 @dataclass(frozen=True)
+class ChannelBound:
+    """ChannelBind succeeded (RFC 8656 §11.3): ``number`` now carries ChannelData for
+    ``peer``."""
+
+    handle: int
+    number: int
+    peer: Addr
+
+
+@dataclass(frozen=True)
 class Failed:
     """A command failed: ``code`` is the STUN error code, 0 for a local failure (timeout,
     bad response)."""
@@ -125,7 +136,7 @@ class DataReceived:
 
 
 Event = Send | Allocated | Refreshed | PermissionCreated | PeerConnected | Bound | Failed | (
-    ConnectionAttempt | DataReceived
+    ConnectionAttempt | DataReceived | ChannelBound
 )
 
 
@@ -209,6 +220,12 @@ class TurnClientCore:
         if channel == CONTROL:
             raise ValueError("ConnectionBind goes on a new data connection, not the control one")
         return self._start(Method.CONNECTION_BIND, [ConnectionId(connection_id)], channel, now)
+
+    def channel_bind(self, now: float, number: int, peer: Addr) -> tuple[int, Send]:
+        """ChannelBind ``number`` (0x4000-0x4FFF) to ``peer`` on a UDP allocation (RFC 8656
+        §11.1); ChannelData for it: :func:`lab.proto.stun.channel_data`."""
+        return self._start(Method.CHANNEL_BIND, [ChannelNumber(number), XorPeerAddress(*peer)],
+                           CONTROL, now)
 
     def send_indication(self, peer: Addr, data: bytes) -> Send:
         """A Send indication for a UDP allocation (RFC 8656 §10.1)."""
@@ -308,7 +325,7 @@ class TurnClientCore:
         handler = {
             Method.ALLOCATE: self._allocated, Method.REFRESH: self._refreshed,
             Method.CREATE_PERMISSION: self._permitted, Method.CONNECT: self._connected,
-            Method.CONNECTION_BIND: self._bound,
+            Method.CONNECTION_BIND: self._bound, Method.CHANNEL_BIND: self._channel_bound,
         }.get(pending.method)
         return [handler(pending, msg, now)] if handler is not None else []
 
@@ -334,6 +351,11 @@ class TurnClientCore:
                 self.allocation.lifetime = seconds
                 self.allocation.refresh_at = self._refresh_time(now, seconds)
         return Refreshed(pending.handle, seconds)
+
+    def _channel_bound(self, pending: _Pending, msg: Message, now: float) -> Event:
+        number = next(a.channel for a in pending.attributes if isinstance(a, ChannelNumber))
+        peer = next(a.addr for a in pending.attributes if isinstance(a, XorPeerAddress))
+        return ChannelBound(pending.handle, number, peer)
 
     def _permitted(self, pending: _Pending, msg: Message, now: float) -> Event:
         hosts = tuple(a.host for a in pending.attributes if isinstance(a, XorPeerAddress))
@@ -420,3 +442,4 @@ __all__ = [
     "Send",
     "TurnClientCore",
 ]
+

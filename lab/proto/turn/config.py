@@ -106,6 +106,7 @@ class TurnServerConfig:
     max_lifetime: int = 3600
     nonce_lifetime: float = 600.0
     permission_lifetime: float = 300.0
+    channel_lifetime: float = 600.0  # RFC 8656 §12: a channel binding lasts 10 minutes
     bind_timeout: float = 30.0
     connect_timeout: float = 30.0
     idle_timeout: float = 60.0  # a connection that neither allocates nor binds is closed

@@ -1,5 +1,6 @@
 """Sans-I/O TURN server core over TCP: long-term credentials, allocations, permissions and all of
-RFC 6062 (Connect, peer-initiated connections, ConnectionAttempt, ConnectionBind, bind timer).
+RFC 6062 (Connect, peer-initiated connections, ConnectionAttempt, ConnectionBind, bind timer);
+for UDP allocations, Send/Data indications and channels (ChannelBind, ChannelData).
 
 The core sees client connections as integers chosen by the adapter and whole STUN messages
 (framing is the adapter's, with :class:`~lab.proto.stun.StunStreamFramer`); it returns
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from lab.proto.stun import (
     PROTO_TCP,
     PROTO_UDP,
+    ChannelNumber,
     ConnectionId,
     Data,
     Fingerprint,
@@ -33,6 +35,8 @@ from lab.proto.stun import (
     XorMappedAddress,
     XorPeerAddress,
     XorRelayedAddress,
+    channel_data,
+    is_channel_data,
     parse,
 )
 from lab.proto.turn import admission
@@ -103,6 +107,8 @@ class TurnServerCore(Responder):
         c = self.connections.get(conn)
         if c is None or c.data_for is not None:
             return []
+        if is_channel_data(raw):
+            return self._channel_data(c, raw, now)
         try:
             msg = parse(raw)
         except ParseError as exc:
@@ -244,7 +250,30 @@ class TurnServerCore(Responder):
         return [self._success(req, [])]
 
     def _channel_bind(self, req: Request, now: float) -> list[Action]:
-        return self._refuse(req, 400, "Bad Request: ChannelBind is not supported here", now)
+        """ChannelBind, RFC 8656 §11.2 (checks: :func:`admission.channel_problem`); installs
+        or refreshes the peer's permission and the binding (10 minutes)."""
+        alloc = self._owned(req, now)
+        if not isinstance(alloc, Allocation):
+            return alloc
+        number, peer = req.msg.get(ChannelNumber), req.msg.get(XorPeerAddress)
+        problem = admission.channel_problem(self.config, alloc, number, peer, now)
+        if problem or number is None or peer is None:
+            return self._refuse(req, *(problem or (400, "Bad Request")), now)
+        alloc.channels[number.channel] = (peer.addr, now + self.config.channel_lifetime)
+        alloc.permissions[peer.host] = now + self.config.permission_lifetime
+        log.info("TURN %s: channel %#06x bound to %s:%d", who(req.conn), number.channel,
+                 *peer.addr)
+        return [self._success(req, [])]
+
+    def _channel_data(self, c: ClientConnection, frame: bytes, now: float) -> list[Action]:
+        """ChannelData from the client (RFC 8656 §12.6): to the bound peer, else dropped."""
+        alloc = self.allocations.get(c.alloc) if c.alloc is not None else None
+        number, length = int.from_bytes(frame[:2], "big"), int.from_bytes(frame[2:4], "big")
+        peer = alloc.channel_peer(number, now) if alloc is not None else None
+        if alloc is None or peer is None or len(frame) < 4 + length:
+            log.info("TURN %s: ChannelData on unbound channel %#06x dropped", who(c), number)
+            return []
+        return [SendDatagram(alloc.key, peer, frame[4:4 + length])]
 
     def _indication(self, c: ClientConnection, msg: Message, now: float) -> list[Action]:
         """Send indication on a UDP allocation (RFC 8656 §10.2); others are ignored."""
@@ -265,6 +294,9 @@ class TurnServerCore(Responder):
         if alloc is None or not alloc.permitted(peer[0], now):
             log.info("TURN: datagram from %s:%d dropped (no permission)", *peer)
             return []
+        number = alloc.channel_of(peer, now)
+        if number is not None:  # ChannelData, padded to 4 bytes on a stream (§12.5)
+            return [SendTo(alloc.conn, channel_data(number, data), None)]
         ind = Message.indication(Method.DATA, [XorPeerAddress(*peer), Data(data)])
         return [SendTo(alloc.conn, ind.encode(fingerprint=alloc.fingerprint), ind)]
 

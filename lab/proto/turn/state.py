@@ -19,11 +19,12 @@ Addr = tuple[str, int]
 
 @dataclass(frozen=True)
 class SendTo:
-    """Write ``data`` (one STUN message) on client connection ``conn``."""
+    """Write ``data`` (one STUN message, or a ChannelData frame) on client connection
+    ``conn``."""
 
     conn: int
     data: bytes
-    message: Message
+    message: Message | None  # None: ChannelData
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,19 @@ class Allocation:
     permissions: dict[str, float] = field(default_factory=dict)  # peer IP -> expiry
     connections: set[int] = field(default_factory=set)
     tried_ports: set[int] = field(default_factory=set)
+    channels: dict[int, tuple[Addr, float]] = field(default_factory=dict)  # -> (peer, expiry)
 
     def permitted(self, host: str, now: float) -> bool:
         return self.permissions.get(host, -1.0) > now
+
+    def channel_of(self, peer: Addr, now: float) -> int | None:
+        """The live channel bound to ``peer`` (RFC 8656 §12), if any."""
+        return next((n for n, (p, expiry) in self.channels.items() if p == peer and expiry > now),
+                    None)
+
+    def channel_peer(self, number: int, now: float) -> Addr | None:
+        bound = self.channels.get(number)
+        return bound[0] if bound is not None and bound[1] > now else None
 
 
 @dataclass
