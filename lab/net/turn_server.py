@@ -188,7 +188,7 @@ class TurnServer:
 
     async def _client_loop(self, client: _Client) -> None:
         loop = asyncio.get_running_loop()
-        framer = StunStreamFramer(channel_data=True)
+        framer = StunStreamFramer(channel_data=lambda: self.core.channels_possible(client.conn))
         who = addr_of(client.sock.getpeername())
         try:
             while data := await loop.sock_recv(client.sock, 65536):

@@ -68,6 +68,20 @@ def test_channel_data_of_rfc_5766s_upper_range_is_framed_too() -> None:
         framer.next_frame()
 
 
+def test_channel_data_only_when_the_connection_may_carry_it() -> None:
+    """A TURN server's control connection without a UDP allocation: bytes that start like
+    ChannelData (an HTTP request: 'G' is 0x47) are garbage at once, not a frame to wait for."""
+    allowed = False
+    framer = StunStreamFramer(channel_data=lambda: allowed)
+    framer.feed(b"GET / HTTP/1.1\r\n")
+    with pytest.raises(ParseError, match="not STUN: first byte 0x47"):
+        framer.next_frame()
+    allowed = True
+    framer = StunStreamFramer(channel_data=lambda: allowed)
+    framer.feed(channel_data(0x4001, b"x"))
+    assert framer.next_frame() == b"\x40\x01\x00\x01x\0\0\0"
+
+
 @pytest.mark.parametrize(("data", "text"), [
     (b"\x80", "not STUN: first byte 0x80"),
     (b"G", "not STUN: first byte 0x47"),

@@ -14,7 +14,7 @@ is buffered.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from lab.proto.stun.errors import ParseError
 from lab.proto.stun.kinds import MAGIC_COOKIE
@@ -77,18 +77,23 @@ class StunStreamFramer(_Framer):
     on TCP). Bytes that are neither raise ParseError as soon as the first bytes show it.
     """
 
-    def __init__(self, max_size: int = 0xFFFF + 20, *, channel_data: bool = False) -> None:
+    def __init__(self, max_size: int = 0xFFFF + 20, *,
+                 channel_data: bool | Callable[[], bool] = False) -> None:
+        """``channel_data``: True, or a function saying whether ChannelData may come now (a
+        TURN server: only on a connection that holds a UDP allocation; elsewhere such bytes
+        are garbage, such as an HTTP request, and must not be waited on as a frame)."""
         super().__init__(max_size)
-        self.channel_data = channel_data
+        self._channels = channel_data if callable(channel_data) else (lambda: channel_data)
 
     def _frame_size(self) -> int | None:
         buf = self._buf
         if not buf:
             return None
         first = buf[0]
-        channel = self.channel_data and 0x40 <= first <= 0x7F  # RFC 5766's 0x4000-0x7FFF
+        channels = self._channels()
+        channel = channels and 0x40 <= first <= 0x7F  # RFC 5766's 0x4000-0x7FFF
         if first & 0xC0 and not channel:
-            raise ParseError(f"not STUN{' or ChannelData' * self.channel_data}: "
+            raise ParseError(f"not STUN{' or ChannelData' * channels}: "
                              f"first byte {first:#04x}")
         if len(buf) < 4:
             return None

@@ -102,6 +102,13 @@ class TurnServerCore(Responder):
             return self._drop_peer(c.data_for, "client data connection closed")
         return []
 
+    def channels_possible(self, conn: int) -> bool:
+        """Whether ChannelData may come on client connection ``conn``: it holds a UDP
+        allocation (anything else starting with bits 01 is garbage, RFC 8656 §12)."""
+        c = self.connections.get(conn)
+        alloc = self.allocations.get(c.alloc) if c is not None and c.alloc is not None else None
+        return alloc is not None and alloc.transport == PROTO_UDP
+
     def message_received(self, conn: int, raw: bytes, now: float) -> list[Action]:
         """One whole STUN message from client connection ``conn`` (RFC 8489 §6.3)."""
         c = self.connections.get(conn)
