@@ -225,8 +225,7 @@ def proxy_from_plan(daemon: Daemon, plan: SipPlan) -> Any:
         ports = (int(first), int(last or first))
     transport = TransportConfig(
         kind, tuple(Listener(x.host, x.port, x.side, x.zone) for x in plan.listeners),
-        plan.local_host, ports, server_ssl=server_ssl, client_ssl=client_ssl,
-        connect_timeout=TransportConfig.connect_timeout * daemon.config.time_scale)
+        plan.local_host, ports, server_ssl=server_ssl, client_ssl=client_ssl)
     traversal = hostport(plan.traversal_server) if plan.traversal_server else None
     side = next((r.side for r in plan.routes if r.next_hop == plan.traversal_server), "")
     return SipProxy(config, transport, traversal=traversal, traversal_side=side)

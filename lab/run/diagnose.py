@@ -33,7 +33,6 @@ from lab.errors import InputError
 from lab.ladder import Ladder
 from lab.ladder.model import Connection, Kind
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_SYN, Segment, segments
-from lab.net.sip_transport import TransportConfig
 from lab.nft.flows import RequiredFlow, required_flows
 from lab.proto.ice import IceConfig
 from lab.topology import Node, Topology
@@ -50,11 +49,13 @@ TURN_MEANING = {
     508: "no relay port left",
 }
 #: The daemons' timers that a scenario's ``time_scale`` shortens (nodes/turn.py, nodes/cms.py).
-TIMERS = (("Expressway-E's ConnectionBind timer", 30.0),
-          ("the Meeting Server's TURN timeout", 10.0),
-          ("the ICE agents' connect timeout", IceConfig().connect_timeout),
-          ("their check timeout", IceConfig().check_timeout),
-          ("Expressway-C's traversal zone connect timeout", TransportConfig.connect_timeout))
+def timers(time_scale: float) -> list[tuple[str, float, float]]:
+    """The timers a scenario's time scale changes: (what, seconds, seconds at that scale)."""
+    ice, scaled = IceConfig(), IceConfig().scaled(time_scale)
+    return [("Expressway-E's ConnectionBind timer", 30.0, 30.0 * time_scale),
+            ("the Meeting Server's TURN timeout", 10.0, 10.0 * time_scale),
+            ("the ICE agents' connect timeout", ice.connect_timeout, scaled.connect_timeout),
+            ("their check timeout", ice.check_timeout, scaled.check_timeout)]
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,10 @@ def diagnose(ladder: Ladder, capture: Capture, topo: Topology, *,
     lines += _host_only(ladder)
     lines += _losses(list(segments(capture)), where)
     if time_scale != 1:
-        timers = ", ".join(f"{what} {seconds * time_scale:g} s instead of {seconds:g} s"
-                           for what, seconds in TIMERS)
+        changed = ", ".join(f"{what} {now:g} s instead of {seconds:g} s"
+                            for what, seconds, now in timers(time_scale))
         lines.append(f"time scale {time_scale:g}: the long protocol timers ran "
-                     f"{1 / time_scale:g} times faster ({timers})")
+                     f"{1 / time_scale:g} times faster ({changed})")
     return list(dict.fromkeys(lines))
 
 

@@ -431,7 +431,10 @@ def test_any_reachability_ends_with_a_reason_for_every_pair(outcomes: list[str])
 
 def test_a_faster_clock_scales_the_long_timers_but_not_the_pacing() -> None:
     cfg = IceConfig(ms_ice2=True).scaled(0.2)
+    # the connect timeout stops at 2 s: 5 s x 0.2 would be 1 s
     assert (cfg.connect_timeout, cfg.check_timeout, cfg.overall_timeout) == pytest.approx(
-        (1.0, 7.9, 9.0))
+        (2.0, 7.9, 9.0))
+    assert IceConfig(connect_timeout=1.0).scaled(0.1).connect_timeout == 1.0  # never raised
+    assert IceConfig(connect_timeout=30.0).scaled(0.5).connect_timeout == 15.0
     assert cfg.ta == IceConfig().ta and cfg.ms_ice2
     assert IceConfig().scaled(1.0) == IceConfig()

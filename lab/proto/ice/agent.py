@@ -62,6 +62,9 @@ class AgentState(enum.Enum):
     FAILED = "failed"
 
 
+MIN_CONNECT = 2.0  # seconds: the floor of a scaled connect timeout
+
+
 @dataclass(frozen=True)
 class IceConfig:
     """Timers and conventions ([LAB] values, see docs/ice-media.md)."""
@@ -78,8 +81,11 @@ class IceConfig:
 
     def scaled(self, time_scale: float) -> IceConfig:
         """The same conventions with the long timers (connect, check, overall) multiplied by
-        ``time_scale`` (a scenario's faster clock); the pacing ``ta`` stays as it is."""
-        return dataclasses.replace(self, connect_timeout=self.connect_timeout * time_scale,
+        ``time_scale`` (a scenario's faster clock); the pacing ``ta`` stays as it is, and the
+        connect timeout never goes below :data:`MIN_CONNECT` (a TURN Connect through a loaded
+        machine must not fail for want of time)."""
+        connect = max(self.connect_timeout * time_scale, min(self.connect_timeout, MIN_CONNECT))
+        return dataclasses.replace(self, connect_timeout=connect,
                                    check_timeout=self.check_timeout * time_scale,
                                    overall_timeout=self.overall_timeout * time_scale)
 
