@@ -17,10 +17,12 @@ DEFAULT_REALM = "TANDBERG"
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "turn-server", help="a standalone TURN server (TCP, RFC 8656 + RFC 6062)",
-        description="A TURN server like coturn's turnserver: long-term credentials, TCP "
-        "allocations relayed from --relay-ip, first free port of the range (or --relay-ports "
-        "list) first. Example: uclab turn-server --listen 10.48.54.229:3478 --relay-ip "
-        "192.168.1.229 --min-port 24000 --max-port 29999 --realm TANDBERG --user cms:secret")
+        description="A TURN server like coturn's turnserver, listening on TCP: long-term "
+        "credentials, TCP allocations (RFC 6062) and UDP allocations (Send/Data indications, "
+        "ChannelBind and ChannelData) relayed from --relay-ip, first free port of the range "
+        "(or --relay-ports list) first. Example: uclab turn-server --listen "
+        "10.48.54.229:3478 --relay-ip 192.168.1.229 --min-port 24000 --max-port 29999 "
+        "--realm TANDBERG --user cms:secret")
     p.add_argument("--listen", metavar="IP:PORT", action="append", required=True,
                    help="listening address (TCP); repeatable")
     p.add_argument("--relay-ip", metavar="IP", required=True, help="address of relayed ports")
