@@ -71,7 +71,7 @@ def coturn(node: Node, log: Path, *extra: str, listen: str = SRV_IN, relay: str 
 
 @contextlib.contextmanager
 def uclab_turn_server(node: Node, log: Path, *, min_port: int = 24000, max_port: int = 24099,
-                      lifetime_s: float = 120.0, verbose: bool = False
+                      lifetime_s: float = 120.0, verbose: bool = False, udp: bool = False
                       ) -> Iterator[subprocess.Popen[bytes]]:
     """Our standalone server, ``uclab turn-server`` (``python -m lab``), in ``node``'s namespace
     on the same addresses and credentials as :func:`coturn`; stopped at the end (and after
@@ -81,6 +81,7 @@ def uclab_turn_server(node: Node, log: Path, *, min_port: int = 24000, max_port:
         *(["-v"] if verbose else []), "turn-server", "--listen", f"{SRV_IN}:3478",
         "--relay-ip", SRV_OUT, "--min-port", str(min_port), "--max-port", str(max_port),
         "--realm", REALM, "--user", f"{USER}:{PASSWORD}",
+        *(["--listen-udp", f"{SRV_IN}:3478"] if udp else []),
     ]
     with log.open("wb") as out:
         proc = node.popen(*argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)

@@ -16,8 +16,8 @@ DEFAULT_REALM = "TANDBERG"
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "turn-server", help="a standalone TURN server (TCP, RFC 8656 + RFC 6062)",
-        description="A TURN server like coturn's turnserver, listening on TCP: long-term "
+        "turn-server", help="a standalone TURN server (TCP, UDP; RFC 8656 + RFC 6062)",
+        description="A TURN server like coturn's turnserver, listening on TCP (and UDP): long-term "
         "credentials, TCP allocations (RFC 6062) and UDP allocations (Send/Data indications, "
         "ChannelBind and ChannelData) relayed from --relay-ip, first free port of the range "
         "(or --relay-ports list) first. Example: uclab turn-server --listen "
@@ -25,6 +25,8 @@ def register(sub: Any) -> None:
         "--realm TANDBERG --user cms:secret")
     p.add_argument("--listen", metavar="IP:PORT", action="append", required=True,
                    help="listening address (TCP); repeatable")
+    p.add_argument("--listen-udp", metavar="IP:PORT", action="append", default=[],
+                   help="listening address for TURN over UDP too; repeatable")
     p.add_argument("--relay-ip", metavar="IP", required=True, help="address of relayed ports")
     p.add_argument("--min-port", type=int, default=24000, metavar="N")
     p.add_argument("--max-port", type=int, default=29999, metavar="M")
@@ -121,6 +123,7 @@ def build_config(args: argparse.Namespace) -> Any:
     try:
         return TurnServerConfig(
             listen=tuple(parse_addr(a, "--listen") for a in args.listen),
+            listen_udp=tuple(parse_addr(a, "--listen-udp") for a in args.listen_udp),
             relay_ip=args.relay_ip, relay_ports=_ports(args), realm=args.realm,
             users=dict(parse_user(u) for u in args.user), peer_policy=policy,
             user_quota=args.user_quota, total_quota=args.total_quota,
@@ -153,8 +156,9 @@ def cmd_turn_server(args: argparse.Namespace) -> int:
             await server.serve()
 
     ports = config.relay_ports
+    udp = "".join(f", {h}:{p} (UDP)" for h, p in config.listen_udp)
     print(f"uclab turn-server: listening on "
-          f"{', '.join(f'{h}:{p}' for h, p in config.listen)}; relays on {config.relay_ip} "
+          f"{', '.join(f'{h}:{p}' for h, p in config.listen)}{udp}; relays on {config.relay_ip} "
           f"ports {ports[0]}..{ports[-1]} ({len(ports)}); realm {config.realm}", flush=True)
     asyncio.run(main())
     return 0

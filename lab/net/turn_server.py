@@ -97,8 +97,18 @@ class _Peer:
         self.sock.close()
 
 
+@dataclass
+class _UdpClient:
+    """A client speaking TURN over UDP: one 5-tuple (its address at one listening socket) is
+    one "connection" for the core (RFC 8656 §2.2: the allocation's 5-tuple)."""
+
+    conn: int
+    sock: socket.socket
+    addr: Addr
+
+
 class TurnServer:
-    """A TURN server listening on ``config.listen`` (TCP)."""
+    """A TURN server listening on ``config.listen`` (TCP) and ``config.listen_udp`` (UDP)."""
 
     def __init__(self, config: TurnServerConfig, *, clock: Callable[[], float] = time.monotonic,
                  nonce_secret: bytes | None = None) -> None:
@@ -111,6 +121,8 @@ class TurnServer:
         self._peers: dict[int, _Peer] = {}
         self._relays: dict[int, socket.socket] = {}
         self._tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._udp: dict[int, _UdpClient] = {}
+        self._udp_by_addr: dict[tuple[int, Addr], int] = {}
         self._conn_ids = itertools.count(1)
         self._tg: asyncio.TaskGroup | None = None
         self._wake = asyncio.Event()
@@ -120,14 +132,22 @@ class TurnServer:
     async def serve(self) -> None:
         """Listen and serve until cancelled."""
         listeners = [self._listen(addr) for addr in self.config.listen]
+        udp = [self._listen_udp(addr) for addr in self.config.listen_udp]
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 for sock in listeners:
                     tg.create_task(self._accept_loop(sock))
+                for sock in udp:
+                    asyncio.get_running_loop().add_reader(sock.fileno(), self._udp_readable,
+                                                          sock)
                 tg.create_task(self._timer_loop())
                 self.ready.set()
         finally:
+            for sock in udp:
+                with contextlib.suppress(ValueError, OSError):
+                    asyncio.get_running_loop().remove_reader(sock.fileno())
+                sock.close()
             for sock in listeners:
                 sock.close()
             for peer in self._peers.values():
@@ -146,6 +166,44 @@ class TurnServer:
                            ) from None
         log.info("TURN server listening on %s:%d (TCP)", *addr)
         return sock
+
+    def _listen_udp(self, addr: Addr) -> socket.socket:
+        sock = socket.socket(family_of(addr[0]), socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind(addr)
+        except OSError as exc:
+            sock.close()
+            raise LabError(f"TURN server cannot listen on UDP {addr[0]}:{addr[1]}: "
+                           f"{exc.strerror}") from None
+        log.info("TURN server listening on %s:%d (UDP)", *addr)
+        return sock
+
+    def _udp_readable(self, sock: socket.socket) -> None:
+        """Datagrams on a UDP listener: each one is a whole STUN message or ChannelData
+        (RFC 8656 §12.5: unpadded on UDP); the first from an address makes its 5-tuple."""
+        actions: list[Action] = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                data, remote = sock.recvfrom(65536)
+                addr = addr_of(remote)
+                conn = self._udp_by_addr.get((sock.fileno(), addr))
+                if conn is None:
+                    conn = next(self._conn_ids)
+                    self._udp[conn] = _UdpClient(conn, sock, addr)
+                    self._udp_by_addr[(sock.fileno(), addr)] = conn
+                    self.core.connection_made(conn, addr, addr_of(sock.getsockname()),
+                                              self.clock())
+                actions += self.core.message_received(conn, data, self.clock())
+        if actions:
+            self._spawn(self._run_quietly(actions))
+
+    def _forget_udp(self, conn: int) -> list[Action]:
+        client = self._udp.pop(conn, None)
+        if client is None:
+            return []
+        self._udp_by_addr.pop((client.sock.fileno(), client.addr), None)
+        return self.core.connection_lost(conn, self.clock())
 
     def wake_timers(self) -> None:
         """Run the core's timers now (after a test moved the injected clock)."""
@@ -210,6 +268,11 @@ class TurnServer:
             await self._run(self.core.connection_lost(client.conn, self.clock()))
 
     async def _send(self, conn: int, data: bytes) -> None:
+        udp = self._udp.get(conn)
+        if udp is not None:
+            with contextlib.suppress(OSError):
+                udp.sock.sendto(data, udp.addr)
+            return
         client = self._clients.get(conn)
         if client is None or client.bridging:
             return
@@ -239,7 +302,12 @@ class TurnServer:
         return start
 
     def _act(self, action: Action) -> None:
-        if isinstance(action, CloseConnection):
+        if isinstance(action, CloseConnection) and action.conn in self._udp:
+            log.info("TURN: forgetting UDP client %s:%d (%s)", *self._udp[action.conn].addr,
+                     action.reason)
+            for more in self._forget_udp(action.conn):
+                self._act(more)
+        elif isinstance(action, CloseConnection):
             client = self._clients.get(action.conn)
             if client is not None:
                 log.info("TURN: closing connection %d (%s)", action.conn, action.reason)

@@ -65,20 +65,24 @@ def test_uclient_tcp_relay_against_our_server(
     assert checked >= len(messages) // 2  # every authenticated request and its answer
 
 
-@pytest.mark.parametrize("mode", ["channels", "send-indications"])
-def test_uclient_udp_relays_over_a_tcp_control_connection(
-    netbench: Callable[[], NetBench], tmp_path: Path, mode: str
+@pytest.mark.parametrize(("control", "mode"), [
+    ("tcp", "channels"), ("tcp", "send-indications"), ("udp", "channels"),
+    ("udp", "send-indications")])
+def test_uclient_udp_relays(
+    netbench: Callable[[], NetBench], tmp_path: Path, control: str, mode: str
 ) -> None:
-    """``turnutils_uclient -t -y``: two clients with UDP relays (RFC 8656), each talking to the
-    other's relayed address, their data going over the TCP control connection as ChannelData
-    after a ChannelBind (the default) or as Send/Data indications (``-s``)."""
+    """``turnutils_uclient -y``: two clients with UDP relays (RFC 8656), each talking to the
+    other's relayed address, their data going to the server as ChannelData after a ChannelBind
+    (the default) or as Send/Data indications (``-s``), over a TCP control connection (``-t``)
+    or over UDP (the server's ``--listen-udp``)."""
     require_tool("turnutils_uclient")
     require_tool("tshark")
     net = build_turn_net(netbench())
     pcap = tmp_path / "uclient-udp.pcap"
-    flags = ["-t", "-y"] + (["-s"] if mode == "send-indications" else [])
-    with uclab_turn_server(net.srv, tmp_path / "turn-server.log", lifetime_s=60), \
-            tcpdump(net.srv, "eth0", pcap):
+    flags = ["-y"] + (["-t"] if control == "tcp" else []) + (
+        ["-s"] if mode == "send-indications" else [])
+    with uclab_turn_server(net.srv, tmp_path / "turn-server.log", lifetime_s=60,
+                           udp=control == "udp"), tcpdump(net.srv, "eth0", pcap):
         run = net.cli.exec("timeout", "40", "turnutils_uclient", *flags, "-u", USER, "-w",
                            PASSWORD, "-n", "10", "-m", "2", "-L", CLI, SRV_IN, check=False)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
@@ -86,8 +90,8 @@ def test_uclient_udp_relays_over_a_tcp_control_connection(
     assert int(totals[0]) >= 20 and totals[0] == totals[1], run.stdout[-2000:]
     assert "Total lost packets 0 " in run.stdout
     tshark_check(pcap, 3478)
-    types = [int(t, 16) for row in tshark_text(pcap, "-Y", "stun && tcp.port == 3478", "-T",
-                                           "fields", "-e", "stun.type").split()
+    types = [int(t, 16) for row in tshark_text(pcap, "-Y", f"stun && {control}.port == 3478",
+                                               "-T", "fields", "-e", "stun.type").split()
              for t in row.split(",")]
     channels = tshark_text(pcap, "-Y", "stun.channel", "-T", "fields", "-e", "stun.channel")
     if mode == "channels":

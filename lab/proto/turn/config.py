@@ -98,6 +98,7 @@ class TurnServerConfig:
     realm: str
     users: Mapping[str, str]
     peer_policy: PeerPolicy = field(default_factory=PeerPolicy)
+    listen_udp: tuple[Addr, ...] = ()  # TURN over UDP too (RFC 8656 §3.1), beside TCP
     user_quota: int = 0  # concurrent allocations per user; 0 = unlimited
     total_quota: int = 0  # concurrent allocations in all; 0 = unlimited
     max_peer_connections: int = 0  # RFC 6062 connections per allocation; 0 = unlimited
