@@ -436,3 +436,23 @@ def test_channel_bind_refusals() -> None:
     tclient, tconn, _ = allocated(tcp)
     assert error_code(tcp.exchange(tclient, tconn, tclient.channel_bind(
         1.0, 0x4001, peer)[1])) == 400
+
+
+def test_a_retransmitted_allocate_gets_the_same_answer_not_437() -> None:
+    """RFC 8656 §7.2: over UDP the success may be lost and the client sends the same request
+    (same transaction ID) again; it gets the same answer. Any other Allocate: 437."""
+    link = Link(TurnServerCore(config()))
+    client = TurnClientCore("cms", "pw")
+    conn = link.connect()
+    events = link.settle(link.server.message_received(
+        conn, client.allocate(0.0, transport=PROTO_UDP)[1].data, 0.0), client, conn)
+    assert isinstance(events[0], Send)
+    authed = events[0].data  # the Allocate with credentials
+    (opened,) = link.server.message_received(conn, authed, 0.0)
+    assert isinstance(opened, OpenRelay)  # the relay is bound, then the answer goes
+    (ok,) = link.server.relay_result(opened.alloc, True, 0.0)
+    assert isinstance(ok, SendTo)
+    assert parse(ok.data).cls is MessageClass.SUCCESS
+    (again,) = link.server.message_received(conn, authed, 1.0)
+    assert isinstance(again, SendTo) and again.data == ok.data
+    assert error_code(link.exchange(client, conn, client.allocate(2.0)[1])) == 437

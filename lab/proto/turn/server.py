@@ -150,7 +150,14 @@ class TurnServerCore(Responder):
     # --- RFC 8656 methods -----------------------------------------------------------------
 
     def _allocate(self, req: Request, now: float) -> list[Action]:
-        """Allocate, RFC 8656 §7.2 and RFC 6062 §5.1."""
+        """Allocate, RFC 8656 §7.2 and RFC 6062 §5.1; the retransmission of the request that
+        made this 5-tuple's allocation (over UDP its answer may have been lost) gets the same
+        answer again, not 437."""
+        mine = self.allocations.get(req.conn.alloc) if req.conn.alloc is not None else None
+        if (mine is not None and mine.answer is not None and mine.answer.message is not None
+                and mine.answer.message.transaction_id == req.msg.transaction_id):
+            log.info("TURN %s: Allocate retransmitted: the same answer", who(req.conn))
+            return [mine.answer]
         transport = req.msg.get(RequestedTransport)
         problem = admission.allocate_problem(
             self.config, req.msg, has_allocation=req.conn.alloc is not None,
@@ -194,10 +201,11 @@ class TurnServerCore(Responder):
             alloc.ready = True
             log.info("TURN %s: allocated %s:%d for %s", who(req.conn), *alloc.relayed,
                      alloc.username)
-            return [self._success(req, [
+            alloc.answer = self._success(req, [
                 XorRelayedAddress(*alloc.relayed), Lifetime(round(alloc.expires - now)),
                 XorMappedAddress(*alloc.mapped),
-            ])]
+            ])
+            return [alloc.answer]
         alloc.tried_ports.add(alloc.relayed[1])
         del self._by_relay[alloc.relayed]
         port = self._free_port(alloc.tried_ports)

@@ -133,6 +133,7 @@ class Allocation:
     connections: set[int] = field(default_factory=set)
     tried_ports: set[int] = field(default_factory=set)
     channels: dict[int, tuple[Addr, float]] = field(default_factory=dict)  # -> (peer, expiry)
+    answer: SendTo | None = None  # the Allocate's success, for a retransmission of it (UDP)
 
     def permitted(self, host: str, now: float) -> bool:
         return self.permissions.get(host, -1.0) > now
