@@ -305,8 +305,7 @@ class TurnServer:
         if isinstance(action, CloseConnection) and action.conn in self._udp:
             log.info("TURN: forgetting UDP client %s:%d (%s)", *self._udp[action.conn].addr,
                      action.reason)
-            for more in self._forget_udp(action.conn):
-                self._act(more)
+            self._spawn(self._run_quietly(self._forget_udp(action.conn)))
         elif isinstance(action, CloseConnection):
             client = self._clients.get(action.conn)
             if client is not None:

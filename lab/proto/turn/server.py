@@ -102,11 +102,14 @@ class TurnServerCore(Responder):
             return self._drop_peer(c.data_for, "client data connection closed")
         return []
 
+    def _allocation_of(self, c: ClientConnection) -> Allocation | None:
+        return self.allocations.get(c.alloc) if c.alloc is not None else None
+
     def channels_possible(self, conn: int) -> bool:
         """Whether ChannelData may come on client connection ``conn``: it holds a UDP
         allocation (anything else starting with bits 01 is garbage, RFC 8656 §12)."""
         c = self.connections.get(conn)
-        alloc = self.allocations.get(c.alloc) if c is not None and c.alloc is not None else None
+        alloc = self._allocation_of(c) if c is not None else None
         return alloc is not None and alloc.transport == PROTO_UDP
 
     def message_received(self, conn: int, raw: bytes, now: float) -> list[Action]:
@@ -153,7 +156,7 @@ class TurnServerCore(Responder):
         """Allocate, RFC 8656 §7.2 and RFC 6062 §5.1; the retransmission of the request that
         made this 5-tuple's allocation (over UDP its answer may have been lost) gets the same
         answer again, not 437."""
-        mine = self.allocations.get(req.conn.alloc) if req.conn.alloc is not None else None
+        mine = self._allocation_of(req.conn)
         if (mine is not None and mine.answer is not None and mine.answer.message is not None
                 and mine.answer.message.transaction_id == req.msg.transaction_id):
             log.info("TURN %s: Allocate retransmitted: the same answer", who(req.conn))
@@ -227,7 +230,7 @@ class TurnServerCore(Responder):
 
     def _owned(self, req: Request, now: float) -> Allocation | list[Action]:
         """The allocation of this control connection, or the refusal (437, 441)."""
-        alloc = self.allocations.get(req.conn.alloc) if req.conn.alloc is not None else None
+        alloc = self._allocation_of(req.conn)
         if alloc is None or not alloc.ready:
             return self._refuse(req, 437, "Allocation Mismatch: no allocation here", now)
         if alloc.username != req.username:
@@ -282,7 +285,7 @@ class TurnServerCore(Responder):
 
     def _channel_data(self, c: ClientConnection, frame: bytes, now: float) -> list[Action]:
         """ChannelData from the client (RFC 8656 §12.6): to the bound peer, else dropped."""
-        alloc = self.allocations.get(c.alloc) if c.alloc is not None else None
+        alloc = self._allocation_of(c)
         number, length = int.from_bytes(frame[:2], "big"), int.from_bytes(frame[2:4], "big")
         peer = alloc.channel_peer(number, now) if alloc is not None else None
         if alloc is None or peer is None or len(frame) < 4 + length:
@@ -292,7 +295,7 @@ class TurnServerCore(Responder):
 
     def _indication(self, c: ClientConnection, msg: Message, now: float) -> list[Action]:
         """Send indication on a UDP allocation (RFC 8656 §10.2); others are ignored."""
-        alloc = self.allocations.get(c.alloc) if c.alloc is not None else None
+        alloc = self._allocation_of(c)
         peer, data = msg.get(XorPeerAddress), msg.get(Data)
         if msg.method is not Method.SEND or alloc is None or alloc.transport != PROTO_UDP:
             log.info("TURN %s: ignoring %s", who(c), msg.describe())
