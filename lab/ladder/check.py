@@ -21,6 +21,7 @@ from lab.ladder.match_sip import match_sip
 from lab.ladder.match_turn import match_turn
 from lab.ladder.names import Names
 from lab.ladder.steps import BY_NUMBER, STEPS, Status, StepResult
+from lab.proto.ascii import is_digits
 
 Expectations = Mapping[int, Mapping[str, str]]
 
@@ -95,7 +96,7 @@ def load_expectations(path: Path | str) -> dict[int, dict[str, str]]:
     raw = doc.read(dict[str, dict[str, str]])
     out: dict[int, dict[str, str]] = {}
     for key, values in raw.items():
-        if not key.isdigit() or int(key) not in BY_NUMBER:
+        if not is_digits(key) or int(key) not in BY_NUMBER:
             raise InputError(f"{key!r} is not a step number of flow.md §3", path,
                              doc.key_line((key,)), fix="use a step number from 1 to 33")
         out[int(key)] = values

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from lab.capture.pcapfile import Capture, PcapngWriter
 from lab.ladder.tcp import Chunk
+from lab.proto.ascii import is_digits
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _plaintext(cap: Capture, order: list[int], frames: dict[int, StreamKey],
     result: dict[StreamKey, list[Chunk]] = {}
     for line in output.decode("ascii", errors="replace").splitlines():
         number, _, hexdata = line.partition("\t")
-        if not hexdata.strip() or not number.strip().isdigit():
+        if not hexdata.strip() or not is_digits(number.strip()):
             continue
         index = int(number) - 1
         if not 0 <= index < len(order):

@@ -140,3 +140,10 @@ def test_sdp_garbage_raises_only_parse_error(text: str | bytes) -> None:
 def test_candidate_garbage_raises_only_parse_error(text: str) -> None:
     with contextlib.suppress(ParseError):
         Candidate.parse(text)
+
+
+def test_only_ascii_digits_are_numbers() -> None:
+    """Found by the property test above: "²" passed str.isdigit() and then broke int()."""
+    for text in ("0 1 0 \u00b2 0 0 typ host", "1 1 TCP-PASS \u0663 10.0.0.1 9 typ host"):
+        with pytest.raises(ParseError, match="not a number"):
+            Candidate.parse(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,8 @@ _values = st.one_of(
     st.sampled_from([
         "SIP/2.0/TCP h;branch=z9hG4bK1", "SIP/2.0/TCP h:0x", "<sip:a@b>;tag=1", "*", "<>",
         "1 INVITE", "a b", "<sip:x;lr>", '"a" <sip:a@b:99999>', "sip:a@[::1]:5060", "sip:",
-        "-1", "70", "a <b", "sip:a@b;lr=;=x", "99999999999999999999"]))
+        "-1", "70", "a <b", "sip:a@b;lr=;=x", "99999999999999999999",
+        "\u00b2", "\u0663", "sip:a@b:\u0665\u0660\u0666\u0660"]))  # non-ASCII digits
 _header = st.tuples(_names, _values).map(lambda nv: f"{nv[0]}: {nv[1]}\r\n")
 _start = st.sampled_from(["INVITE sip:a@b SIP/2.0\r\n", "SIP/2.0 200 OK\r\n",
                           "ACK sip:x@y:5060 SIP/2.0\r\n", "SIP/2.0 99 x\r\n", "INVITE\r\n"])
@@ -70,3 +72,16 @@ def test_framer_on_garbage_raises_only_framing_error(chunks: list[bytes]) -> Non
             framer.feed(chunk)
     except FramingError as exc:
         assert exc.status in (None, 400, 413)
+
+
+def test_digits_of_other_scripts_are_not_numbers() -> None:
+    """Max-Forwards and Content-Length are ASCII digits (RFC 3261 §25.1): str.isdigit() alone
+    would take Arabic-Indic "٣" as 3 and choke int() on "²"."""
+    for value in ("\u0663", "\u00b2"):
+        for header, accessor in (("Max-Forwards", "max_forwards"),
+                                 ("Content-Length", "content_length")):
+            raw = ("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+                   "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\n"
+                   f"CSeq: 1 INVITE\r\n{header}: {value}\r\n\r\n").encode()
+            with pytest.raises(ParseError, match=f"bad {header}"):
+                getattr(parse(raw), accessor)  # parse() may refuse it already: as good

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from lab.proto.ascii import is_digits
 from lab.proto.sdp.errors import ParseError
 
 MS_TRANSPORTS: Final[dict[str, str]] = {"TCP-PASS": "passive", "TCP-ACT": "active"}
@@ -97,7 +98,7 @@ class Candidate:
 
 
 def _int(text: str, what: str, low: int, high: int) -> int:
-    if not text.isdigit():
+    if not is_digits(text):
         raise ParseError(f"candidate {what} is not a number: {text!r}")
     value = int(text)
     if not low <= value <= high:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from lab.proto.ascii import is_digits
+
 CRLF: Final = b"\r\n"
 PING: Final = b"\r\n\r\n"
 CL_RE: Final = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\s]*)[ \t]*\r?$", re.I | re.M)
@@ -131,7 +133,7 @@ class SipStreamFramer:
         values = CL_RE.findall(head)
         if not values:
             raise FramingError("no Content-Length on a stream transport", 400, head)
-        if len(values) > 1 or not values[0].isdigit():
+        if len(values) > 1 or not is_digits(values[0]):
             raise FramingError("bad Content-Length", 400, head)
         length = int(values[0])
         if length > self.max_body:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Final, Self
 
+from lab.proto.ascii import is_digits
 from lab.proto.sip.address import NameAddr
 from lab.proto.sip.cseq import CSeq
 from lab.proto.sip.errors import ParseError
@@ -154,7 +155,7 @@ class _Message:
         if value is None:
             return None
         value = value.strip()
-        if not value.isdigit() or int(value) > MAX_FORWARDS_LIMIT:
+        if not is_digits(value) or int(value) > MAX_FORWARDS_LIMIT:
             raise ParseError(f"bad Max-Forwards {value!r}")
         return int(value)
 
@@ -169,7 +170,7 @@ class _Message:
         if value is None:
             return None
         value = value.strip()
-        if not value.isdigit():
+        if not is_digits(value):
             raise ParseError(f"bad Content-Length {value!r}")
         return int(value)
 

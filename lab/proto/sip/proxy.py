@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab.proto.ascii import is_digits
 from lab.proto.sip.address import NameAddr
 from lab.proto.sip.core import (
     DEFAULT_PORTS,
@@ -168,7 +169,7 @@ class ProxyCore(Endpoint):
             return Target.of_uri(hop, side.transport), side
         if flow is not None:
             return Target(flow.transport, flow=flow.id), default_side
-        if hop.host.replace(".", "").isdigit():
+        if is_digits(hop.host.replace(".", "")):
             return Target.of_uri(hop, default_side.transport), default_side
         return None
 
