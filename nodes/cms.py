@@ -30,6 +30,7 @@ from lab.proto.ice import IceConfig
 from lab.proto.sdp import IceCredentials, Origin, ParseError, build_share_answer, rfc5245_candidates
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
+from lab.proto.turn.config import CLIENT_TIMEOUT
 from lab.topology.roles import CmsSettings
 from nodes.call import MediaRun, RemoteSdp, pair_text, user_agent
 from nodes.common import Daemon, main
@@ -37,7 +38,6 @@ from nodes.common import Daemon, main
 log = logging.getLogger("nodes.cms")
 
 FOREVER = 24 * 3600.0
-TURN_TIMEOUT = 10.0  # a TURN exchange or connect not answered: CMS goes on without a relay
 #: The tech note's refusal when the conference does not allow attendees to share.
 NOT_ALLOWED = ("ms-diagnostics-public",
                '21002;reason="Attendees cannot share in this conference"')
@@ -120,7 +120,7 @@ class Meeting:
         kind = TurnClient if t.connection_bind else _WithheldBind
         client = kind(t.server.pair, t.username, t.password,
                       local_addr=(self.ip, t.control_port), data_local_ports=[t.data_port],
-                      timeout=TURN_TIMEOUT * self.daemon.config.time_scale)
+                      timeout=CLIENT_TIMEOUT * self.daemon.config.time_scale)
         if isinstance(client, _WithheldBind):
             client.daemon = self.daemon
         try:

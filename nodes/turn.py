@@ -9,9 +9,6 @@ from lab.proto.turn.config import TurnServerConfig
 from lab.topology.roles import ExpresswayESettings, SfbEdgeSettings, TurnServerSettings
 from nodes.common import Daemon, proxy_from_plan
 
-#: RFC 6062 §5.3: a peer connection waits 30 s for its ConnectionBind.
-BIND_TIMEOUT = 30.0
-
 
 def turn_server(t: TurnServerSettings, time_scale: float = 1.0) -> TurnServer:
     """``tcp: false`` answers TCP allocations with 442, as an Expressway before X8.9 did."""
@@ -19,7 +16,7 @@ def turn_server(t: TurnServerSettings, time_scale: float = 1.0) -> TurnServer:
     return TurnServer(TurnServerConfig(
         listen=tuple(hp.pair for hp in t.listen), relay_ip=str(t.relay_ip), relay_ports=ports,
         realm=t.realm, users=dict(t.users), refuse_tcp=not t.tcp,
-        bind_timeout=BIND_TIMEOUT * time_scale))
+        bind_timeout=TurnServerConfig.bind_timeout * time_scale))  # RFC 6062 §5.3: 30 s
 
 
 async def serve_proxy_and_turn(daemon: Daemon,

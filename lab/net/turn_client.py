@@ -43,6 +43,7 @@ from lab.proto.turn.client import (
     Send,
     TurnClientCore,
 )
+from lab.proto.turn.config import CLIENT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class TurnClient:
         software: str | None = "uclab",
         clock: Callable[[], float] = time.monotonic,
         on_message: Callable[[Trace], None] | None = None,
-        timeout: float = 10.0,
+        timeout: float = CLIENT_TIMEOUT,
     ) -> None:
         self.server = server
         self.local_addr = local_addr

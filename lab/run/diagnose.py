@@ -35,6 +35,7 @@ from lab.ladder.model import Connection, Kind
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_SYN, Segment, segments
 from lab.nft.flows import RequiredFlow, required_flows
 from lab.proto.ice import IceConfig
+from lab.proto.turn.config import CLIENT_TIMEOUT, TurnServerConfig
 from lab.topology import Node, Topology
 
 #: What a STUN error code means for this call (RFC 8656 §18.11, RFC 6062 §6.3).
@@ -52,8 +53,9 @@ TURN_MEANING = {
 def timers(time_scale: float) -> list[tuple[str, float, float]]:
     """The timers a scenario's time scale changes: (what, seconds, seconds at that scale)."""
     ice, scaled = IceConfig(), IceConfig().scaled(time_scale)
-    return [("Expressway-E's ConnectionBind timer", 30.0, 30.0 * time_scale),
-            ("the Meeting Server's TURN timeout", 10.0, 10.0 * time_scale),
+    bind = TurnServerConfig.bind_timeout
+    return [("Expressway-E's ConnectionBind timer", bind, bind * time_scale),
+            ("the Meeting Server's TURN timeout", CLIENT_TIMEOUT, CLIENT_TIMEOUT * time_scale),
             ("the ICE agents' connect timeout", ice.connect_timeout, scaled.connect_timeout),
             ("their check timeout", ice.check_timeout, scaled.check_timeout)]
 
@@ -233,8 +235,9 @@ def _unbound(ladder: Ladder, where: _Where, time_scale: float) -> list[str]:
         if str(conn.server) != relayed or conn.closed_by != conn.server or not _lived(conn):
             continue
         life = ((conn.close_ns or 0) - (conn.syn_ns or 0)) / 1e9
-        timer = 30 * time_scale
-        scaled = f" (30 s scaled by {time_scale:g})" if time_scale != 1 else ""
+        bind = TurnServerConfig.bind_timeout
+        timer = bind * time_scale
+        scaled = f" ({bind:g} s scaled by {time_scale:g})" if time_scale != 1 else ""
         out.append(f"{ladder.names.name_of(conn.server.ip)} ({where.name(conn.server.ip)}) "
                    f"closed the Skype Edge's connection "
                    f"{conn.client} -> {conn.server} ({conn.close_kind}) after {life:.1f} s: no "

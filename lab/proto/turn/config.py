@@ -16,6 +16,11 @@ Addr = tuple[str, int]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+#: How long a TURN client waits for an answer or a connection before it gives up (the Meeting
+#: Server then goes on without a relay candidate); [LAB], scaled by a scenario's time_scale.
+CLIENT_TIMEOUT = 10.0
+
+
 @dataclass(frozen=True)
 class IPRange:
     """An inclusive address range: ``10.0.0.1``, ``10.0.0.0-10.0.0.255`` or ``10.0.0.0/8``."""
