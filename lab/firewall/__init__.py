@@ -5,15 +5,15 @@
 
 The pieces, each usable on its own:
 
-    from lab.firewall import (TraceSession, check, flow_specs, judge, prepare, probes,
-                              send_probes)
+    from lab.firewall import (TraceSession, check, flow_specs, judge, prepare,
+                              probe_until_seen, probes)
     with prepare(topo, {"fw-inside": Path("fw.rules")}) as prep:         # validate, InputError
         ctx = build.up(prep.topology, lab, steps=lab_steps(traffic, prep.steps))
         names = prep.rule_names(lab)
         specs, sent = flow_specs(prep.topology), probes(prep.topology)  # at its addresses
         with TraceSession(lab, judged_nodes(specs, sent)) as session:     # trace new connections
             ...                                                           # any traffic
-            send_probes(lab, sent)                                        # flows not needed
+            probe_until_seen(lab, session, specs, sent)                   # flows not needed
             traces = session.stop()
         report = judge(traces, specs, sent, names=names, ladder_step=None)
     report.verdict, report.to_json(), report.to_junit()
@@ -34,6 +34,8 @@ from lab.firewall.check import (
     connection_attempts,
     judged_nodes,
     lab_steps,
+    never_seen,
+    probe_until_seen,
     screen_share,
     unopened,
 )
@@ -64,8 +66,10 @@ __all__ = [
     "judge",
     "judged_nodes",
     "lab_steps",
+    "never_seen",
     "parse",
     "prepare",
+    "probe_until_seen",
     "probes",
     "screen_share",
     "send_probes",

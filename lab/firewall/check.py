@@ -4,8 +4,8 @@
 
 Steps: read and validate the policies (InputError before anything is built), bring a lab up
 with them (``up`` rolls back by itself on failure), start tracing in the firewalls and the NAT,
-make the traffic, send the probes, stop tracing, read the rules back (iptables lines), tear the
-lab down, judge.
+make the traffic, send the probes (again, up to three times, each one its firewall did not
+trace), stop tracing, read the rules back (iptables lines), tear the lab down, judge.
 
 The traffic is a parameter. By default it is the real screen share (:func:`screen_share`):
 the node daemons start *under* tracing (Expressway-C's traversal zone is opened then), the
@@ -23,11 +23,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lab import build, daemons, teardown, topology
 from lab.build import BuildContext, Step
@@ -37,7 +37,7 @@ from lab.firewall.policy import Format, early_chains, loaded_rulesets, prepare
 from lab.firewall.report import Report, judge
 from lab.firewall.session import TraceSession
 from lab.firewall.trace import FiveTuple, PacketTrace
-from lab.firewall.traffic import AttemptResult, drive, plan, send_probes
+from lab.firewall.traffic import AttemptResult, ProbeSent, drive, plan, send_probes
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ DEFAULT_LAB = "fwcheck"
 #: that blocks F2 makes it fail), the daemons' long timers five times faster (CMS gives up
 #: TURN after 2 s instead of 10 s).
 SHARE_MEDIA_S, SHARE_HANGUP_S, SHARE_TIME_SCALE = 0.3, 3.0, 0.2
+#: Rounds of sending a probe that its firewall has not traced yet (each waits twice as long).
+PROBE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,47 @@ def unopened(traces: Mapping[str, list[PacketTrace]], specs: tuple[FlowSpec, ...
                  < len(s.connections))
 
 
+class Snapshots(Protocol):
+    def snapshot(self) -> dict[str, list[PacketTrace]]: ...
+
+
+def probe_until_seen(lab: str, session: Snapshots, specs: tuple[FlowSpec, ...],
+                     sent: Sequence[Probe], *, wait: float = 0.3, rounds: int = PROBE_ROUNDS,
+                     send: Callable[..., list[ProbeSent]] = send_probes,
+                     ) -> dict[str, list[ProbeSent]]:
+    """Send the probes, and again (up to ``rounds`` times, waiting twice as long each time)
+    each one its firewall has not traced: a probe never seen says nothing about the policy,
+    and its packet can be late (an ARP resolution, a loaded machine) without being lost.
+    Per probe id, every sending; a probe with ``rounds`` sendings was never seen."""
+    left = list(sent)
+    tries: dict[str, list[ProbeSent]] = {p.id: [] for p in sent}
+    for i in range(rounds):
+        for s in send(lab, left, wait=wait * 2 ** i):
+            tries[s.probe.id].append(s)
+        seen = classify(session.snapshot(), specs, left).probes
+        left = [p for p in left if not seen[p.id]]
+        if not left:
+            break
+        log.info("probes not traced after round %d: %s", i + 1, " ".join(p.id for p in left))
+    return tries
+
+
+def never_seen(tries: Mapping[str, list[ProbeSent]], sent: Sequence[Probe],
+               traces: Mapping[str, list[PacketTrace]], specs: tuple[FlowSpec, ...]
+               ) -> list[str]:
+    """Report notes for the probes no firewall traced however often they were sent."""
+    seen = classify(dict(traces), specs, sent).probes
+    notes = []
+    for p in sent:
+        if seen[p.id] or not tries.get(p.id):
+            continue
+        errors = sorted({s.error for s in tries[p.id] if s.error})
+        why = f" (the sender said: {', '.join(errors)})" if errors else ""
+        notes.append(f"{p.id}: sent {len(tries[p.id])} times from {p.node}, never traced at "
+                     f"{p.firewall}{why}; it says nothing about the policy")
+    return notes
+
+
 @dataclass
 class _Made:
     outcome: RunOutcome = field(default_factory=RunOutcome)
@@ -182,7 +225,7 @@ def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str =
                 made.outcome = make_traffic.run(ctx, specs)
                 if make_traffic.complement:
                     made.attempted = _complement(ctx, session, specs, attempt_timeout)
-                send_probes(lab, sent, wait=probe_wait)
+                tries = probe_until_seen(lab, session, specs, sent, wait=probe_wait)
                 traces = session.stop()
                 raw = {node: session.lines(node) for node in session.nodes}
         finally:
@@ -195,6 +238,7 @@ def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str =
     report.notes = [f"{p.node}: chain {chain} runs before the lab's trace point (prerouting, "
                     "priority -199); a flow it drops shows as 'not seen'"
                     for p in prep.policies for chain in early_chains(rulesets[p.node])]
+    report.notes += never_seen(tries, sent, traces, specs)
     report.notes += [f"{flow}: the share did not open all its connections (it stopped before "
                      "needing them); judged by connection attempts made after it"
                      for flow in made.attempted]

@@ -27,6 +27,8 @@ from lab.firewall import (
     flow_specs,
     judge,
     judged_nodes,
+    never_seen,
+    probe_until_seen,
     probes,
     send_probes,
 )
@@ -215,9 +217,10 @@ def test_trace_session_on_a_running_lab() -> None:
         with TraceSession(ctx.lab, nodes, limit=30) as session:
             with listen(ctx, "expressway-e", "10.48.54.229", 3478):
                 local = connect(ctx, "cms", ("10.48.54.229", 3478), src=("10.48.54.230", 33347))
-            send_probes(ctx.lab, [p for p in probes(ctx.topology) if p.id in ("I1", "O6")],
-                        wait=0.2)
+            chosen = [p for p in probes(ctx.topology) if p.id in ("I1", "O6")]
+            tries = probe_until_seen(ctx.lab, session, specs, chosen, wait=0.2)
             traces = session.stop()
+            raw = {n: session.lines(n) for n in ("fw-outside", "fw-inside")}
         assert local == ("10.48.54.230", 33347)
         ours = [p for p in traces["fw-inside"] if p.tuple and p.tuple.sport == 33347]
         assert ours and ours[0].tcp_flags == "syn"
@@ -228,7 +231,8 @@ def test_trace_session_on_a_running_lab() -> None:
         by_id = {f.spec.id: f for f in report.flows}
         assert by_id["F5"].status == "passed" and by_id["F1"].status == "not seen"
         assert {p.probe.id: p.status for p in report.probes if p.status != "not seen"} == {
-            "I1": "blocked", "O6": "blocked"}
+            "I1": "blocked", "O6": "blocked"}, (tries, raw)
+        assert never_seen(tries, chosen, traces, specs) == []
         # the monitors are gone; the tracing table stays until removed
         assert all(kernel_ns.pids_in_netns(ctx.ns(n)) == [] for n in nodes)
         ns = ctx.ns("fw-inside")

@@ -6,11 +6,12 @@ from ipaddress import IPv4Address
 from xml.etree import ElementTree as ET
 
 from lab import topology
-from lab.firewall.flows import classify, flow_specs, opens_connection, probes
+from lab.firewall.check import never_seen, probe_until_seen
+from lab.firewall.flows import Probe, classify, flow_specs, opens_connection, probes
 from lab.firewall.policy import Policy, rule_names
 from lab.firewall.report import judge
 from lab.firewall.trace import FiveTuple, PacketTrace, parse
-from lab.firewall.traffic import plan
+from lab.firewall.traffic import ProbeSent, plan
 from tests.firewallhelp import POLICIES, TRACES
 
 TOPO = topology.load()
@@ -116,3 +117,43 @@ def test_an_answer_dropped_blocks_the_connection() -> None:
     assert flows["F3"].step == 3 and flows["F4"].step == 5
     assert flows["F5"].status == "passed"
     assert not any(c.answer_dropped for c in flows["F5"].connections)
+
+
+class _LateFirewall:
+    """Traces a probe only from its ``late``-th sending on (a packet that arrived too late for
+    the first look), and never traces the probes in ``lost``."""
+
+    def __init__(self, late: int, lost: set[str]) -> None:
+        self.late, self.lost = late, lost
+        self.sendings: list[list[str]] = []
+        self.traced: dict[str, list[PacketTrace]] = {}
+
+    def send(self, lab: str, sent: list[Probe], *, wait: float) -> list[ProbeSent]:
+        self.sendings.append([p.id for p in sent])
+        out = []
+        for p in sent:
+            port = 40000 + len(self.sendings)
+            if len(self.sendings) >= self.late and p.id not in self.lost:
+                five = FiveTuple(p.proto, p.src, port, p.dst, p.dport)
+                self.traced.setdefault(p.firewall, []).append(
+                    PacketTrace(f"{p.id}{port}", tuple=five, tcp_flags="syn"))
+            out.append(ProbeSent(p, port, "ENETUNREACH" if p.id in self.lost else None))
+        return out
+
+    def snapshot(self) -> dict[str, list[PacketTrace]]:
+        return {k: list(v) for k, v in self.traced.items()}
+
+
+def test_a_probe_not_traced_is_sent_again_and_a_lost_one_is_noted() -> None:
+    chosen = [p for p in PROBES if p.id in ("I1", "O6", "O7")]
+    fw = _LateFirewall(late=2, lost={"O7"})
+    tries = probe_until_seen("lab", fw, SPECS, chosen, wait=0.0, rounds=3, send=fw.send)
+    assert fw.sendings == [["O6", "O7", "I1"], ["O6", "O7", "I1"], ["O7"]]
+    assert {k: len(v) for k, v in tries.items()} == {"O6": 2, "O7": 3, "I1": 2}
+    notes = never_seen(tries, chosen, fw.snapshot(), SPECS)
+    assert notes == ["O7: sent 3 times from sfb-edge, never traced at fw-outside (the sender "
+                     "said: ENETUNREACH); it says nothing about the policy"]
+    prompt = _LateFirewall(late=1, lost=set())
+    probe_until_seen("lab", prompt, SPECS, chosen, wait=0.0, send=prompt.send)
+    assert prompt.sendings == [["O6", "O7", "I1"]]
+    assert never_seen(tries, chosen, prompt.snapshot(), SPECS) == []
