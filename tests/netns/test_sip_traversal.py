@@ -60,14 +60,14 @@ def test_silent_drop_is_noticed_by_the_pongs_and_the_zone_reconnects(
         assert zone_flow() == first and said("no pong") == 0 and said(" up to ") == 1
         load([NftJob(expc.ns, text=DROP)])
         try:
-            noticed = wait_until(lambda: said("no pong within") == 1, "C notices the dead flow",
-                                 within=5.0)
-            assert noticed <= 0.2 + 0.5 + 0.5  # one interval, the pong timeout, slack
+            # noticed by the pong timer (0.5 s), not by TCP giving up (minutes)
+            wait_until(lambda: said("no pong within 0.5 s") == 1, "C notices the dead flow",
+                       within=5.0)
             wait_until(lambda: said("lost; reconnecting in 1.0 s") == 1,
                        "C counts the flow lost", within=5.0)
         finally:
             load([NftJob(expc.ns, text="delete table inet uclabtest\n")])
-        wait_until(lambda: zone_flow() not in (None, first), "the zone reconnects", within=4.0)
+        wait_until(lambda: zone_flow() not in (None, first), "the zone reconnects", within=8.0)
         assert said(" up to ") == 2
         time.sleep(0.5)  # the new flow is pinged and answered in turn
         assert said("no pong") == 1
