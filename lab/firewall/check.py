@@ -176,7 +176,7 @@ def never_seen(tries: Mapping[str, list[ProbeSent]], sent: Sequence[Probe],
         errors = sorted({s.error for s in tries[p.id] if s.error})
         why = f" (the sender said: {', '.join(errors)})" if errors else ""
         notes.append(f"{p.id}: sent {len(tries[p.id])} times from {p.node}, never traced at "
-                     f"{p.firewall}{why}; it says nothing about the policy")
+                     f"{p.firewall}{why}: not judged (dropped before the trace point, or lost)")
     return notes
 
 

@@ -170,7 +170,7 @@ def test_a_drop_before_the_trace_point_is_not_seen_and_noted(tmp_path: Path) -> 
     policy = tmp_path / "early.nft"
     policy.write_text((POLICIES / "inside-baseline-like.nft").read_text() + (
         "table inet early {\n\tchain pre {\n\t\ttype filter hook prerouting priority raw; "
-        "policy accept;\n\t\ttcp dport 3478 drop\n\t}\n}\n"))
+        "policy accept;\n\t\ttcp dport 3478 drop\n\t\ttcp dport 443 drop\n\t}\n}\n"))
     report = check({"fw-inside": policy}, lab=lab_name())
     assert {f.spec.id: f.status for f in report.flows}["F5"] == "not seen"
     assert report.verdict == "fail"
@@ -181,6 +181,10 @@ def test_a_drop_before_the_trace_point_is_not_seen_and_noted(tmp_path: Path) -> 
     assert "F5: the share did not open all its connections (it stopped before needing them); " \
         "judged by connection attempts made after it" in report.notes
     assert report.share is not None and report.share["stopped_at"] == 6
+    # probe I6 (DMZ to CMS 443) too: sent three times, never traced, not judged
+    assert {p.probe.id: p.status for p in report.probes}["I6"] == "not seen"
+    assert ("I6: sent 3 times from expressway-e, never traced at fw-inside: not judged "
+            "(dropped before the trace point, or lost)") in report.notes
 
 
 def test_traffic_is_pluggable_and_a_failure_leaves_nothing(tmp_path: Path) -> None:

@@ -152,7 +152,7 @@ def test_a_probe_not_traced_is_sent_again_and_a_lost_one_is_noted() -> None:
     assert {k: len(v) for k, v in tries.items()} == {"O6": 2, "O7": 3, "I1": 2}
     notes = never_seen(tries, chosen, fw.snapshot(), SPECS)
     assert notes == ["O7: sent 3 times from sfb-edge, never traced at fw-outside (the sender "
-                     "said: ENETUNREACH); it says nothing about the policy"]
+                     "said: ENETUNREACH): not judged (dropped before the trace point, or lost)"]
     prompt = _LateFirewall(late=1, lost=set())
     probe_until_seen("lab", prompt, SPECS, chosen, wait=0.0, send=prompt.send)
     assert prompt.sendings == [["O6", "O7", "I1"]]
