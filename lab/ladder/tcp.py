@@ -14,7 +14,8 @@ filled is reported as a gap (the decoder then resynchronises).
 
 from __future__ import annotations
 
-from collections import defaultdict
+import bisect
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ class Stream:
     dst: Endpoint
     iface: str
     chunks: list[Chunk] = field(default_factory=list)
-    frames: list[int] = field(default_factory=list)  # every frame of this direction
+    frames: list[int] = field(default_factory=list)  # every frame of this direction (filled)
 
 
 @dataclass
@@ -90,12 +91,61 @@ def _instances(tcp: Iterable[Segment]) -> list[_Instance]:
 
 
 def _pick(inst: _Instance, sender: tuple[str, int]) -> tuple[str, list[Segment]] | None:
-    """The interface that saw ``sender``'s segments first, and those segments."""
+    """The interface that saw ``sender``'s segments first, and those segments, with the
+    payload only other interfaces captured (:func:`fill`)."""
     best: tuple[int, str, list[Segment]] | None = None
     for (who, iface), segs in inst.by_dir_iface.items():
         if who == sender and (best is None or segs[0].ts_ns < best[0]):
             best = (segs[0].ts_ns, iface, segs)
-    return None if best is None else (best[1], best[2])
+    if best is None:
+        return None
+    others = [segs for (who, iface), segs in inst.by_dir_iface.items()
+              if who == sender and iface != best[1]]
+    return best[1], fill(best[2], others)
+
+
+def fill(primary: list[Segment], others: Iterable[list[Segment]]) -> list[Segment]:
+    """``primary`` (one direction as one interface saw it) and, from ``others`` (the same
+    direction seen elsewhere on its path), each segment carrying bytes ``primary`` lacks.
+
+    A tap can miss a packet the path carried (tcpdump's "dropped by kernel" on a loaded
+    machine): its stream then has a hole, and a TLS record cut by it cannot be decrypted. The
+    firewall's bridge ports and the receiver saw the same segment; it fills the hole. Sequence
+    numbers are compared relative to ``primary``'s first segment (modulo 2**32)."""
+    if not primary:
+        return primary
+    base = primary[0].seq
+
+    def span(seg: Segment) -> tuple[int, int]:
+        start = (seg.seq - base) % MOD
+        start = start - MOD if start >= MOD // 2 else start
+        return start, start + len(seg.payload) + (1 if seg.flags & (TCP_SYN | TCP_FIN) else 0)
+
+    covered = _merged([span(s) for s in primary if s.payload])
+    extra: list[Segment] = []
+    for segs in others:
+        for seg in segs:
+            if seg.payload and not _within(covered, span(seg)):
+                extra.append(seg)
+                covered = _merged([*covered, span(seg)])
+    if not extra:
+        return primary
+    return sorted(primary + extra, key=lambda seg: (seg.ts_ns, seg.frame))
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _within(covered: list[tuple[int, int]], span: tuple[int, int]) -> bool:
+    i = bisect.bisect_right(covered, (span[0], MOD * 2)) - 1
+    return i >= 0 and covered[i][0] <= span[0] and span[1] <= covered[i][1]
 
 
 def _guess_client(inst: _Instance) -> tuple[str, int]:
@@ -240,10 +290,30 @@ def _closing(conn: Connection, segs: list[Segment], sender: Endpoint) -> None:
 
 def _dedupe_udp(udp: list[Segment]) -> list[Segment]:
     """Keep each UDP direction from the interface that saw it first (in time, not file order:
-    a merged capture may hold its interfaces one after the other)."""
+    a merged capture may hold its interfaces one after the other), and the datagrams only
+    another interface captured (as :func:`fill` does for TCP: the first tap dropped one).
+    Identical datagrams (a STUN retransmission) count: another interface adds the copies it
+    saw more often than the first one did."""
     first: dict[tuple[str, int, str, int], tuple[int, str]] = {}
+    seen: dict[tuple[str, int, str, int], dict[str, list[Segment]]] = defaultdict(
+        lambda: defaultdict(list))
     for s in udp:
         key = (s.src, s.sport, s.dst, s.dport)
         if key not in first or s.ts_ns < first[key][0]:
             first[key] = (s.ts_ns, s.iface)
-    return [s for s in udp if first[(s.src, s.sport, s.dst, s.dport)][1] == s.iface]
+        seen[key][s.iface].append(s)
+    keep: set[int] = set()
+    for key, ifaces in seen.items():
+        primary = ifaces[first[key][1]]
+        keep.update(s.frame for s in primary)
+        have = Counter(s.payload for s in primary)
+        for iface, segs in ifaces.items():
+            if iface == first[key][1]:
+                continue
+            here: Counter[bytes] = Counter()
+            for s in segs:
+                here[s.payload] += 1
+                if here[s.payload] > have[s.payload]:
+                    have[s.payload] += 1
+                    keep.add(s.frame)
+    return [s for s in udp if s.frame in keep]

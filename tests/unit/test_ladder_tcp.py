@@ -88,3 +88,36 @@ def test_udp_is_kept_once_from_the_first_interface() -> None:
     udp = [Segment(i, i, iface, 17, "10.0.0.1", 3478, "10.0.0.2", 5000, b"x")
            for i, iface in ((1, "a:eth0"), (2, "b:eth0"), (3, "a:eth0"))]
     assert [s.frame for s in connections(udp).udp] == [1, 3]
+
+
+def test_a_hole_in_the_senders_tap_is_filled_from_another_tap() -> None:
+    """The sender's interface missed the middle segment (a capture drop), the firewall's
+    bridge port saw all three: its copy of the middle one fills the hole, its other copies
+    add nothing (also across the 2**32 wrap)."""
+    start, d = (1 << 32) - 40, REQUEST
+    parts = [(start, d[:30]), (start + 30, d[30:60]), (start + 60, d[60:])]
+    syn = seg(1, start - 1, flags=TCP_SYN, ts=1)
+    mine = [seg(2, parts[0][0], parts[0][1], ts=10), seg(4, parts[2][0], parts[2][1], ts=30)]
+    bridge = [seg(10 + i, s, data, iface="fw:p0", ts=11 + 10 * i)
+              for i, (s, data) in enumerate(parts)]
+    bridge_syn = seg(9, start - 1, flags=TCP_SYN, ts=2, iface="fw:p0")
+    result = connections([syn, bridge_syn, *mine, *bridge])
+    up = result.streams[(0, "up")]
+    assert up.iface == "cms:eth0"
+    assert b"".join(c.data for c in up.chunks) == d
+    assert not any(c.gap_before for c in up.chunks)
+    assert up.frames == [1, 2, 11, 4]  # the bridge's middle copy, in time order
+    assert connections([syn, *mine]).streams[(0, "up")].chunks[-1].gap_before  # without it
+    assert connections([syn, bridge_syn, *mine, bridge[0], bridge[2]]).streams[
+        (0, "up")].frames == [1, 2, 4]
+
+
+def test_udp_a_datagram_the_first_tap_missed_comes_from_another() -> None:
+    """a:eth0 (the sender) missed "z" and one of three identical retransmissions "r"."""
+    def dgram(frame: int, iface: str, data: bytes) -> Segment:
+        return Segment(frame, frame, iface, 17, "10.0.0.1", 3478, "10.0.0.2", 5000, data)
+
+    udp = [dgram(1, "a:eth0", b"x"), dgram(2, "b:eth0", b"x"), dgram(3, "a:eth0", b"r"),
+           dgram(4, "b:eth0", b"r"), dgram(5, "a:eth0", b"r"), dgram(6, "b:eth0", b"r"),
+           dgram(7, "b:eth0", b"r"), dgram(8, "b:eth0", b"z"), dgram(9, "c:eth0", b"z")]
+    assert [s.frame for s in connections(udp).udp] == [1, 3, 5, 7, 8]
