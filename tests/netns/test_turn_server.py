@@ -166,11 +166,14 @@ def test_skype_two_control_connections_from_one_port(lab_factory: Callable[..., 
 def test_server_connects_from_the_relayed_address(lab_factory: Callable[..., Lab]) -> None:
     lab = lab_factory()
 
-    async def listen_once() -> tuple[str, int]:
+    async def listening() -> socket.socket:  # before the Connect: no race with the SYN
         sock = socket.socket()
         sock.bind((PEER, 7100))
         sock.listen()
         sock.setblocking(False)
+        return sock
+
+    async def accept_once(sock: socket.socket) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
         conn, remote = await loop.sock_accept(sock)
         await loop.sock_recv(conn, 10)  # until the client closes its end
@@ -178,7 +181,7 @@ def test_server_connects_from_the_relayed_address(lab_factory: Callable[..., Lab
         sock.close()
         return (remote[0], remote[1])
 
-    seen = lab.peer.start(listen_once())
+    seen = lab.peer.start(accept_once(lab.peer.run(listening())))
 
     async def cms() -> tuple[str, int]:
         async with client() as c:
