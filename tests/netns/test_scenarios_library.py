@@ -68,10 +68,19 @@ def _without_its_fault(name: str, folder: Path) -> Path:
     return path
 
 
+def _why(name: str, data: dict[str, Any]) -> str:
+    """What a failed run said: the ladder's summary and reasons, the capture's warnings and
+    TLS count, the call and the diagnosis, and where its capture is."""
+    cap, run = data["capture"], data["run"]
+    return "\n".join([f"{name}: {data['verdict']['summary']}", *data["verdict"]["reasons"],
+                      *cap["warnings"], f"TLS not decrypted: {cap['tls_not_decrypted']}",
+                      f"call: {run['call']}", *run["diagnosis"], f"capture: {run['pcap']}"])
+
+
 def _run_json(path: Path, folder: Path) -> tuple[int, dict[str, Any]]:
     out = folder / f"{path.stem}.json"
     proc = uclab("run", str(path), "--name", lab_name(), "--json", str(out), "--media-seconds",
-                 "0.3")
+                 "0.3", "--pcap", str(folder / f"{path.stem}.pcapng"))  # kept for a post-mortem
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
     data: dict[str, Any] = json.loads(out.read_text())
     assert_gone(data["run"]["lab"])
@@ -87,7 +96,7 @@ def test_each_failure_needs_its_fault(tmp_path: Path) -> None:
         results = list(pool.map(lambda p: _run_json(p, tmp_path), copies))
     for name, (code, data) in zip(broken, results, strict=True):
         sc = scenario.load(name)
-        assert data["verdict"]["verdict"] == "pass", (name, data["verdict"]["summary"])
+        assert data["verdict"]["verdict"] == "pass", _why(name, data)
         assert data["run"]["call"]["reached"] == "ended", name
         assert code == 1 and data["run"]["passed"] is False, name
         unmet = data["run"]["expectations"]["unmet"]
