@@ -50,15 +50,26 @@ def tshark_text(pcap: Path, *args: str) -> str:
 
 
 def _segments(pcap: Path, port: int) -> dict[tuple[int, str], bytes]:
-    """The TCP payload bytes of each stream direction touching ``port``, in order."""
+    """The TCP payload bytes of each stream direction touching ``port``, in sequence order: a
+    segment TCP sent again (a loaded machine retransmits now and then) adds only bytes not
+    already there."""
     out = tshark_text(pcap, "-o", "tcp.desegment_tcp_streams:FALSE", "-Y",
-                  f"tcp.port == {port} && tcp.len > 0", "-T", "fields", "-e", "tcp.stream",
-                  "-e", "ip.src", "-e", "tcp.srcport", "-e", "tcp.payload")
-    streams: dict[tuple[int, str], bytes] = {}
+                      f"tcp.port == {port} && tcp.len > 0", "-T", "fields", "-e", "tcp.stream",
+                      "-e", "ip.src", "-e", "tcp.srcport", "-e", "tcp.seq", "-e", "tcp.payload")
+    pieces: dict[tuple[int, str], list[tuple[int, bytes]]] = {}
     for row in out.splitlines():
-        stream, src, sport, payload = row.split("\t")
-        key = (int(stream), f"{src}:{sport}")
-        streams[key] = streams.get(key, b"") + bytes.fromhex(payload.replace(":", ""))
+        stream, src, sport, seq, payload = row.split("\t")
+        pieces.setdefault((int(stream), f"{src}:{sport}"), []).append(
+            (int(seq), bytes.fromhex(payload.replace(":", ""))))
+    streams: dict[tuple[int, str], bytes] = {}
+    for key, segs in pieces.items():
+        segs.sort(key=lambda p: p[0])
+        base, data = segs[0][0], b""
+        for at, chunk in segs:
+            skip = base + len(data) - at  # bytes of this segment already there
+            if skip < len(chunk):
+                data += chunk[max(skip, 0):]
+        streams[key] = data
     return streams
 
 
