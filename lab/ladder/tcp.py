@@ -2,9 +2,10 @@
 
 A merged lab capture sees every packet once per interface it crosses (sender, firewall bridge
 ports, receiver). Each *direction* of a connection (or of a UDP flow) is therefore read from one
-interface only: the one that saw it first, i.e. the sender's side. The other interfaces still
-count for diagnosis: a SYN seen on ``fw-outside:p0`` but never on ``expressway-e:eth0`` was
-dropped by that firewall.
+interface: the one that saw it first, i.e. the sender's side; only what that tap missed (a
+capture drop) is taken from the others (:func:`fill`). The other interfaces also count for
+diagnosis: a SYN seen on ``fw-outside:p0`` but never on ``expressway-e:eth0`` was dropped by
+that firewall.
 
 Connections are told apart by the client's initial sequence number, so a 4-tuple reused after a
 close becomes a new connection (RFC 9293 §3.4). Reassembly follows RFC 9293 §3.10.7.4: bytes
@@ -119,7 +120,7 @@ def fill(primary: list[Segment], others: Iterable[list[Segment]]) -> list[Segmen
     def span(seg: Segment) -> tuple[int, int]:
         start = (seg.seq - base) % MOD
         start = start - MOD if start >= MOD // 2 else start
-        return start, start + len(seg.payload) + (1 if seg.flags & (TCP_SYN | TCP_FIN) else 0)
+        return start, start + len(seg.payload)
 
     covered = _merged([span(s) for s in primary if s.payload])
     extra: list[Segment] = []
