@@ -10,6 +10,7 @@ messages by :mod:`lab.ladder.streams` like any clear-text stream.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import shutil
@@ -47,6 +48,10 @@ def decrypt(cap: Capture, frames: dict[int, StreamKey], server_ports: Iterable[i
     order = sorted(frames, key=lambda n: (cap.packets[n - 1].ts_ns, n))
     argv = [tshark, "-r", "-", "-n", "--disable-protocol", "sip", "-T", "fields",
             "-e", "frame.number", "-e", "data.data", "-E", "occurrence=a"]
+    # a client port in tshark's TLS port table (27017 is MongoDB's, and Expressway takes its
+    # source ports from 25000-29999) would hand the plaintext to that dissector instead
+    for name in sorted(set(tls_port_table(tshark).values()) - {"sip"}):
+        argv += ["--disable-protocol", name]
     for port in sorted(set(server_ports)):
         argv += ["-d", f"tcp.port=={port},tls"]
     try:
@@ -58,6 +63,24 @@ def decrypt(cap: Capture, frames: dict[int, StreamKey], server_ports: Iterable[i
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         return TlsResult(warning=f"TLS connections not decrypted: tshark failed: {err[-1:]}")
     return TlsResult(_plaintext(cap, order, frames, proc.stdout))
+
+
+@functools.cache
+def tls_port_table(tshark: str) -> dict[int, str]:
+    """tshark's ``tls.port`` table (``tshark -G decodes``): port -> the dissector it hands a
+    TLS session's plaintext to when either end uses that port (443 http, 5061 sip, 27017
+    mongo...)."""
+    try:
+        out = subprocess.run([tshark, "-G", "decodes"], capture_output=True, text=True,
+                             timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    table: dict[int, str] = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) == 3 and cols[0] == "tls.port" and is_digits(cols[1]):
+            table[int(cols[1])] = cols[2]
+    return table
 
 
 def _subset(cap: Capture, order: list[int], keylog: bytes) -> bytes:

@@ -21,6 +21,7 @@ from tests.conftest import require_tool
 from tests.interop.ladderflow import flow_names, run_flow
 from tests.ladderhelp import by_frame, renumber
 from tests.nethelp import NetBench
+from tests.tsharkargs import sip_over_tls
 
 STUN_TYPES = {("Allocate", "request"): "0x0003", ("Allocate", "error"): "0x0113",
               ("Allocate", "success"): "0x0103", ("CreatePermission", "request"): "0x0008",
@@ -31,7 +32,7 @@ STUN_TYPES = {("Allocate", "request"): "0x0003", ("Allocate", "error"): "0x0113"
 
 def _rows(pcap: Path, flt: str, *names: str) -> list[list[str]]:
     """One row per message (several messages in one frame: one row each)."""
-    argv = ["tshark", "-r", str(pcap), "-d", "tls.port==7001,sip",  # SIP in the traversal zone
+    argv = ["tshark", "-r", str(pcap), *sip_over_tls(),  # SIP in the traversal zone too
             "-Y", flt, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=;"]
     for name in names:
         argv += ["-e", name]

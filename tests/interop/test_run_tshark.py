@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import require_tool
 from tests.labhelp import lab_name, lab_namespaces
 from tests.netns.test_run_lab import uclab
+from tests.tsharkargs import sip_over_tls
 from tests.unit.test_sdp_flow import ANSWER, OFFER
 
 EDGE_OUT, EXPE_OUT, EXPE_IN = "192.168.1.252", "192.168.1.229", "10.48.54.229"
@@ -40,7 +41,7 @@ class Wire:
                         "-w", str(self.path)], capture_output=True, timeout=60, check=True)
 
     def fields(self, flt: str, *names: str, sep: str = ",") -> list[Row]:
-        argv = ["tshark", "-r", str(self.path), "-d", "tls.port==7001,sip",
+        argv = ["tshark", "-r", str(self.path), *sip_over_tls(),
                 "-d", "tcp.port==24000,rtp", "-o", "rtp.version0_type:STUN packets",
                 "-Y", flt, "-T", "fields", "-E", "occurrence=a", "-E", f"aggregator={sep}",
                 "-e", "frame.time_epoch"]

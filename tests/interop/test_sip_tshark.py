@@ -22,6 +22,7 @@ from tests import sipseed as seed
 from tests.conftest import require_tool
 from tests.nethelp import NetBench, wait_until
 from tests.netns.siplab import SeedPath, build_namespaces, make_pki
+from tests.tsharkargs import sip_over_tls
 from tests.unit.test_sdp_flow import CLIENT_SPECS, CMS_SPECS
 
 OFFER = str(build_share_offer(CLIENT_SPECS, ice=IceCredentials("sfbU", "sfbpasswordsfbpassword1"),
@@ -43,7 +44,7 @@ def expected(up: str, down: str) -> list[Msg]:
 def tshark(pcap: Path, kind: str, keylog: Path | None, *args: str) -> str:
     argv = ["tshark", "-n", "-r", str(pcap)]
     if kind == "tls":
-        argv += ["-d", f"tls.port=={seed.TRAVERSAL_PORT},sip"]  # 5061 is SIP over TLS already
+        argv += sip_over_tls()  # 5061 is SIP over TLS already; 7001 and any client port
         if keylog is not None:
             argv += ["-o", f"tls.keylog_file:{keylog}"]
     else:
