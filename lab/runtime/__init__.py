@@ -1,0 +1,1 @@
+"""Node runtimes: how a node of the lab is made, reached and removed (see base.py)."""
