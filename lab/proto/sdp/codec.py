@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Final
 
-from lab.proto.ascii import is_digits
+from lab.proto.ascii import bounded_int
 from lab.proto.sdp.candidate import Candidate
 from lab.proto.sdp.errors import ParseError
 
@@ -240,6 +240,7 @@ def _media_line(value: str) -> MediaDescription:
         raise ParseError(f"m= needs media, port, proto and formats: {value!r}")
     media, port, proto, *formats = parts
     port_text = port.split("/", 1)[0]
-    if not is_digits(port_text) or int(port_text) > 65535:
-        raise ParseError(f"bad m= port {port!r}")
-    return MediaDescription(media, int(port_text), proto, tuple(formats))
+    number = bounded_int(port_text, 65535)
+    if number is None:
+        raise ParseError(f"bad m= port {port[:20]!r}")
+    return MediaDescription(media, number, proto, tuple(formats))
