@@ -122,10 +122,10 @@ class TurnServerConfig:
     users: Mapping[str, str]
     peer_policy: PeerPolicy = field(default_factory=PeerPolicy)
     listen_udp: tuple[Addr, ...] = ()  # TURN over UDP too (RFC 8656 §3.1), beside TCP
-    user_quota: int = 0  # concurrent allocations per user; 0 = unlimited
+    user_quota: int = 100  # concurrent allocations per user; 0 = unlimited
     total_quota: int = 0  # concurrent allocations in all; 0 = unlimited
     max_peer_connections: int = 0  # RFC 6062 connections per allocation; 0 = unlimited
-    max_client_connections: int = 0  # TCP connections from clients; 0 = unlimited
+    max_client_connections: int = 0  # TCP client connections; 0 = what the fd limit allows
     default_lifetime: int = 600
     max_lifetime: int = 3600
     nonce_lifetime: float = 600.0
