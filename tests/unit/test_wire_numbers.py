@@ -82,3 +82,33 @@ def test_ladder_reads_a_capture_message_with_5000_digits() -> None:
     head = f"SIP/2.0 {HUGE} OK\r\nCSeq: {HUGE} INVITE\r\nContent-Length: 0\r\n\r\n"
     info = sip_info(head.encode())
     assert info.status is None and info.cseq == 0
+
+
+@pytest.mark.parametrize("tail", ["raddr 1.2.3.4", "rport 9", "raddr 1.2.3.4 rport 9",
+                                  "rport 9 raddr 1.2.3.4"])
+def test_candidate_raddr_and_rport_round_trip_alone_or_together(tail: str) -> None:
+    c = Candidate.parse(f"1 1 tcp 2130706431 10.0.0.1 9 typ srflx {tail}")
+    assert Candidate.parse(str(c)) == c
+    assert "None" not in str(c)
+
+
+def test_sdp_parsing_is_linear_in_the_number_of_attribute_lines(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """9,000 a= lines in one m= section: the section is built once, not copied once per line
+    (counted through ``dataclasses.replace``, not timed)."""
+    import dataclasses  # noqa: PLC0415
+
+    import lab.proto.sdp.codec as codec  # noqa: PLC0415
+
+    lines = "".join(f"a=x-{i}:{'y' * 20}\r\n" for i in range(9000))
+    text = f"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n{lines}"
+    copies: list[object] = []
+
+    def counting(obj: codec.MediaDescription, **kw: object) -> codec.MediaDescription:
+        copies.append(obj)
+        return dataclasses.replace(obj, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(codec, "replace", counting)
+    sd = SessionDescription.parse(text)
+    assert len(sd.media[0].attributes) == 9000
+    assert len(copies) <= 2

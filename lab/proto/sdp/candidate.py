@@ -89,7 +89,9 @@ class Candidate:
         text = (f"{self.foundation} {self.component} {self.transport} {self.priority} "
                 f"{self.address} {self.port} typ {self.typ}")
         if self.raddr is not None:
-            text += f" raddr {self.raddr} rport {self.rport}"
+            text += f" raddr {self.raddr}"
+        if self.rport is not None:
+            text += f" rport {self.rport}"
         if self.tcptype is not None:
             text += f" tcptype {self.tcptype}"
         for name, val in self.extensions:
