@@ -54,10 +54,12 @@ def test_a_response_to_no_check_of_ours_is_ignored() -> None:
     forged = success_response(stranger, ("192.168.1.1", 1), local_pwd=cms.local_pwd,
                               ms_ice2=False)
     skype.frame_received(connect.conn, forged, 0.2)
-    assert connect.pair.state is PairState.IN_PROGRESS
+    before = connect.pair.state
+    assert before is PairState.IN_PROGRESS
     genuine = success_response(sent, ("192.168.1.1", 1), local_pwd=cms.local_pwd, ms_ice2=False)
     skype.frame_received(connect.conn, genuine, 0.3)
-    assert connect.pair.state is PairState.SUCCEEDED
+    after: PairState = connect.pair.state
+    assert after is PairState.SUCCEEDED
 
 
 @given(st.integers(1, 2**31 - 1), st.integers(1, 2**31 - 1))
