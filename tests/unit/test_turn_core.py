@@ -505,3 +505,38 @@ def test_a_retransmitted_allocate_gets_the_same_answer_not_437() -> None:
     (again,) = link.server.actions()
     assert isinstance(again, SendToClient) and again.data == ok.data
     assert error_code(link.ask(client, conn, client.allocate(2.0))) == 437
+
+
+def test_inputs_return_nothing_and_actions_drains_the_output_in_order() -> None:
+    """The cores' one convention: an input returns None (a command only its handle, an
+    accepted peer only its CONNECTION-ID); actions() hands out what was produced since the
+    last call, in order, and then nothing until the next input."""
+    server = TurnServerCore(config())
+    client = TurnClientCore("cms", "pw")
+    server.connection_made(1, CMS, ("10.48.54.229", 3478), 0.0)
+    handles = [client.allocate(0.0), client.refresh(0.0, 600)]
+    assert handles == [1, 2]
+    first, second = client.actions()
+    assert client.actions() == []
+    assert isinstance(first, SendToServer) and first.message.method is Method.ALLOCATE
+    assert isinstance(second, SendToServer) and second.message.method is Method.REFRESH
+    assert server.message_received(1, first.data, 0.0) is None  # type: ignore[func-returns-value]
+    assert server.message_received(1, second.data, 0.0) is None  # type: ignore[func-returns-value]
+    challenges = server.actions()
+    assert server.actions() == []
+    assert [parse(a.data).transaction_id for a in challenges  # type: ignore[union-attr]
+            ] == [first.message.transaction_id, second.message.transaction_id]
+    assert client.receive(challenges[0].data, 0.0) is None  # type: ignore[func-returns-value,union-attr]
+    (retry,) = client.actions()
+    assert isinstance(retry, SendToServer) and retry.message.method is Method.ALLOCATE
+    server.message_received(1, retry.data, 0.0)
+    (opened,) = server.actions()
+    assert isinstance(opened, OpenRelay)
+    assert server.relay_result(opened.alloc, True, 0.0) is None  # type: ignore[func-returns-value]
+    (ok,) = server.actions()
+    client.receive(ok.data, 0.0)  # type: ignore[union-attr]
+    (done,) = client.actions()
+    assert isinstance(done, Allocated) and done.handle == handles[0]
+    assert server.handle_timer(1.0) is None  # type: ignore[func-returns-value]
+    assert client.handle_timer(1.0) is None  # type: ignore[func-returns-value]
+    assert server.actions() == [] and client.actions() == []
