@@ -136,4 +136,21 @@ def cmd_ladder(args: argparse.Namespace) -> int:
 
     expect = load_expectations(args.expect) if args.expect else None
     ladder = build_ladder(args.pcap, names=args.names, keylog=args.keylog, expect=expect)
-    return emit(ladder, args)
+    code = emit(ladder, args)
+    print_diagnosis(ladder)
+    return code
+
+
+def print_diagnosis(ladder: Ladder) -> None:
+    """The diagnosis ``uclab run`` prints (:mod:`lab.diagnosis`), for any capture: with the
+    lab's paths when the capture is the lab's, without them for a customer's."""
+    from lab.diagnosis.engine import diagnose  # noqa: PLC0415
+
+    wire = ladder.wire
+    if wire is None:
+        return
+    lines = diagnose(ladder, wire.taps, wire.paths.topo if wire.paths is not None else None)
+    if lines:
+        print("diagnosis (from the capture)")
+        for line in lines:
+            print(f"  - {line}")

@@ -20,7 +20,7 @@ A scenario reaches the run through :class:`RunPlan` (``RunPlan.of(scenario)``): 
 with its overrides, firewall ``policies`` (nftables or iptables-save, checked by
 :func:`lab.firewall.prepare` before anything is built and loaded by ``up``), ``faults``
 (:mod:`lab.run.faults`, armed when the share starts) and ``time_scale`` (every daemon's long
-timers). After the ladder, :func:`lab.run.diagnose.diagnose` says from the capture what went
+timers). After the ladder, :func:`lab.diagnosis.engine.diagnose` says from the capture what went
 wrong, and :func:`lab.run.expect.judge` holds it against the scenario's ``expect``.
 
 :func:`run_built` runs the call in a lab the caller built without daemons and tears down
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 #: imported while the media runs (the CLI only waits then; earlier, the imports would take the
 #: interpreter lock from the network's build and the daemons' start)
 LATER = ("lab.ladder", "lab.ladder.render_text", "lab.ladder.render_json", "lab.run.expect",
-         "lab.run.diagnose", "rich.console", "rich.table")
+         "lab.diagnosis.engine", "rich.console", "rich.table")
 
 
 class SetupError(LabError):
@@ -110,7 +110,7 @@ class RunResult:
     pcap: Path | None = None  # the merged capture, if kept
     unmet: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    diagnosis: list[str] = field(default_factory=list)  # from the capture (lab.run.diagnose)
+    diagnosis: list[str] = field(default_factory=list)  # from the capture (lab.diagnosis.engine)
 
     @property
     def passed(self) -> bool:
@@ -224,17 +224,18 @@ def _call(plan: RunPlan, ctx: BuildContext, capture: LabCapture, opts: RunOption
 def _ladder(result: RunResult, pcap: Path, timings: dict[str, float]) -> None:
     """The ladder and the diagnosis, both from the capture (read once)."""
     from lab.capture import read_capture  # noqa: PLC0415 - see LATER
+    from lab.diagnosis.engine import diagnose  # noqa: PLC0415
     from lab.ladder import build_ladder  # noqa: PLC0415
-    from lab.run.diagnose import diagnose  # noqa: PLC0415
     from lab.run.expect import expected_values, ladder_names  # noqa: PLC0415
 
     topo = result.plan.topology
     with _Timer(timings)("ladder"):
         cap = read_capture(pcap)
         result.ladder = build_ladder(cap, names=ladder_names(topo),
-                                     expect=expected_values(topo))
-        result.diagnosis = diagnose(result.ladder, cap, topo,
-                                    time_scale=result.plan.time_scale)
+                                     expect=expected_values(topo), topology=topo)
+        wire = result.ladder.wire
+        result.diagnosis = diagnose(result.ladder, wire.taps if wire is not None else cap,
+                                    topo, time_scale=result.plan.time_scale)
 
 
 def _import_later() -> None:

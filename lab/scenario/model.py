@@ -23,7 +23,7 @@ phase may take and what must come out::
       diagnosis: ["401 Unauthorized"] # words the diagnosis (computed from the capture) must say
 
 The scenario states what must be *reported*; the report itself is computed from the capture
-(:mod:`lab.ladder`, :mod:`lab.run.diagnose`), never copied from here.
+(:mod:`lab.ladder`, :mod:`lab.diagnosis.engine`), never copied from here.
 """
 
 from __future__ import annotations
