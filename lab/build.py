@@ -240,9 +240,12 @@ def preflight(topo: Topology, lab: str, root: Path = RUN_ROOT) -> None:
 
 
 def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] | None = None,
-       steps: Sequence[Step] | None = None, root: Path = RUN_ROOT) -> BuildContext:
+       steps: Sequence[Step] | None = None, root: Path = RUN_ROOT,
+       for_run: bool = False) -> BuildContext:
     """Build lab ``lab`` from ``topo``. On any failure everything built is removed again and
-    the error is raised; on success the lab's phase is ``up``."""
+    the error is raised; on success the lab's phase is ``up``. ``for_run``: the lab is built
+    for this process (a ``uclab run``), which removes it; its record says so, and ``uclab
+    clean`` removes it once that process is gone."""
     topo = with_policies(topo, policies or {})
     check_lab_name(lab)
     kernel_links.preload()
@@ -250,7 +253,9 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
     preflight(topo, lab, root)
     used = {n.name: n.policy for n in topo.firewalls() if n.policy is not None}
     roles = {n.name: n.role for n in topo.nodes}
-    state = LabState.create(lab, topo.path, roles, used, root=root)
+    me = kernel_ns.ProcessId(os.getpid(), kernel_ns.start_time(os.getpid()) or -1)
+    state = LabState.create(lab, topo.path, roles, used, root=root,
+                            for_run=[me.pid, me.start] if for_run else None)
     ctx = BuildContext(lab, topo, state)
     try:
         for step in STEPS if steps is None else steps:
@@ -259,8 +264,9 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
             step.run(ctx)
             ctx.timings[step.name] = time.perf_counter() - t0
         state.set_phase("up")
-    except BaseException:
-        log.warning("%s: up failed, rolling back", lab)
+    except BaseException as exc:  # Ctrl-C too: the caller says it in its own words
+        log.log(logging.INFO if isinstance(exc, KeyboardInterrupt) else logging.WARNING,
+                "%s: up failed, rolling back", lab)
         _rollback(state)
         raise
     finally:

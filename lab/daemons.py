@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import kernel_ns
+from lab import interrupts, kernel_ns
 from lab.control import reachable
 from lab.daemon_config import DaemonConfig, config_for, daemon_nodes
 from lab.errors import LabError
@@ -78,13 +78,15 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
     records = {cfg.node: ctx.state.add(Record("process", LABEL + cfg.node, ns=ctx.ns(cfg.node),
                                               argv=daemon_argv(cfg, ctx.run)))
                for cfg in configs}
-    code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
-                                               for c in configs], timeout)
-    for line in out.splitlines():
-        node, _, pid = line.partition(" ")
-        if node in records and pid.isdigit():
-            start = kernel_ns.start_time(int(pid))
-            ctx.state.confirm(records[node], pid=int(pid), start=-1 if start is None else start)
+    with interrupts.deferred():  # forked daemons are recorded before Ctrl-C is raised
+        code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
+                                                   for c in configs], timeout)
+        for line in out.splitlines():
+            node, _, pid = line.partition(" ")
+            if node in records and pid.isdigit():
+                start = kernel_ns.start_time(int(pid))
+                ctx.state.confirm(records[node], pid=int(pid),
+                                  start=-1 if start is None else start)
     missing = [n for n, r in records.items() if r.pid is None]
     if code != 0 or missing:
         raise LabError(f"the daemon launcher failed (exit {code}; not started: "

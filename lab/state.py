@@ -97,6 +97,7 @@ class LabState:
     phase: Phase = "building"
     owner: int = field(default_factory=os.getpid)
     created: float = field(default_factory=time.time)
+    for_run: list[int] | None = None  # (pid, start time) of the `uclab run` that removes it
     records: list[Record] = field(default_factory=list)
     _lock_fd: int | None = field(default=None, repr=False, compare=False)
 
@@ -107,7 +108,8 @@ class LabState:
     # -- life cycle -------------------------------------------------------------------------------
     @classmethod
     def create(cls, lab: str, topology: Path, nodes: dict[str, str],
-               policies: dict[str, Path], root: Path = RUN_ROOT) -> LabState:
+               policies: dict[str, Path], root: Path = RUN_ROOT, *,
+               for_run: list[int] | None = None) -> LabState:
         """Make the run folder (it must not exist: one lab per name) and the first state; the
         returned state holds the lab's lock (:meth:`release` it when done)."""
         run = RunDir(check_lab_name(lab), root)
@@ -119,7 +121,8 @@ class LabState:
                            f"`uclab down --name {lab}` (or `uclab clean`) first") from None
         for sub in SUBDIRS:
             (run.path / sub).mkdir()
-        state = cls(run, str(topology), dict(nodes), {k: str(v) for k, v in policies.items()})
+        state = cls(run, str(topology), dict(nodes), {k: str(v) for k, v in policies.items()},
+                    for_run=for_run)
         state.acquire()
         state.save()
         return state
@@ -177,6 +180,18 @@ class LabState:
 
     def namespaces(self) -> list[str]:
         return [r.name for r in self.records if r.kind == "netns"]
+
+    def orphaned(self) -> str:
+        """Why this lab has no owner any more (built for a ``uclab run`` that is gone), or
+        ''. A process is its pid and start time, so a reused pid is not taken for it."""
+        if self.for_run is None:
+            return ""
+        from lab import kernel_ns  # noqa: PLC0415 - only for labs built for a run
+
+        pid, start = self.for_run
+        if kernel_ns.alive(kernel_ns.ProcessId(pid, start)):
+            return ""
+        return f"built for uclab run pid {pid}, which is gone"
 
     # -- exclusion --------------------------------------------------------------------------------
     def acquire(self) -> None:

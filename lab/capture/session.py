@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from lab import kernel
+from lab import interrupts, kernel
 from lab.capture.merge import MergeResult, Part, merge_parts
 from lab.errors import LabError
 
@@ -93,9 +93,9 @@ class LabCapture:
         path = self.folder / f"{self.prefix}{node}_{iface}.pcap"
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        proc = kernel.start_tcpdump(ns, iface, path)
         part = Part(f"{node}:{iface}", path, f"namespace {ns}")
-        self._running.append(_Running(part, ns, proc))
+        with interrupts.deferred():  # on the list stop() and a rollback go through first
+            self._running.append(_Running(part, ns, kernel.start_tcpdump(ns, iface, path)))
 
     def _wait_ready(self, deadline: float) -> None:
         with selectors.DefaultSelector() as sel:

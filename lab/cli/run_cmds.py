@@ -74,7 +74,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lab.errors import InputError  # noqa: PLC0415
+    from lab.errors import InputError, Interrupted  # noqa: PLC0415
     from lab.launcher import prelaunch  # noqa: PLC0415
     from lab.names import check_lab_name  # noqa: PLC0415
 
@@ -91,6 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from lab.cli import run_view  # noqa: PLC0415
 
         return run_view.run_command(args)
+    except KeyboardInterrupt:  # outside the run engine (which says it in its own words)
+        raise Interrupted(f"interrupted: lab {lab} is as it was before the run") from None
     finally:
         launcher.close()
 

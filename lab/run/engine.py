@@ -33,6 +33,7 @@ import contextlib
 import importlib
 import logging
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING
 from lab import build, daemons, teardown
 from lab.build import BuildContext, Step
 from lab.capture import LabCapture
-from lab.errors import InputError, LabError, UclabError
+from lab.errors import InputError, Interrupted, LabError, UclabError
 from lab.firewall.policy import prepare
 from lab.names import DEFAULT_LAB, check_lab_name
 from lab.run.call import CallDriver, CallOutcome
@@ -149,14 +150,71 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     run_dir = RunDir(lab)
-    with prepare(topo, plan.policies) as prep:  # InputError: nothing is built
-        capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
-        built = not run_dir.path.exists()
-        with _Timer(timings)("lab up" if built else "daemons restart"):
-            ctx = _build(plan, lab, capture, topo=prep.topology, policy_steps=prep.steps,
-                         timings=timings) if built else _attach(plan, lab, capture)
-    return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
-                 down=built and not opts.keep)
+    built = not run_dir.path.exists()
+    try:
+        with prepare(topo, plan.policies) as prep:  # InputError: nothing is built
+            capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
+            with _Timer(timings)("lab up" if built else "daemons restart"):
+                ctx = _build(plan, lab, capture, topo=prep.topology, policy_steps=prep.steps,
+                             timings=timings, for_run=not opts.keep) if built else \
+                    _attach(plan, lab, capture)
+    except KeyboardInterrupt:
+        if built:  # up rolled back what it had built, or it was up already
+            raise Interrupted(_remove(lab, capture)) from None
+        raise Interrupted(_restore(lab, topo, capture)) from None
+    try:
+        return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
+                     down=built and not opts.keep)
+    except KeyboardInterrupt:
+        if built and not opts.keep:  # _call took it down, unless it was too early for that
+            raise Interrupted(_remove(lab, capture)) from None
+        raise Interrupted(_restore(lab, topo, capture)) from None
+
+
+@contextlib.contextmanager
+def _no_ctrl_c() -> Iterator[None]:
+    """Ctrl-C ignored while the lab is put back in order (a second one must not undo that)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _remove(lab: str, capture: LabCapture) -> str:
+    """After an interrupt in a lab built for this run: it is removed. The words for the CLI."""
+    with _no_ctrl_c():
+        with contextlib.suppress(LabError):
+            capture.stop()
+        if not RunDir(lab).path.exists():
+            return f"interrupted: lab {lab}, built for this run, was removed (nothing is left)"
+        try:
+            teardown.down(lab)
+        except LabError as exc:
+            return (f"interrupted: lab {lab}, built for this run, could not be removed ({exc}); "
+                    f"`uclab clean --name {lab}` removes it")
+    return f"interrupted: lab {lab}, built for this run, was removed (nothing is left)"
+
+
+def _restore(lab: str, topo: Topology, capture: LabCapture) -> str:
+    """After an interrupt in a lab that was up before the run: its daemons restarted as
+    ``up`` starts them (a daemon mid-call, or not started, is no lab as it was), the partial
+    captures removed. Ctrl-C is ignored while this runs. The words for the CLI."""
+    with _no_ctrl_c():
+        try:
+            with contextlib.suppress(LabError):
+                capture.stop()
+            for part in capture.folder.glob("*"):
+                part.unlink(missing_ok=True)
+            state = LabState.load(lab)
+            ctx = BuildContext(lab, topo, state)
+            with state.locked():
+                daemons.stop_daemons(state)
+                daemons.start_daemons(ctx)
+        except UclabError as exc:
+            return (f"interrupted: lab {lab} is damaged ({exc}); `uclab down --name {lab}` "
+                    f"then `uclab up --name {lab}` repairs it")
+    return f"interrupted: lab {lab} is as it was before the run (its daemons restarted)"
 
 
 def run_built(ctx: BuildContext, plan: RunPlan, options: RunOptions | None = None
@@ -260,9 +318,10 @@ def _down(lab: str, timings: dict[str, float]) -> None:
 
 
 def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
-           policy_steps: list[Step], timings: dict[str, float]) -> BuildContext:
+           policy_steps: list[Step], timings: dict[str, float], for_run: bool) -> BuildContext:
     """``up`` (with the policies' own steps after nftables) with the capture started just
-    before the daemons."""
+    before the daemons; ``for_run``: recorded as built for this run (``uclab clean`` removes
+    it if this process dies before it does)."""
     def start_capture(ctx: BuildContext) -> None:
         capture.start()
 
@@ -278,7 +337,7 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
         if step.name == "nftables":
             steps += policy_steps
     try:
-        ctx = build.up(topo, lab, steps=steps)
+        ctx = build.up(topo, lab, steps=steps, for_run=for_run)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
