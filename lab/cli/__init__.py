@@ -27,6 +27,16 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def wrote(what: str, path: object) -> None:
+    """Every file-writing option says where it wrote (stdout, one line each)."""
+    print(f"wrote {what}: {path}")
+
+
+def progress(text: str) -> None:
+    """A long wait, told on stderr (a line each time: readable in a CI log)."""
+    print(f"  ... {text}", file=sys.stderr, flush=True)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)

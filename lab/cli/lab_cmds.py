@@ -208,7 +208,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
     lab_view.print_tree(topo)
     if args.svg is not None:
         args.svg.write_text(svg(topo))
-        print(f"picture written to {args.svg}")
+        from lab.cli import wrote  # noqa: PLC0415
+
+        wrote("the topology as a picture (SVG)", args.svg)
     return 0
 
 

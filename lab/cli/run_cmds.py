@@ -121,15 +121,18 @@ def print_report(ladder: Ladder, width: int | None = None) -> None:
     console = Console(width=width) if width else Console()
     if not width and not console.is_terminal:  # into a file or a pipe: a readable width
         console = Console(width=120)
-    console.print(report(ladder, min(max(console.width, 100), 200)))
+    console.print(report(ladder, min(max(console.width, 80), 200)))
 
 
 def emit(ladder: Ladder, args: argparse.Namespace) -> int:
     """Print and write what ``args`` asks for; the exit code of the verdict."""
+    from lab.cli import wrote  # noqa: PLC0415
     from lab.ladder import write_outputs  # noqa: PLC0415
 
     print_report(ladder, args.width)
-    write_outputs(ladder, json_path=args.json, svg_path=args.svg, html_path=args.html)
+    for what, path in write_outputs(ladder, json_path=args.json, svg_path=args.svg,
+                                    html_path=args.html):
+        wrote(what, path)
     return 0 if ladder.verdict.passed else 1
 
 

@@ -9,13 +9,15 @@ ConnectionBind within 30 s).
 
 from __future__ import annotations
 
-from lab.diagnosis.connects import never_answered
-from lab.diagnosis.rejections import rejections
-from lab.diagnosis.trail import Wire
+from typing import TYPE_CHECKING
+
 from lab.ladder.analysis import Analysis
 from lab.ladder.model import Connection, Event, Kind
 from lab.ladder.names import Names
 from lab.ladder.steps import CMS, EXPE, SFB, StepResult
+
+if TYPE_CHECKING:
+    from lab.diagnosis.trail import Wire
 
 _STUN_HINTS = {
     401: "wrong username, password or realm on the Meeting Server's TURN settings",
@@ -77,6 +79,8 @@ def _who(names: Names, ev: Event) -> str:
 def _sip_errors(steps: list[StepResult], analysis: Analysis, names: Names) -> list[str]:
     """Each error response of the share dialog once, by the party that generated it, with the
     hops that passed it on (:mod:`lab.diagnosis.rejections`)."""
+    from lab.diagnosis.rejections import rejections  # noqa: PLC0415 - it imports lab.ladder
+
     calls = {p.event.sip.call_id for s in steps if s.number in (1, 3, 5) for p in s.parts
              if p.event is not None and p.event.sip is not None}
     return [r.text for r in rejections(analysis.events, names.name_of, calls=calls or None)]
@@ -96,6 +100,8 @@ def _connects(analysis: Analysis, names: Names, sender: str, receiver: str, *,
             notes.append(f"TCP connect {ev.src} -> {ev.dst} refused (RST) (frame {ev.frame}); "
                          f"seen on {where}")
         elif wire is not None:
+            from lab.diagnosis.connects import never_answered  # noqa: PLC0415 - as above
+
             notes.append(f"TCP connect {ev.src} -> {ev.dst} never answered ({tcp.syns} SYN, "
                          f"frame {ev.frame}): {never_answered(ev, wire.taps, wire.paths)}")
         else:

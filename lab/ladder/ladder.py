@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab.capture.pcapfile import Capture, read_capture
-from lab.diagnosis.delivery import undelivered
-from lab.diagnosis.trail import Paths, Taps, Wire
 from lab.errors import InputError
 from lab.ladder.analysis import Analysis, analyse_capture
 from lab.ladder.check import Expectations, check_steps
@@ -23,7 +22,10 @@ from lab.ladder.names import Names, infer_names, lab_names_for, lab_topology_for
 from lab.ladder.packets import segments
 from lab.ladder.steps import StepResult
 from lab.ladder.verdict import Verdict, judge
-from lab.topology import Topology
+
+if TYPE_CHECKING:
+    from lab.diagnosis.trail import Wire
+    from lab.topology import Topology
 
 #: Values written under an arrow, as the tech note's figures do (XOR-MAPPED-ADDRESS...):
 #: step -> (index of the step's observation that carries them, value names).
@@ -85,6 +87,9 @@ def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | N
         resolved = names
     else:
         resolved = load_names(names)
+    from lab.diagnosis.delivery import undelivered  # noqa: PLC0415 - it imports the ladder's
+    from lab.diagnosis.trail import Paths, Taps, Wire  # noqa: PLC0415 - modules
+
     topo = topology or lab_topology_for(analysis.interfaces)
     wire = Wire(Taps(segments(cap)), Paths(topo) if topo is not None else None)
     steps = check_steps(analysis, resolved, expect)

@@ -13,12 +13,15 @@ closed early.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from lab.diagnosis.trail import Wire
 from lab.ladder.analysis import Analysis
 from lab.ladder.explain import explain
 from lab.ladder.names import Names
 from lab.ladder.steps import STEPS, Status, StepResult, descendants
+
+if TYPE_CHECKING:
+    from lab.diagnosis.trail import Wire
 
 INVITE_TO_CMS, OK_FROM_CMS = 5, 11
 

@@ -30,6 +30,7 @@ from lab.state import LabState
 log = logging.getLogger(__name__)
 
 SLICE = 0.25  # seconds between liveness checks while waiting on an event
+PROGRESS_AFTER, PROGRESS_EVERY = 2.0, 5.0  # a long wait is told after 2 s, then every 5 s
 
 
 @dataclass
@@ -61,9 +62,11 @@ class CallDriver:
 
     def __init__(self, state: LabState, scenario: Scenario, *, client: str, cms: str,
                  faults: Sequence[Fault] = (), media_seconds: float | None = None,
-                 on_media: Callable[[], None] | None = None) -> None:
+                 on_media: Callable[[], None] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.state, self.scenario = state, scenario
         self.on_media = on_media  # called once media flows both ways
+        self.progress = progress  # told of a wait longer than PROGRESS_AFTER seconds
         self.client, self.cms = client, cms
         self.faults = list(faults)
         self.media_seconds = scenario.media.seconds if media_seconds is None else media_seconds
@@ -117,9 +120,15 @@ class CallDriver:
     def wait(self, node: str, events: list[str], within: float, after: int = 0) -> dict[str, Any]:
         """The first of ``events`` on ``node``; :class:`_Stop` if it reports ``failed``, if a
         daemon dies meanwhile, or after ``within`` seconds."""
-        deadline = time.monotonic() + within
+        start = time.monotonic()
+        deadline, tell = start + within, start + PROGRESS_AFTER
         names = [*events, "failed"]
         while True:
+            now = time.monotonic()
+            if self.progress is not None and now >= tell and now < deadline:
+                self.progress(f"waiting for {' or '.join(events)} on {node}: {now - start:.0f} "
+                              f"of at most {within:g} s")
+                tell = now + PROGRESS_EVERY
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _Stop("timeout", f"no {' or '.join(events)} on {node} within "

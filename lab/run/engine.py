@@ -37,7 +37,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,6 +99,7 @@ class RunOptions:
     lab: str = DEFAULT_LAB
     keep: bool = False  # leave a lab this run built up afterwards
     pcap: Path | None = None  # where to keep the merged capture
+    progress: Callable[[str], None] | None = None  # told of long waits (lab.run.call)
 
 
 @dataclass
@@ -253,7 +254,8 @@ def _call(plan: RunPlan, ctx: BuildContext, capture: LabCapture, opts: RunOption
                 result.outcome = CallDriver(
                     ctx.state, plan.scenario, client=role_node(topo, "sfb-client"),
                     cms=role_node(topo, "cms"), faults=plan.faults,
-                    media_seconds=plan.media_seconds, on_media=_import_later).run()
+                    media_seconds=plan.media_seconds, on_media=_import_later,
+                    progress=opts.progress).run()
         finally:
             with timed("capture stop"):
                 capture.stop()
