@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.tree import Tree
 
+from lab.base.names import DEFAULT_LAB
 from lab.cli.columns import table
-from lab.names import DEFAULT_LAB
-from lab.status import LabStatus, NodeStatus
+from lab.lifecycle.status import LabStatus, NodeStatus
 from lab.topology import Node, Topology
 
 console = Console(highlight=False)

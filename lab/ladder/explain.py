@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lab.ladder.analysis import Analysis
-from lab.ladder.model import Connection, Event, Kind
-from lab.ladder.names import Names
+from lab.ladder.columns import Names
+from lab.ladder.events import Connection, Event, Kind
 from lab.ladder.steps import CMS, EXPE, SFB, StepResult
 
 if TYPE_CHECKING:
-    from lab.diagnosis.trail import Wire
+    from lab.ladder.trail import Wire
 
 _STUN_HINTS = {
     401: "wrong username, password or realm on the Meeting Server's TURN settings",
@@ -36,7 +36,7 @@ def _relayed(steps: list[StepResult]) -> str | None:
 def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
             names: Names, wire: Wire | None = None) -> list[str]:
     """Why ``step`` is missing; with the capture's taps (``wire``), where its packets stopped
-    (the words of :mod:`lab.diagnosis`, which ``uclab run`` prints too)."""
+    (the words of :mod:`lab.run.diagnose`, which ``uclab run`` prints too)."""
     n = step.number
     notes: list[str] = []
     relayed = _relayed(steps)
@@ -78,8 +78,8 @@ def _who(names: Names, ev: Event) -> str:
 
 def _sip_errors(steps: list[StepResult], analysis: Analysis, names: Names) -> list[str]:
     """Each error response of the share dialog once, by the party that generated it, with the
-    hops that passed it on (:mod:`lab.diagnosis.rejections`)."""
-    from lab.diagnosis.rejections import rejections  # noqa: PLC0415 - it imports lab.ladder
+    hops that passed it on (:mod:`lab.ladder.rejections`)."""
+    from lab.ladder.rejections import rejections  # noqa: PLC0415 - it imports lab.ladder
 
     calls = {p.event.sip.call_id for s in steps if s.number in (1, 3, 5) for p in s.parts
              if p.event is not None and p.event.sip is not None}
@@ -100,7 +100,7 @@ def _connects(analysis: Analysis, names: Names, sender: str, receiver: str, *,
             notes.append(f"TCP connect {ev.src} -> {ev.dst} refused (RST) (frame {ev.frame}); "
                          f"seen on {where}")
         elif wire is not None:
-            from lab.diagnosis.connects import never_answered  # noqa: PLC0415 - as above
+            from lab.ladder.connects import never_answered  # noqa: PLC0415 - as above
 
             notes.append(f"TCP connect {ev.src} -> {ev.dst} never answered ({tcp.syns} SYN, "
                          f"frame {ev.frame}): {never_answered(ev, wire.taps, wire.paths)}")

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lab.ladder.analysis import Analysis
+from lab.ladder.columns import Names
 from lab.ladder.explain import explain
-from lab.ladder.names import Names
 from lab.ladder.steps import STEPS, Status, StepResult, descendants
 
 if TYPE_CHECKING:
-    from lab.diagnosis.trail import Wire
+    from lab.ladder.trail import Wire
 
 INVITE_TO_CMS, OK_FROM_CMS = 5, 11
 

@@ -14,7 +14,7 @@ from lab.run.call import CallDriver, CallOutcome
 from lab.run.engine import RunOptions, RunPlan, RunResult, SetupError, run, run_built
 from lab.run.faults import Fault, KillDaemon, LinkCut, PacketLoss, faults_for
 
-# lab.run.expect (expected_values, ladder_names, judge) and lab.diagnosis.engine are imported where
+# lab.run.expect (expected_values, ladder_names, judge) and lab.run.diagnose are imported where
 # they are used: they pull in the ladder, which the engine imports in the background while the
 # lab is built.
 __all__ = ["CallDriver", "CallOutcome", "Fault", "KillDaemon", "LinkCut", "PacketLoss",

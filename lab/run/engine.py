@@ -18,9 +18,9 @@
 
 A scenario reaches the run through :class:`RunPlan` (``RunPlan.of(scenario)``): the topology
 with its overrides, firewall ``policies`` (nftables or iptables-save, checked by
-:func:`lab.firewall.prepare` before anything is built and loaded by ``up``), ``faults``
+:mod:`lab.lifecycle.policies` before anything is built and loaded by ``up``), ``faults``
 (:mod:`lab.run.faults`, armed when the share starts) and ``time_scale`` (every daemon's long
-timers). After the ladder, :func:`lab.diagnosis.engine.diagnose` says from the capture what went
+timers). After the ladder, :func:`lab.run.diagnose.diagnose` says from the capture what went
 wrong, and :func:`lab.run.expect.judge` holds it against the scenario's ``expect``.
 
 :func:`run_built` runs the call in a lab the caller built without daemons and tears down
@@ -42,16 +42,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import build, daemons, teardown
-from lab.build import BuildContext, Step
+from lab import runtime as runtimes
+from lab.base.errors import InputError, Interrupted, LabError, UclabError
+from lab.base.names import DEFAULT_LAB, check_lab_name
+from lab.base.state import LabState, RunDir
 from lab.capture import LabCapture
-from lab.errors import InputError, Interrupted, LabError, UclabError
-from lab.firewall.policy import prepare
-from lab.names import DEFAULT_LAB, check_lab_name
+from lab.daemons import supervisor
+from lab.lifecycle import build, teardown
+from lab.lifecycle.context import BuildContext, Step
 from lab.run.call import CallDriver, CallOutcome
 from lab.run.faults import Fault, faults_for
 from lab.scenario import Scenario
-from lab.state import LabState, RunDir
 from lab.topology import Topology
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 #: imported while the media runs (the CLI only waits then; earlier, the imports would take the
 #: interpreter lock from the network's build and the daemons' start)
 LATER = ("lab.ladder", "lab.ladder.render_text", "lab.ladder.render_json", "lab.run.expect",
-         "lab.diagnosis.engine", "rich.console", "rich.table")
+         "lab.run.diagnose", "rich.console", "rich.table")
 
 
 class SetupError(LabError):
@@ -112,7 +113,7 @@ class RunResult:
     pcap: Path | None = None  # the merged capture, if kept
     unmet: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    diagnosis: list[str] = field(default_factory=list)  # from the capture (lab.diagnosis.engine)
+    diagnosis: list[str] = field(default_factory=list)  # from the capture (lab.run.diagnose)
 
     @property
     def passed(self) -> bool:
@@ -151,14 +152,12 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     run_dir = RunDir(lab)
+    capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
     built = not run_dir.path.exists()
     try:
-        with prepare(topo, plan.policies) as prep:  # InputError: nothing is built
-            capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
-            with _Timer(timings)("lab up" if built else "daemons restart"):
-                ctx = _build(plan, lab, capture, topo=prep.topology, policy_steps=prep.steps,
-                             timings=timings, for_run=not opts.keep) if built else \
-                    _attach(plan, lab, capture)
+        with _Timer(timings)("lab up" if built else "daemons restart"):
+            ctx = _build(plan, lab, capture, timings=timings, for_run=not opts.keep) \
+                if built else _attach(plan, lab, capture)
     except KeyboardInterrupt:
         if built:  # up rolled back what it had built, or it was up already
             raise Interrupted(_remove(lab, capture)) from None
@@ -208,10 +207,10 @@ def _restore(lab: str, topo: Topology, capture: LabCapture) -> str:
             for part in capture.folder.glob("*"):
                 part.unlink(missing_ok=True)
             state = LabState.load(lab)
-            ctx = BuildContext(lab, topo, state)
+            ctx = BuildContext(lab, topo, state, runtimes.get(state.runtime))
             with state.locked():
-                daemons.stop_daemons(state)
-                daemons.start_daemons(ctx)
+                supervisor.stop_daemons(state)
+                supervisor.start_daemons(ctx)
         except UclabError as exc:
             return (f"interrupted: lab {lab} is damaged ({exc}); `uclab down --name {lab}` "
                     f"then `uclab up --name {lab}` repairs it")
@@ -230,7 +229,7 @@ def run_built(ctx: BuildContext, plan: RunPlan, options: RunOptions | None = Non
     try:
         with _Timer(timings)("daemons start"), ctx.state.locked():
             capture.start()
-            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+            supervisor.start_daemons(ctx, time_scale=plan.time_scale)
     except LabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
@@ -284,8 +283,8 @@ def _call(plan: RunPlan, ctx: BuildContext, capture: LabCapture, opts: RunOption
 def _ladder(result: RunResult, pcap: Path, timings: dict[str, float]) -> None:
     """The ladder and the diagnosis, both from the capture (read once)."""
     from lab.capture import read_capture  # noqa: PLC0415 - see LATER
-    from lab.diagnosis.engine import diagnose  # noqa: PLC0415
     from lab.ladder import build_ladder  # noqa: PLC0415
+    from lab.run.diagnose import diagnose  # noqa: PLC0415
     from lab.run.expect import expected_values, ladder_names  # noqa: PLC0415
 
     topo = result.plan.topology
@@ -294,8 +293,8 @@ def _ladder(result: RunResult, pcap: Path, timings: dict[str, float]) -> None:
         result.ladder = build_ladder(cap, names=ladder_names(topo),
                                      expect=expected_values(topo), topology=topo)
         wire = result.ladder.wire
-        result.diagnosis = diagnose(result.ladder, wire.taps if wire is not None else cap,
-                                    topo, time_scale=result.plan.time_scale)
+        result.diagnosis = diagnose(result.ladder, wire.taps if wire is not None else cap, topo,
+                                    time_scale=result.plan.time_scale)
 
 
 def _import_later() -> None:
@@ -319,16 +318,16 @@ def _down(lab: str, timings: dict[str, float]) -> None:
     timings["lab down"] = time.perf_counter() - t0
 
 
-def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
-           policy_steps: list[Step], timings: dict[str, float], for_run: bool) -> BuildContext:
-    """``up`` (with the policies' own steps after nftables) with the capture started just
-    before the daemons; ``for_run``: recorded as built for this run (``uclab clean`` removes
-    it if this process dies before it does)."""
+def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
+           timings: dict[str, float], for_run: bool) -> BuildContext:
+    """``up`` with the plan's policies, the capture started just before the daemons;
+    ``for_run``: recorded as built for this run (``uclab clean`` removes it if this process
+    dies before it does)."""
     def start_capture(ctx: BuildContext) -> None:
         capture.start()
 
     def start_daemons(ctx: BuildContext) -> None:
-        daemons.start_daemons(ctx, time_scale=plan.time_scale)
+        supervisor.start_daemons(ctx, time_scale=plan.time_scale)
 
     steps: list[Step] = []
     for step in build.STEPS:
@@ -336,10 +335,9 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
             steps += [Step("capture", start_capture), Step("daemons", start_daemons)]
         else:
             steps.append(step)
-        if step.name == "nftables":
-            steps += policy_steps
     try:
-        ctx = build.up(topo, lab, steps=steps, for_run=for_run)
+        ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps,
+                       for_run=for_run)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
@@ -363,13 +361,13 @@ def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
         raise InputError(f"lab {lab} runs {state.topology} as it is; scenario "
                          f"{plan.scenario.name} needs a lab of its own ({what})", "--name",
                          fix=f"`uclab down --name {lab}` first, or give another --name")
-    ctx = BuildContext(lab, plan.topology, state)
+    ctx = BuildContext(lab, plan.topology, state, runtimes.get(state.runtime))
     try:
         with state.locked():
-            daemons.stop_daemons(state)
+            supervisor.stop_daemons(state)
             (ctx.run.pki / "keylog.txt").write_bytes(b"")  # new daemons, new TLS sessions
             capture.start()
-            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+            supervisor.start_daemons(ctx, time_scale=plan.time_scale)
     except LabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()

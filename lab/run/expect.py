@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from lab.daemon_config import owner
+from lab.daemons.sip_routes import owner
 from lab.ladder import Ladder, Names, make_names
 from lab.proto.ice import binding_request
 from lab.proto.sdp import (
@@ -159,7 +159,7 @@ def judge(expect: Expect, ladder: Ladder | None, problems: list[str],
     The run's own verdict is ``pass`` when the ladder passed and the call went through
     without problems (media both ways for the whole time, hang-up answered). Each of
     ``expect.diagnosis`` must appear (case does not matter) in a line of ``diagnosis``
-    (:func:`lab.diagnosis.engine.diagnose`, computed from the capture)."""
+    (:func:`lab.run.diagnose.diagnose`, computed from the capture)."""
     if ladder is None:
         return ["no ladder: the capture could not be read"]
     got = "pass" if ladder.verdict.passed and not problems else "fail"

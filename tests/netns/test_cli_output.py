@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import teardown, topology
-from lab.errors import LabError
+from lab import topology
+from lab.base.errors import LabError
+from lab.lifecycle import teardown
 from tests.labhelp import lab_name
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import teardown
-from lab.errors import LabError
-from lab.names import RUN_ROOT
+from lab.base.errors import LabError
+from lab.base.names import RUN_ROOT
+from lab.lifecycle import teardown
 from tests.labhelp import lab_name, lab_namespaces
 from tests.nethelp import wait_until
 

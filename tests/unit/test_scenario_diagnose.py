@@ -1,4 +1,4 @@
-"""The run's diagnosis (lab.diagnosis.engine) on real captures of the scenario library (``uclab run
+"""The run's diagnosis (lab.run.diagnose) on real captures of the scenario library (``uclab run
 NAME --pcap``, kept in tests/data/scenarios/): the words a UC engineer reads, all computed from
 the capture. A loss is also made by editing a capture (a segment sent twice, a copy removed
 behind a firewall)."""
@@ -12,9 +12,9 @@ import pytest
 
 from lab import topology
 from lab.capture import Capture, read_capture
-from lab.diagnosis.engine import diagnose
 from lab.ladder import Ladder
 from lab.ladder.packets import segments
+from lab.run.diagnose import diagnose
 from lab.scenario import Expect
 from tests.ladderhelp import renumber
 from tests.unit.test_scenario_ladder import DATA, scenario_ladder
@@ -104,7 +104,7 @@ def test_diagnosis_words_are_expectations() -> None:
         "expected the diagnosis to say '442 Unsupported Transport Protocol'; it does not"]
 
 
-# --- each packet followed across the taps (lab.diagnosis.trail) -------------------------------
+# --- each packet followed across the taps (lab.ladder.trail) -------------------------------
 
 def test_a_cut_link_is_a_loss_on_the_link_not_a_firewall_drop() -> None:
     """The Edge's link cut as CMS answers: Expressway-E's 200 OK left fw-outside's port
