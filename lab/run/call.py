@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.base.errors import LabError
 from lab.base.state import LabState
 from lab.daemons.control import ControlError, request
 from lab.daemons.supervisor import DaemonHealth, health
@@ -47,6 +48,17 @@ class CallOutcome:
     dead: list[DaemonHealth] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    no_carrier: list[str] = field(default_factory=list)  # bridge ports, before faults undone
+
+
+def _no_carrier(lab: str) -> list[str]:
+    from lab.lifecycle.status import ports_without_carrier  # noqa: PLC0415 - with faults only
+
+    try:
+        return ports_without_carrier(lab)
+    except LabError as exc:
+        log.warning("lab %s: the links' carrier could not be read: %s", lab, exc)
+        return []
 
 
 class _Stop(Exception):
@@ -85,6 +97,8 @@ class CallDriver:
         except ControlError as exc:
             out.reached, out.problems = "failed", [*out.problems, str(exc)]
         finally:
+            if self.faults:  # before they are undone: a cut link's bridge port
+                out.no_carrier = _no_carrier(self.state.lab)
             for fault in self.faults:
                 out.faults += fault.disarm()
             out.dead = [h for h in health(self.state) if not h.alive]

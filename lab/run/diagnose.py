@@ -74,9 +74,12 @@ def timers(time_scale: float) -> list[tuple[str, float, float]]:
 
 
 def diagnose(ladder: Ladder, capture: Capture | Taps, topo: Topology | None, *,
-             time_scale: float = 1.0) -> list[str]:
+             time_scale: float = 1.0, no_carrier: frozenset[str] = frozenset()) -> list[str]:
     """The diagnosis lines of one capture (see the module docstring), most telling first.
-    Without a topology (a customer's capture), what needs the lab's paths is left out."""
+    Without a topology (a customer's capture), what needs the lab's paths is left out.
+    ``no_carrier``: the bridge ports (``fw-outside:sfb-edge``) the run found without a
+    carrier at the end of the call (lab.lifecycle.status.ports_without_carrier): a bridge
+    forwards nothing onto such a port, whatever its policy says."""
     taps = capture if isinstance(capture, Taps) else Taps(segments(capture))
     paths = Paths(topo) if topo is not None else None
     lines = _rejections(ladder, paths)
@@ -84,7 +87,7 @@ def diagnose(ladder: Ladder, capture: Capture | Taps, topo: Topology | None, *,
     lines += _turn_errors(ladder, paths)
     lines += _unbound(ladder, paths, time_scale)
     lines += _host_only(ladder)
-    lines += _losses(taps, paths)
+    lines += _losses(taps, paths, no_carrier)
     if time_scale != 1:
         changed = ", ".join(f"{what} {now:g} s instead of {seconds:g} s"
                             for what, seconds, now in timers(time_scale))
@@ -274,7 +277,7 @@ def _stops(taps: Taps, paths: Paths) -> Counter[tuple[str, str, str]]:
     return out
 
 
-def _losses(taps: Taps, paths: Paths | None) -> list[str]:
+def _losses(taps: Taps, paths: Paths | None, no_carrier: frozenset[str]) -> list[str]:
     again = _retransmissions(taps.all)
     out = []
     if again:
@@ -288,8 +291,13 @@ def _losses(taps: Taps, paths: Paths | None) -> list[str]:
     dead = {(a, b) for kind, a, b in stops if kind == "link"}
     for (kind, a, b), n in sorted(stops.items()):
         if kind == "link":
+            bridge = a.split(":", 1)[0]
             out.append(f"{n} packet(s) left {a} and never reached {b}: lost on the link "
-                       f"between them, not dropped by a firewall")
+                       f"between them, not a drop by {bridge}'s policy")
+        elif f"{a}:{b}" in no_carrier:
+            out.append(f"{n} packet(s) entered {a} and were not forwarded towards {b}: its "
+                       f"port towards {b} had no carrier (the link to {b} was down), so this "
+                       f"is a loss on the link, not a drop by {a}'s policy")
         elif any(port == f"{a}:{b}" for port, _ in dead):
             out.append(f"{n} packet(s) entered {a} and were not forwarded towards {b}: its "
                        f"port towards {b} had lost its link (packets sent by it never reached "

@@ -294,7 +294,8 @@ def _ladder(result: RunResult, pcap: Path, timings: dict[str, float]) -> None:
                                      expect=expected_values(topo), topology=topo)
         wire = result.ladder.wire
         result.diagnosis = diagnose(result.ladder, wire.taps if wire is not None else cap, topo,
-                                    time_scale=result.plan.time_scale)
+                                    time_scale=result.plan.time_scale,
+                                    no_carrier=frozenset(result.outcome.no_carrier))
 
 
 def _import_later() -> None:

@@ -119,7 +119,7 @@ def test_a_cut_link_is_a_loss_on_the_link_not_a_firewall_drop() -> None:
     assert not _has(ladder.verdict.reasons, "no 200 OK from")  # it was sent: no contradiction
     lines = _diagnosis(name)
     assert _has(lines, "left fw-outside:sfb-edge and never reached sfb-edge:external: lost on "
-                "the link between them, not dropped by a firewall")
+                "the link between them, not a drop by fw-outside's policy")
     assert _has(lines, "entered fw-outside and were not forwarded towards sfb-edge",
                 "a loss on the link, not a drop by fw-outside's policy")
     assert not _has(lines, "never left it: dropped there")
@@ -161,3 +161,17 @@ def test_one_engine_for_run_and_ladder(capsys: pytest.CaptureFixture[str]) -> No
         main(["ladder", str(DATA / f"{name}.pcapng"), "--width", "100"])
         printed = capsys.readouterr().out.split("diagnosis (from the capture)\n", 1)[1]
         assert [x[4:] for x in printed.splitlines()] == _diagnosis(name)
+
+
+def test_a_port_without_carrier_is_a_loss_on_the_link() -> None:
+    """A cut that lands before the answer: fw-outside forwarded nothing onto its port towards
+    the Edge. The capture alone shows packets that entered fw-outside and never left it; the
+    run found that port without a carrier, so they are not blamed on the policy."""
+    name = "internet-link-cut-before-answer"
+    lines = diagnose(_ladder(name), _capture(name), topology.load())
+    assert _has(lines, "entered fw-outside and never left it: dropped there")
+    lines = diagnose(_ladder(name), _capture(name), topology.load(),
+                     no_carrier=frozenset({"fw-outside:sfb-edge"}))
+    assert _has(lines, "entered fw-outside and were not forwarded towards sfb-edge: its port "
+                "towards sfb-edge had no carrier", "not a drop by fw-outside's policy")
+    assert not _has(lines, "dropped there")
