@@ -32,7 +32,7 @@ def test_an_example_older_than_its_code_is_flagged(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("<!-- example: uclab up; needs: lab; shows: lab/cli/lab_view.py; "
                     "digest: 000000000000 -->\n```\n$ uclab up\n```\n<!-- /example -->\n")
-    examples.PAGES = [page]
+    examples.PAGES = [page]  # type: ignore[attr-defined]
     [problem] = examples.check()
     assert problem.endswith("is older than lab/cli/lab_view.py: run python docs/examples.py "
                             "--lab NAME (root)")
