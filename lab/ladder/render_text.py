@@ -163,6 +163,7 @@ def verdict_lines(ladder: Ladder) -> list[Text]:
     v = ladder.verdict
     lines = [Text(v.summary, style="bold green" if v.passed else "bold red")]
     lines += [Text(f"  because: {reason}", style="red") for reason in v.reasons]
+    lines += [Text(f"  other traffic: {line}", style="dim") for line in v.other]
     return lines
 
 

@@ -12,6 +12,7 @@ closed early.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from lab.ladder.analysis import Analysis
@@ -32,6 +33,7 @@ class Verdict:
     missing: list[int] = field(default_factory=list)
     out_of_order: list[int] = field(default_factory=list)
     wrong: list[int] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)  # other traffic's errors, summarised
 
 
 def stop_point(steps: list[StepResult]) -> StepResult | None:
@@ -112,7 +114,30 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
             step.notes += [n for n in explain(step, steps, analysis, names)
                            if n not in step.notes]
     verdict.summary = _summary(verdict, steps)
+    verdict.other = other_errors(steps, analysis)
     return verdict
+
+
+def other_errors(steps: list[StepResult], analysis: Analysis, limit: int = 8) -> list[str]:
+    """SIP error responses that are not of the share's dialogs (a REGISTER's 401, another
+    call's 404): never a reason, counted by status and method, at most ``limit`` lines."""
+    calls = {p.event.sip.call_id for s in steps if s.spec.sip for p in s.parts
+             if p.event is not None and p.event.sip is not None}
+    counts: Counter[tuple[int, str, str]] = Counter()
+    for ev in analysis.events:
+        s = ev.sip
+        if s is not None and s.status is not None and s.status >= 300 and s.call_id not in calls:
+            counts[(s.status, s.reason, s.cseq_method)] += 1
+    if not counts:
+        return []
+    items = [f"{status} {reason} x{n} ({method})"
+             for (status, reason, method), n in sorted(counts.items())]
+    head = "SIP errors of other dialogs (not the share's): "
+    lines = [head + ", ".join(items[:limit])]
+    if len(items) > limit:
+        lines.append(f"and {len(items) - limit} other kinds of SIP error "
+                     f"({sum(counts.values())} responses in all)")
+    return lines
 
 
 def _summary(v: Verdict, steps: list[StepResult]) -> str:

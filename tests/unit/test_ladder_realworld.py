@@ -38,7 +38,8 @@ def test_udp_relay_over_tcp_gives_no_column_and_no_turn_step() -> None:
     ladder = build_ladder(DATA / "turn-tcp-udp-relay.pcap")
     assert all(not col.addresses for col in ladder.names.columns)
     assert [s.number for s in ladder.steps if s.seen] == []
-    assert not any("Meeting Server" in r or "Expressway-E" in r for r in ladder.verdict.reasons)
+    assert ladder.verdict.stopped_at == 1 and ladder.verdict.node == "Skype for Business"
+    assert not any("Meeting Server" in r for r in ladder.verdict.reasons)
 
 
 def test_udp_relay_is_not_step_6_even_between_the_named_columns(tmp_path: Path) -> None:
@@ -48,7 +49,7 @@ def test_udp_relay_is_not_step_6_even_between_the_named_columns(tmp_path: Path) 
     names = make_names({"cms": ["10.212.0.1"], "expressway-e": ["10.212.0.2", "10.212.3.2"]})
     ladder = build_ladder(DATA / "turn-tcp-udp-relay.pcap", names=names)
     assert not any(ladder.steps[n - 1].seen for n in (6, 7, 8, 9, 10))
-    notes = " ".join(ladder.steps[5].notes)
+    notes = " ".join(explain(ladder.steps[5], ladder.steps, ladder.analysis, ladder.names))
     assert "REQUESTED-TRANSPORT 17 (UDP)" in notes
 
 
@@ -60,7 +61,8 @@ def test_udp_rtp_between_named_columns_is_not_step_33() -> None:
     ladder = build_ladder(DATA / "sip-udp-rtp.pcap", names=DATA / "sip-udp-rtp.names.yaml")
     step = ladder.steps[32]
     assert not step.seen
-    assert any("UDP" in n and "RFC 4571" in n for n in step.notes), step.notes
+    notes = explain(step, ladder.steps, ladder.analysis, ladder.names)
+    assert any("UDP" in n and "RFC 4571" in n for n in notes), notes
 
 
 def test_a_reason_never_denies_a_message_the_capture_has() -> None:
@@ -132,7 +134,7 @@ def test_no_names_hint_when_names_were_given(tmp_path: Path,
     names.write_text("columns:\n  sfb: {addresses: [192.0.2.7]}\n")
     main(["ladder", str(DATA / "turn-udp.pcap"), "--names", str(names), "--width", "120"])
     out = capsys.readouterr().out
-    assert "say which address is which with --names FILE" not in out
+    assert "say which address is which" not in out
     assert "names file" in out
 
 
@@ -178,7 +180,7 @@ def test_names_file_with_one_address_in_two_columns_is_refused(tmp_path: Path) -
     path = tmp_path / "names.yaml"
     path.write_text("columns:\n  sfb: {addresses: [10.0.0.1]}\n"
                     "  cms: {addresses: [10.0.0.2, 10.0.0.1]}\n")
-    with pytest.raises(InputError, match="10.0.0.1.*two columns|both"):
+    with pytest.raises(InputError, match=r"10\.0\.0\.1.* two columns"):
         load_names(path)
 
 

@@ -1,5 +1,5 @@
-"""Re-encapsulate the packets of a capture for text2pcap (make.sh): reads ``tshark -x`` hex
-dumps of an Ethernet or Linux cooked v2 capture and writes, for each packet, a timestamp line and an od-style hex
+"""Re-encapsulate the packets of a capture for text2pcap (make.sh): reads ``tshark -x``
+hex dumps of an Ethernet or Linux cooked v2 capture and writes, for each packet, a timestamp line and an od-style hex
 dump of the same IP packet wrapped as asked, which ``text2pcap -t %s. -l LINKTYPE`` turns into
 a capture again. Only headers are written here; every inner byte is the captured packet's.
 
@@ -30,7 +30,7 @@ def frames(path: str) -> list[tuple[str, bytes]]:
                           check=True).stdout
     out: list[bytes] = []
     current = bytearray()
-    for line in dump.splitlines() + [""]:
+    for line in [*dump.splitlines(), ""]:
         if not line.strip():
             if current:
                 out.append(bytes(current))
