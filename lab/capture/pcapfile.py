@@ -164,6 +164,9 @@ def _read_pcapng(data: bytes, name: str) -> Capture:
     cap = Capture(name)
     section: _Section | None = None
     pos = 0
+    if len(data) < 28:  # the smallest Section Header Block (pcapng §4.1)
+        raise _bad(name, f"pcapng file is damaged: its Section Header Block is cut "
+                         f"({len(data)} of at least 28 bytes)")
     while pos < len(data):
         if pos + 12 > len(data):
             cap.truncated = True
@@ -181,6 +184,9 @@ def _read_pcapng(data: bytes, name: str) -> Capture:
         if blen < 12 or blen % 4:
             raise _bad(name, f"pcapng block at byte {pos} has a bad length {blen}")
         if pos + blen > len(data):
+            if pos == 0:
+                raise _bad(name, f"pcapng file is damaged: its Section Header Block is cut "
+                                 f"({len(data)} of {blen} bytes)")
             cap.truncated = True
             break
         _block(cap, section, btype, data[pos + 8:pos + blen - 4])

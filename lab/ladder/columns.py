@@ -141,12 +141,17 @@ def load_names(path: Path | str) -> Names:
     """Read a names file; a wrong role or address is an InputError naming file, line and fix."""
     doc = datafile.load(path)
     model = doc.read(_NamesFile)
+    owner: dict[str, str] = {}
     for role, col in model.columns.items():
         if role not in ROLES:
             raise doc.error(("columns", role), f"unknown column {role!r}",
                             fix=f"use one of: {', '.join(ROLES)}")
         for i, addr in enumerate(col.addresses):
             _check_ip(doc, ("columns", role, "addresses", i), addr)
+            if owner.setdefault(addr, role) != role:
+                raise doc.error(("columns", role, "addresses", i),
+                                f"{addr} is in two columns, {owner[addr]} and {role}",
+                                fix="give each address to one column only")
     for addr in model.hosts:
         _check_ip(doc, ("hosts", addr), addr)
     return make_names(

@@ -172,6 +172,7 @@ class MediaLeg:
     lost: int = 0
     gaps: int = 0
     jitter_ms: float = 0.0
+    clock_rate: int = 90000  # of the payload type, for the jitter (lab.ladder.media)
     rtcp: int = 0
 
     @property

@@ -63,9 +63,9 @@ def _stun_values(ev: Event | None) -> dict[str, str]:
 
 def _allocation(ctx: Context, after5: int | None, out: dict[int, StepResult]) -> Event | None:
     """Steps 6-9; returns the Allocate success (or the last Allocate seen)."""
-    tcp_relay = {e.stun.transaction_id for e in ctx.stuns(
+    tcp_relay = {s.transaction_id for e in ctx.stuns(
         lambda e, s: s.method == "Allocate" and s.cls == "request"
-        and s.requested_transport == 6)}
+        and s.requested_transport == 6) if (s := e.stun) is not None}
 
     def alloc(cls: str, sender: str, receiver: str) -> EvPred:
         """An Allocate of an RFC 6062 allocation: over TCP/TLS, for a TCP relay (the request

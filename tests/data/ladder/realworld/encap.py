@@ -1,9 +1,11 @@
 """Re-encapsulate the packets of a capture for text2pcap (make.sh): reads ``tshark -x``
-hex dumps of an Ethernet or Linux cooked v2 capture and writes, for each packet, a timestamp line and an od-style hex
-dump of the same IP packet wrapped as asked, which ``text2pcap -t %s. -l LINKTYPE`` turns into
-a capture again. Only headers are written here; every inner byte is the captured packet's.
+hex dumps of an Ethernet or Linux cooked v2 capture and writes, for each packet, a timestamp
+line and an od-style hex dump of the same IP packet wrapped as asked, which ``text2pcap -t
+%s.%f -l LINKTYPE`` turns into a capture again. Only headers are written here; every inner byte is the captured packet's.
 
-    python3 encap.py gre|ipip|erspan|ppp IN.pcap | text2pcap -q -t %s.%f -l 1|1|1|9 - OUT.pcap
+    python3 encap.py KIND IN.pcap | text2pcap -q -t %s.%f -l LINKTYPE - OUT.pcap
+
+with KIND gre, ipip or erspan (LINKTYPE 1) or ppp (LINKTYPE 9).
 
 * gre: Ethernet / IPv4 (proto 47) / GRE (RFC 2784, protocol 0x0800) / the IPv4 packet
 * ipip: Ethernet / IPv4 (proto 4, RFC 2003) / the IPv4 packet
