@@ -1,7 +1,8 @@
 """Re-encapsulate the packets of a capture for text2pcap (make.sh): reads ``tshark -x``
 hex dumps of an Ethernet or Linux cooked v2 capture and writes, for each packet, a timestamp
 line and an od-style hex dump of the same IP packet wrapped as asked, which ``text2pcap -t
-%s.%f -l LINKTYPE`` turns into a capture again. Only headers are written here; every inner byte is the captured packet's.
+%s.%f -l LINKTYPE`` turns into a capture again. Only headers are written here; every inner
+byte is the captured packet's.
 
     python3 encap.py KIND IN.pcap | text2pcap -q -t %s.%f -l LINKTYPE - OUT.pcap
 
