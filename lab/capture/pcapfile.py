@@ -76,6 +76,8 @@ class Capture:
     tls_keylog: bytes = b""
     truncated: bool = False
     format: str = "pcapng"
+    count: int = 0  # packets read (``packets`` may be drained by a stream, see stream.py)
+    last_ns: int = 0  # the last packet's time (a Simple Packet Block has none)
 
 
 def _bad(path: str, message: str) -> InputError:
@@ -132,6 +134,7 @@ def _read_pcap(data: bytes, name: str, order: str, *, nano: bool) -> Capture:
         cap.packets.append(Packet(number, sec * 1_000_000_000 + frac * scale, 0,
                                   data[pos + 16:end], orig))
         pos = end
+    cap.count = number
     return cap
 
 
@@ -232,11 +235,13 @@ def _packet(cap: Capture, section: _Section, iface: int, ticks: int | None, *, d
     if iface >= len(section.resolutions):
         return  # a packet of an interface never described: unusable, skipped
     if ticks is None:  # Simple Packet Block: no timestamp, keep file order
-        ts_ns = cap.packets[-1].ts_ns if cap.packets else 0
+        ts_ns = cap.last_ns
     else:
         units, offset = section.resolutions[iface]
         ts_ns = ticks * 1_000_000_000 // units + offset * 1_000_000_000
-    cap.packets.append(Packet(len(cap.packets) + 1, ts_ns, section.base + iface, data, orig))
+    cap.count += 1
+    cap.last_ns = ts_ns
+    cap.packets.append(Packet(cap.count, ts_ns, section.base + iface, data, orig))
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -132,8 +132,10 @@ def emit(ladder: Ladder, args: argparse.Namespace) -> int:
 
 
 def cmd_ladder(args: argparse.Namespace) -> int:
+    from lab.cli.progress import ProgressBar  # noqa: PLC0415
     from lab.ladder import build_ladder, load_expectations  # noqa: PLC0415
 
     expect = load_expectations(args.expect) if args.expect else None
-    ladder = build_ladder(args.pcap, names=args.names, keylog=args.keylog, expect=expect)
+    ladder = build_ladder(args.pcap, names=args.names, keylog=args.keylog, expect=expect,
+                          progress=ProgressBar(f"reading {args.pcap}"))
     return emit(ladder, args)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
-from lab.capture.pcapfile import Capture
+from lab.capture.pcapfile import Capture, Packet
+from lab.capture.stream import CaptureStream
 from lab.ladder import decrypt
 from lab.ladder.decap import DecodeStats
 from lab.ladder.events import Connection, Endpoint, Event, Kind, MediaLeg, TcpInfo
 from lab.ladder.media import MediaBook
 from lab.ladder.messages import sip_info, stun_info
-from lab.ladder.packets import segments
+from lab.ladder.packets import packet_segments
+from lab.ladder.relevant import Filter, relevant, watch
 from lab.ladder.streams import StreamDecoder, Unit, datagram_unit
 from lab.ladder.tcp import Chunk, TcpResult, connections
 
@@ -121,17 +124,34 @@ def _protocol_name(kinds: list[str]) -> str:
     return " + ".join(seen)
 
 
-def analyse_capture(cap: Capture, keylog: bytes = b"") -> Analysis:
-    """Decode ``cap``; ``keylog`` adds TLS secrets to those embedded in the capture."""
-    stats = DecodeStats()
-    b = _Builder(cap, connections(segments(cap, stats)))
+def analyse_capture(source: Capture | CaptureStream, keylog: bytes = b"", *,
+                    addresses: Collection[str] = ()) -> Analysis:
+    """Decode a capture (read whole, or streamed: :func:`lab.capture.stream.open_capture`);
+    ``keylog`` adds TLS secrets to those embedded in it; ``addresses`` (a names file's), if
+    any, are the only ones whose packets are kept (:mod:`lab.ladder.relevant`)."""
+    stats, filt = DecodeStats(), Filter(addresses)
+    if isinstance(source, CaptureStream):
+        cap = source.capture
+        store: dict[int, Packet] = {}
+        filt.store, filt.wanted = store, lambda: bool(keylog.strip() or cap.tls_keylog.strip())
+        packets: Iterable[Packet] = watch(source, filt)
+        lookup: Callable[[int], Packet] = store.__getitem__
+    else:
+        cap, packets = source, source.packets
+        lookup = lambda n: source.packets[n - 1]  # noqa: E731 - the whole capture's frames
+    segs = relevant(packet_segments(cap.interfaces, packets, stats), filt)
+    b = _Builder(cap, connections(segs))
     for conn in b.tcp.connections:
         b.connection(conn)
     warnings: list[str] = []
     if cap.truncated:
         warnings.append("the capture file is cut short: its last packet is incomplete")
     warnings += stats.warnings()
-    decrypted = decrypt.decrypt(cap, b.tls_frames, b.tls_ports, cap.tls_keylog + b"\n" + keylog)
+    frames = b.tls_frames
+    if filt.store is not None:  # streamed: the frames kept (those with TLS bytes)
+        frames = {n: key for n, key in frames.items() if n in filt.store}
+    decrypted = decrypt.decrypt(cap, frames, b.tls_ports, cap.tls_keylog + b"\n" + keylog,
+                                packet=lookup)
     if decrypted.warning:
         warnings.append(decrypted.warning)
     for key, chunks in decrypted.plaintext.items():
@@ -148,11 +168,10 @@ def analyse_capture(cap: Capture, keylog: bytes = b"") -> Analysis:
     secrets = cap.tls_keylog + b"\n" + keylog
     notes = [_opaque_note(b.tcp, index, secrets) for index in
              sorted({i for i, _ in tls_streams} - {i for i, _ in decrypted.plaintext})]
-    times = [p.ts_ns for p in cap.packets]
     read = {index for index, _ in decrypted.plaintext}  # counted per connection
     return Analysis(
-        cap.path, len(cap.packets), [i.name for i in cap.interfaces],
-        min(times, default=0), max(times, default=0), b.tcp.connections, b.events,
+        cap.path, stats.frames, [i.name for i in cap.interfaces],
+        stats.first_ns, stats.last_ns, b.tcp.connections, b.events,
         b.media.legs(), warnings, len(read), len({i for i, _ in tls_streams} - read), notes,
         stats.notes())
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.base.errors import InputError
-from lab.capture.pcapfile import Capture, read_capture
+from lab.capture.pcapfile import Capture
+from lab.capture.stream import Progress, open_capture
 from lab.ladder.analysis import Analysis, analyse_capture
 from lab.ladder.check import Expectations, check_steps
 from lab.ladder.columns import Names, infer_names, lab_names_for, load_names
@@ -66,23 +67,29 @@ class Ladder:
 
 def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | None = None,
                  keylog: Path | str | bytes | None = None,
-                 expect: Expectations | None = None) -> Ladder:
-    """Read (or take) a capture and build its ladder, step check and verdict."""
+                 expect: Expectations | None = None,
+                 progress: Progress | None = None) -> Ladder:
+    """Read (streamed, in constant memory: :mod:`lab.capture.stream`) or take a capture and
+    build its ladder, step check and verdict. With names, only the packets of their
+    addresses are kept; ``progress`` is told (bytes read, file size) as the file is read."""
     start = time.perf_counter()
-    cap = capture if isinstance(capture, Capture) else read_capture(capture)
-    analysis = analyse_capture(cap, _keylog(keylog))
-    if names is None:
-        resolved = lab_names_for(analysis.interfaces) or infer_names(analysis.events)
-    elif isinstance(names, Names):
-        resolved = names
-    else:
-        resolved = load_names(names)
+    given = names if isinstance(names, Names) or names is None else load_names(names)
+    addresses = () if given is None else _addresses(given)
+    source = capture if isinstance(capture, Capture) else open_capture(capture, progress)
+    analysis = analyse_capture(source, _keylog(keylog), addresses=addresses)
+    resolved = given or lab_names_for(analysis.interfaces) or infer_names(analysis.events)
     steps = check_steps(analysis, resolved, expect)
     verdict = judge(steps, analysis, resolved)
     ladder = Ladder(analysis, resolved, steps, verdict)
     ladder.rows = rows(ladder)
     ladder.elapsed_s = time.perf_counter() - start
     return ladder
+
+
+def _addresses(names: Names) -> set[str]:
+    """Every address a names file gives (columns and hosts)."""
+    found = {a for col in names.columns for a in col.addresses} | set(names.hosts)
+    return found if any(col.addresses for col in names.columns) else set()
 
 
 def _keylog(keylog: Path | str | bytes | None) -> bytes:

@@ -37,6 +37,8 @@ class DecodeStats:
     """What the decoder met and could not read."""
 
     frames: int = 0
+    first_ns: int = 0  # the earliest and latest packet times
+    last_ns: int = 0
     cut: int = 0  # frames shorter than on the wire (snap length)
     cut_snaplen: int = 0  # the longest captured length among them
     cut_kinds: Counter[str] = field(default_factory=Counter)  # what the cut frames carried

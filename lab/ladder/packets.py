@@ -46,16 +46,20 @@ def segments(cap: Capture, stats: DecodeStats | None = None) -> Iterator[Segment
 
 def packet_segments(interfaces: Sequence[Interface], packets: Iterable[Packet],
                     stats: DecodeStats | None = None) -> Iterator[Segment]:
-    """The segments of ``packets`` (any iterable: a capture being streamed)."""
+    """The segments of ``packets`` (any iterable: a capture being streamed, whose
+    ``interfaces`` grow as its blocks describe them)."""
     stats = stats if stats is not None else DecodeStats()
     decap = Decapsulator(stats)
-    names = [i.name for i in interfaces]
-    links = [i.linktype for i in interfaces]
     for pkt in packets:
         stats.frames += 1
-        if pkt.iface >= len(links):
+        if stats.frames == 1:
+            stats.first_ns = pkt.ts_ns
+        stats.first_ns = min(stats.first_ns, pkt.ts_ns)
+        stats.last_ns = max(stats.last_ns, pkt.ts_ns)
+        if pkt.iface >= len(interfaces):
             continue
-        found = decap.frame(links[pkt.iface], pkt.data)
+        iface = interfaces[pkt.iface]
+        found = decap.frame(iface.linktype, pkt.data)
         if found is None:
             _count_cut(stats, pkt, None)
             continue
@@ -65,7 +69,7 @@ def packet_segments(interfaces: Sequence[Interface], packets: Iterable[Packet],
         if seg is None:
             continue
         sport, dport, payload, seq, ack, flags = seg
-        yield Segment(pkt.number, pkt.ts_ns, names[pkt.iface] + suffix, proto, src, sport, dst,
+        yield Segment(pkt.number, pkt.ts_ns, iface.name + suffix, proto, src, sport, dst,
                       dport, payload, seq, ack, flags)
     decap.finish()
 

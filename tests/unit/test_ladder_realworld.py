@@ -13,6 +13,7 @@ from rich.console import Console
 from lab.base.errors import InputError
 from lab.capture import read_capture
 from lab.cli import main
+from lab.cli.progress import ProgressBar
 from lab.ladder import build_ladder, load_names, make_names
 from lab.ladder.explain import explain
 from lab.ladder.render_html import ladder_html
@@ -194,3 +195,36 @@ def test_g711_jitter_uses_its_8000_hz_clock() -> None:
     assert all(0.0 < m.jitter_ms < 1.0 and m.clock_rate == 8000 for m in g711), \
         [(m.jitter_ms, m.packets) for m in g711]
     assert all(m.packets == 236 for m in g711)  # each packet once, though seen on 2 interfaces
+
+
+# --- streaming ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["sip-udp-rtp.pcap", "sip-tcp-rtp.pcap",
+                                  "turn-tcp-udp-relay.pcap", "sip-fragments.pcap"])
+def test_streamed_capture_reads_like_the_whole_file(name: str) -> None:
+    """build_ladder streams a path (lab.capture.stream); a Capture read whole gives the same
+    events, media and warnings."""
+    streamed = build_ladder(DATA / name)
+    whole = build_ladder(read_capture(DATA / name))
+    assert [(e.frame, e.label) for e in streamed.analysis.events] == [
+        (e.frame, e.label) for e in whole.analysis.events]
+    assert [(m.src, m.packets) for m in streamed.media] == [(m.src, m.packets)
+                                                            for m in whole.media]
+    assert streamed.analysis.packets == whole.analysis.packets
+    assert streamed.analysis.warnings == whole.analysis.warnings
+
+
+def test_streamed_tls_is_decrypted_like_the_whole_file() -> None:
+    path = DATA.parent / "sip-tls-from-port-27017.pcapng"
+    streamed, whole = build_ladder(path), build_ladder(read_capture(path))
+    assert streamed.analysis.tls_decrypted == whole.analysis.tls_decrypted > 0
+    assert [e.label for e in streamed.analysis.events] == [e.label for e in
+                                                            whole.analysis.events]
+
+
+def test_progress_bar_on_a_stream() -> None:
+    out = io.StringIO()
+    bar = ProgressBar("reading x", out, force=True, min_size=0, every=0.0)
+    build_ladder(DATA / "sip-udp-rtp.pcap", progress=bar)
+    text = out.getvalue()
+    assert text.startswith("\rreading x [") and "] 100% " in text and text.endswith(" s\n")
