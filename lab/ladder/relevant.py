@@ -5,7 +5,8 @@ gigabytes of other traffic costs time, not memory.
   (:func:`lab.ladder.streams.datagram_unit`); anything else (DNS, QUIC, syslog...) is dropped.
 * A TCP direction is judged by its first payload (:func:`lab.ladder.streams.classify`): TLS,
   STUN, RFC 4571 frames and SIP are kept; any other (HTTP, SSH, a database...) keeps only its
-  SYN, FIN and RST segments, without payload, which say how the connection went.
+  SYN, FIN and RST segments, without payload, which say how the connection went (its bare
+  ACKs are dropped too).
 * With ``addresses`` (a names file's), only packets to or from one of them are kept.
 * The frames of TLS directions are kept whole while a key log is at hand, for tshark
   (:mod:`lab.ladder.decrypt`).
@@ -41,11 +42,12 @@ class Filter:
         if self.addresses and seg.src not in self.addresses and seg.dst not in self.addresses:
             return None
         if seg.proto == PROTO_UDP:
-            if datagram_unit(seg.payload) is None:
-                self.dropped_udp += 1
-                return None
-            return seg
-        if not seg.payload or self._verdict(seg) in _KEEP:
+            useful = datagram_unit(seg.payload) is not None
+            self.dropped_udp += not useful
+            return seg if useful else None
+        if not seg.payload:
+            return None if self._idle_ack(seg) else seg
+        if self._verdict(seg) in _KEEP:
             return seg
         self.dropped_tcp += 1
         if seg.flags & (TCP_SYN | TCP_FIN | TCP_RST):
@@ -53,6 +55,16 @@ class Filter:
                            seg.dst, seg.dport, b"", seg.seq, seg.ack, seg.flags)
         return None
 
+    def _idle_ack(self, seg: Segment) -> bool:
+        """A bare ACK of a connection whose data is of no use (the ACKs of a download)."""
+        if seg.flags & (TCP_SYN | TCP_FIN | TCP_RST):
+            return False
+        back = self.verdicts.get((seg.dst, seg.dport, seg.src, seg.sport))
+        own = self.verdicts.get((seg.src, seg.sport, seg.dst, seg.dport))
+        if back is not None and back not in _KEEP and (own is None or own not in _KEEP):
+            self.dropped_tcp += 1
+            return True
+        return False
 
     def _verdict(self, seg: Segment) -> str:
         """What this TCP direction carries, judged on its first payload ("undecided" while
