@@ -21,6 +21,7 @@ from lab.ladder.explain import explain
 from lab.ladder.steps import STEPS, Status, StepResult, descendants
 
 INVITE_TO_CMS, OK_FROM_CMS = 5, 11
+MAX_REASONS = 12
 
 
 @dataclass
@@ -103,7 +104,7 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
         verdict.stopped_at = stop.number
         verdict.node = names.column(stop.spec.sender).label
         stop.notes += [n for n in explain(stop, steps, analysis, names) if n not in stop.notes]
-        verdict.reasons = list(stop.notes)
+        verdict.reasons = bounded(stop.notes)
     after = descendants(stop.number) if stop is not None else set()
     for step in steps:
         if step.seen or step is stop:
@@ -116,6 +117,14 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
     verdict.summary = _summary(verdict, steps)
     verdict.other = other_errors(steps, analysis)
     return verdict
+
+
+def bounded(reasons: list[str], limit: int = MAX_REASONS) -> list[str]:
+    """At most ``limit`` reasons; the rest counted in one line (the step's notes keep all)."""
+    if len(reasons) <= limit:
+        return list(reasons)
+    return [*reasons[:limit - 1], f"and {len(reasons) - limit + 1} more reasons of the same "
+                                  "step (all in the step table and the JSON)"]
 
 
 def other_errors(steps: list[StepResult], analysis: Analysis, limit: int = 8) -> list[str]:

@@ -18,6 +18,7 @@ from lab.ladder import build_ladder, load_names, make_names
 from lab.ladder.explain import explain
 from lab.ladder.render_html import ladder_html
 from lab.ladder.render_text import report
+from lab.ladder.verdict import bounded
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ladder" / "realworld"
 
@@ -228,3 +229,11 @@ def test_progress_bar_on_a_stream() -> None:
     build_ladder(DATA / "sip-udp-rtp.pcap", progress=bar)
     text = out.getvalue()
     assert text.startswith("\rreading x [") and "] 100% " in text and text.endswith(" s\n")
+
+
+def test_reasons_are_bounded() -> None:
+    many = [f"TCP connect 10.0.0.{i}:5000 -> 10.0.1.1:5061 never answered" for i in range(40)]
+    out = bounded(many)
+    assert len(out) == 12 and out[:11] == many[:11]
+    assert out[-1].startswith("and 29 more reasons")
+    assert bounded(many[:3]) == many[:3]
