@@ -21,7 +21,7 @@ STATIC_CLOCKS: dict[int, int] = {
     17: 22050, 10: 44100, 11: 44100, 14: 90000,
     **dict.fromkeys((25, 26, 28, 31, 32, 33, 34), 90000),
 }
-_RTPMAP = re.compile(r"^a=rtpmap:(\d+) [^/\s]+/(\d+)", re.MULTILINE)
+_RTPMAP = re.compile(r"^a=rtpmap:(\d{1,3}) [^/\s]+/(\d{1,7})\b", re.MULTILINE)  # bounded
 
 LegKey = tuple[Endpoint, Endpoint, str, int | None, int | None]
 
