@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from lab.base.errors import LabError
-from lab.daemons.config import DaemonConfig, SipPlan, read_config
+from lab.daemons.config import DaemonConfig, read_config
 from lab.daemons.control import ControlServer, Handler, Reply
+from lab.daemons.sip_routes import SipPlan
+from lab.topology.events import DaemonEvent
 
 log = logging.getLogger("nodes")
 
@@ -160,7 +162,7 @@ class Daemon:
                 await coro
             except Exception as exc:
                 log.exception("%s failed", what)
-                await self.events.reach("failed", f"{what}: {exc}")
+                await self.events.reach(DaemonEvent.FAILED, f"{what}: {exc}")
 
         if self.tg is None:
             raise LabError("the daemon is not running")
