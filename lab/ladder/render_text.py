@@ -142,11 +142,18 @@ def media_table(ladder: Ladder) -> Table:
         table.add_row(f"{ladder.names.name_of(leg.src.ip)} {leg.src}",
                       f"{ladder.names.name_of(leg.dst.ip)} {leg.dst}",
                       f"{leg.transport} {leg.framing}",
-                      str(leg.packets) if leg.packets or not leg.rtcp else f"RTCP {leg.rtcp}",
+                      _packets(leg.packets, leg.rtcp),
                       str(leg.octets),
                       ",".join(map(str, leg.payload_types)), str(leg.lost),
                       f"{leg.jitter_ms:.2f}", f"{leg.duration_s:.2f}")
     return table
+
+
+def _packets(rtp: int, rtcp: int) -> str:
+    """RTP packets, and the RTCP packets of the same flow (an RTCP-only leg says so)."""
+    if not rtcp:
+        return str(rtp)
+    return f"{rtp} (+{rtcp} RTCP)" if rtp else f"RTCP {rtcp}"
 
 
 def summary_lines(ladder: Ladder) -> list[Text]:

@@ -237,3 +237,12 @@ def test_reasons_are_bounded() -> None:
     assert len(out) == 12 and out[:11] == many[:11]
     assert out[-1].startswith("and 29 more reasons")
     assert bounded(many[:3]) == many[:3]
+
+
+def test_rtcp_is_counted_with_its_rtp_leg() -> None:
+    """The seed capture (tests/data/ladder/README.md): RTP and RTCP over RFC 4571 on the
+    bridged path; the media table shows both, not a leg of "0 packets"."""
+    ladder = build_ladder(DATA.parent / "seed-flow-tcp.pcapng")
+    assert all(m.packets > 0 and m.rtcp > 0 for m in ladder.media)
+    text = _text(ladder)
+    assert "(+3 RTCP)" in text
