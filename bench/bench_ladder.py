@@ -146,12 +146,13 @@ def bench_big(megabytes: int) -> None:
                   "l = build_ladder(sys.argv[1]); print(l.verdict.summary)", str(path)]
         summary = subprocess.run(ladder, capture_output=True, text=True, check=True,
                                  timeout=3600, env=ENV).stdout.strip()
+        print(f"generated capture: {packets} packets, {size / 1e6:.0f} MB (the share in the "
+              f"middle of unrelated traffic); {summary}", flush=True)
         t_ladder, rss_ladder = _measured(ladder)
+        print(f"  ladder                 {t_ladder:8.1f} s   peak RSS {rss_ladder / 1e6:6.0f} MB",
+              flush=True)
         t_tshark, rss_tshark = _measured(["tshark", "-r", str(path), "-T", "fields", "-e",
                                           "frame.number"])
-    print(f"generated capture: {packets} packets, {size / 1e6:.0f} MB (the share in the "
-          f"middle of unrelated traffic); {summary}")
-    print(f"  ladder                 {t_ladder:8.1f} s   peak RSS {rss_ladder / 1e6:6.0f} MB")
     print(f"  tshark one pass (ref)  {t_tshark:8.1f} s   peak RSS {rss_tshark / 1e6:6.0f} MB")
     print(f"  ratio ladder / tshark  {t_ladder / t_tshark:8.2f}     memory / file size "
           f"{rss_ladder / size:.2f}")
