@@ -13,8 +13,8 @@ and merges it, against starting and stopping a single tcpdump.
 
 ``--big MB`` instead generates a capture of about MB megabytes of mostly unrelated traffic
 around the share (bench/bigcapture.py, in a temporary folder under /tmp, removed after) and
-runs the ladder and one tshark pass over it, each once in its own process: wall time, the
-ratio, and each one's peak resident memory (``wait4``'s ru_maxrss).
+runs the ladder and one tshark pass over it, each once in its own process: wall and CPU time,
+the ratios, and each one's peak resident memory (``wait4``'s ru_utime, ru_stime, ru_maxrss).
 """
 
 from __future__ import annotations
@@ -126,15 +126,15 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
     p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
 
 
-def _measured(argv: list[str]) -> tuple[float, int]:
-    """Wall time (s) and peak RSS (bytes) of one process."""
+def _measured(argv: list[str]) -> tuple[float, float, int]:
+    """Wall time (s), CPU time (s, user + system) and peak RSS (bytes) of one process."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     _pid, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise RuntimeError(f"{argv[:3]} failed ({status})")
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 
 def bench_big(megabytes: int) -> None:
@@ -148,14 +148,15 @@ def bench_big(megabytes: int) -> None:
                                  timeout=3600, env=ENV).stdout.strip()
         print(f"generated capture: {packets} packets, {size / 1e6:.0f} MB (the share in the "
               f"middle of unrelated traffic); {summary}", flush=True)
-        t_ladder, rss_ladder = _measured(ladder)
-        print(f"  ladder                 {t_ladder:8.1f} s   peak RSS {rss_ladder / 1e6:6.0f} MB",
-              flush=True)
-        t_tshark, rss_tshark = _measured(["tshark", "-r", str(path), "-T", "fields", "-e",
-                                          "frame.number"])
-    print(f"  tshark one pass (ref)  {t_tshark:8.1f} s   peak RSS {rss_tshark / 1e6:6.0f} MB")
-    print(f"  ratio ladder / tshark  {t_ladder / t_tshark:8.2f}     memory / file size "
-          f"{rss_ladder / size:.2f}")
+        t_ladder, cpu_ladder, rss_ladder = _measured(ladder)
+        print(f"  ladder                 {t_ladder:8.1f} s (CPU {cpu_ladder:6.1f} s)   peak RSS "
+              f"{rss_ladder / 1e6:6.0f} MB", flush=True)
+        t_tshark, cpu_tshark, rss_tshark = _measured(["tshark", "-r", str(path), "-T", "fields",
+                                                      "-e", "frame.number"])
+    print(f"  tshark one pass (ref)  {t_tshark:8.1f} s (CPU {cpu_tshark:6.1f} s)   peak RSS "
+          f"{rss_tshark / 1e6:6.0f} MB")
+    print(f"  ratio ladder / tshark  {t_ladder / t_tshark:8.2f} (CPU {cpu_ladder / cpu_tshark:.2f})"
+          f"   memory / file size {rss_ladder / size:.2f}")
 
 
 def main(argv: list[str]) -> None:
