@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lab.names import DEFAULT_LAB, check_lab_name
+from lab.base.names import DEFAULT_LAB, check_lab_name
 
 
 def register(sub: Any) -> None:

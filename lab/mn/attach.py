@@ -22,13 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab import build, daemons, kernel_ns
-from lab.build import BuildContext
-from lab.errors import InputError, LabError
-from lab.kernel_bind import bind_netns
+from lab.base.errors import InputError, LabError
+from lab.base.names import DEFAULT_LAB, check_lab_name
+from lab.base.state import LabState, Record
+from lab.daemons import supervisor
+from lab.kernel import namespaces, processes
+from lab.kernel.bind import bind_netns
+from lab.lifecycle import build
+from lab.lifecycle.build import BuildContext
 from lab.mn.network import configure, write_sysctls
-from lab.names import DEFAULT_LAB, check_lab_name
-from lab.state import LabState, Record
 from lab.topology import Topology
 
 if TYPE_CHECKING:
@@ -69,12 +71,12 @@ class MininetLab:
         state = LabState.load(self.lab, self.ctx.state.run.root)
         with state.locked():
             state.set_phase("removing")
-            kernel_ns.stop_processes([kernel_ns.ProcessId(r.pid, r.start) for r in state.records
+            processes.stop_processes([processes.ProcessId(r.pid, r.start) for r in state.records
                                       if r.kind == "process" and r.pid is not None
                                       and r.start is not None])
             for r in state.records:
                 if r.kind == "netns":
-                    kernel_ns.delete_netns(r.name)
+                    namespaces.delete_netns(r.name)
             state.remove_run_dir()
 
 
@@ -120,7 +122,7 @@ def start(net: Any, lab: str = DEFAULT_LAB, *, daemons: bool = True) -> MininetL
 
 
 def _start_daemons(ctx: BuildContext) -> None:
-    daemons.start_daemons(ctx)
+    supervisor.start_daemons(ctx)
 
 
 def _name_hosts(ctx: BuildContext, net: Any) -> None:
@@ -134,7 +136,7 @@ def _name_hosts(ctx: BuildContext, net: Any) -> None:
         except LabError:
             ctx.state.drop(record)
             raise
-        start = kernel_ns.start_time(host.pid)
+        start = processes.start_time(host.pid)
         ctx.state.confirm(record, pid=host.pid, start=-1 if start is None else start,
-                          argv=kernel_ns.cmdline(host.pid))
+                          argv=processes.cmdline(host.pid))
         write_sysctls(ctx.lab, node)

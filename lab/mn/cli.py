@@ -24,8 +24,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lab import build
-from lab.errors import UclabError
+from lab.base.errors import UclabError
+from lab.lifecycle import build
 from lab.mn.attach import MininetLab, start
 from lab.mn.topo import UclabTopo
 from lab.runtime.mininet import host_class, import_mininet

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from lab import kernel_links, kernel_ns
-from lab.build import BuildContext, node_sysctls
-from lab.kernel import run_in_netns
-from lab.names import namespace
+from lab.base.names import namespace
+from lab.kernel import links, namespaces
+from lab.kernel.setns import run_in_netns
+from lab.lifecycle.build import BuildContext, node_sysctls
 from lab.topology import Node, Topology
 
 
@@ -47,9 +47,9 @@ def link_specs(topo: Topology) -> list[LinkSpec]:
 
 
 def write_sysctls(lab: str, node: Node) -> None:
-    """The node's sysctls (:func:`lab.build.node_sysctls`), in its namespace."""
+    """The node's sysctls (:func:`lab.lifecycle.build.node_sysctls`), in its namespace."""
     run_in_netns(namespace(lab, node.name),
-                 lambda: kernel_ns.write_sysctls(node_sysctls(node)), timeout=10)
+                 lambda: namespaces.write_sysctls(node_sysctls(node)), timeout=10)
 
 
 def configure(lab: str, topo: Topology, extra_ports: Mapping[str, Sequence[str]]
@@ -63,7 +63,7 @@ def configure(lab: str, topo: Topology, extra_ports: Mapping[str, Sequence[str]]
 
 
 def _configure(topo: Topology, node: Node, extra: Mapping[str, Sequence[str]]) -> None:
-    rtnl = kernel_links.Rtnl(node.name)
+    rtnl = links.Rtnl(node.name)
     try:
         rtnl.up("lo")
         for seg in topo.segments:

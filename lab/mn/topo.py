@@ -15,7 +15,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import Any
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.mn.network import link_specs
 from lab.runtime.mininet import import_mininet
 from lab.topology import Topology, load

@@ -3,7 +3,7 @@ links are Mininet links.
 
 A Mininet host is a shell that ``mnexec -cdn`` started in a network (and mount) namespace of
 its own, driven through a pseudo-terminal by the Python process that made it. The runtime
-names the host's network namespace ``/run/netns/<lab>-<node>`` (:func:`lab.kernel_bind.
+names the host's network namespace ``/run/netns/<lab>-<node>`` (:func:`lab.kernel.bind.
 bind_netns`), so every other part of the lab (addresses, routes, NAT, nftables, capture,
 daemons, faults, status) reaches it as it reaches a namespace node, and the namespace outlives
 the shell: when ``uclab up --runtime mininet`` exits, its Mininet shells end with it (their
@@ -28,17 +28,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import kernel_ns
-from lab.errors import LabError
-from lab.kernel import netns_exec_argv
-from lab.kernel_bind import bind_netns
-from lab.names import namespace
+from lab.base.errors import LabError
+from lab.base.names import namespace
+from lab.base.state import Record
+from lab.kernel import namespaces, processes
+from lab.kernel.bind import bind_netns
+from lab.kernel.setns import netns_exec_argv
 from lab.runtime.base import NodeHandle
-from lab.state import Record
 
 if TYPE_CHECKING:
-    from lab.kernel_ns import ProcessId
-    from lab.state import LabState
+    from lab.base.state import LabState
+    from lab.kernel.processes import ProcessId
     from lab.topology import Node
 
 NAME = "mininet"
@@ -98,7 +98,7 @@ class MininetRuntime:
     def preflight(self, lab: str, nodes: Sequence[Node]) -> None:
         import_mininet()
         taken = [namespace(lab, n.name) for n in nodes
-                 if kernel_ns.netns_exists(namespace(lab, n.name))]
+                 if namespaces.netns_exists(namespace(lab, n.name))]
         if taken:
             raise LabError(f"namespaces {', '.join(taken)} exist already and are not this "
                            "lab's: choose another name with --name")
@@ -118,9 +118,9 @@ class MininetRuntime:
             state.drop(record)  # the name is not ours (or the shell died): never touch it
             raise
         self.hosts[node.name] = host
-        start = kernel_ns.start_time(host.pid)
+        start = processes.start_time(host.pid)
         state.confirm(record, pid=host.pid, start=-1 if start is None else start,
-                      argv=kernel_ns.cmdline(host.pid))
+                      argv=processes.cmdline(host.pid))
         return handle
 
     def add_link(self, a: NodeHandle, a_if: str, b: NodeHandle, b_if: str) -> None:
@@ -140,18 +140,18 @@ class MininetRuntime:
 
     def spawn(self, handle: NodeHandle, argv: Sequence[str], log_path: Path, *,
               env: Mapping[str, str] | None = None) -> ProcessId:
-        return kernel_ns.spawn_in_netns(handle.netns, argv, log_path, env=env)
+        return processes.spawn_in_netns(handle.netns, argv, log_path, env=env)
 
     def exec_argv(self, handle: NodeHandle, argv: Sequence[str], *,
                   interactive: bool = False) -> list[str]:
         return netns_exec_argv(handle.netns, argv)
 
     def stop(self, handle: NodeHandle) -> None:
-        kernel_ns.kill_netns_processes([handle.netns])
+        processes.kill_netns_processes([handle.netns])
 
     def remove(self, state: LabState, records: Sequence[Record]) -> list[str]:
         names = [r.name for r in records if r.kind == "netns"]
-        kernel_ns.kill_netns_processes(names)
+        processes.kill_netns_processes(names)
         for name in names:
             self.hosts.pop(name.removeprefix(f"{state.lab}-"), None)
-        return [name for name in names if kernel_ns.delete_netns(name)]
+        return [name for name in names if namespaces.delete_netns(name)]

@@ -1,11 +1,11 @@
 """Kernel primitives, part 4: naming a namespace that another program made.
 
-Part of the kernel layer (``lab/kernel*.py``). Mininet (``mnexec -n``) and container engines
+Part of the kernel layer (``lab/kernel/``). Mininet (``mnexec -n``) and container engines
 make a process in a network namespace of its own; the lab reaches every node by a name under
 ``/run/netns``. :func:`bind_netns` gives the namespace of process ``pid`` that name exactly as
 ``ip netns attach NAME PID`` does: a bind mount of ``/proc/<pid>/ns/net`` on
 ``/run/netns/<name>``. The mount keeps the namespace alive after that process has ended, and
-:func:`lab.kernel_ns.delete_netns` removes it like any other named namespace.
+:func:`lab.kernel.namespaces.delete_netns` removes it like any other named namespace.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 
-from lab.errors import LabError
-from lab.kernel import _LIBC, netns_path
-from lab.kernel_ns import MS_BIND, _check, _make_run_dir_shared
+from lab.base.errors import LabError
+from lab.kernel.namespaces import MS_BIND, _check, _make_run_dir_shared
+from lab.kernel.setns import _LIBC, netns_path
 
 
 def bind_netns(name: str, pid: int) -> None:
