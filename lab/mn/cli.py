@@ -56,8 +56,7 @@ class UclabCLI(_CLI):  # type: ignore[misc]
             return
         if result.ladder is not None:
             print_report(result.ladder)
-        print_run(result, argparse.Namespace(width=None, keep=False))
-        print(f"share: {'passed' if result.passed else 'FAILED: ' + '; '.join(result.unmet)}")
+        print_run(result, argparse.Namespace(width=None, keep=False))  # ends with the judgement
 
     def do_uclab(self, line: str) -> None:
         """Run a uclab command on this lab: uclab status, uclab firewall check, ..."""

@@ -1,7 +1,8 @@
 """``uclab mininet``: Mininet's own CLI on the lab, typed into through a terminal as a person
 does. The traversal zone's TLS connection shows in ``ss``, the client has no route to CMS,
 ``py net.get('cms')`` is Mininet's host, ``share`` places the screen share (33/33 from its
-capture), other terminals reach the lab, and leaving the CLI removes it."""
+capture) and a failure scenario (the Internet link cut after the answer: stopped at step 14),
+other terminals reach the lab, and leaving the CLI removes it."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ def test_mininet_cli_session() -> None:
         assert json.loads(outside.stdout)["phase"] == "up"
         share = cli.command("share", timeout=120)
         assert "PASS: all 33 steps of flow.md §3 seen in order" in share, share[-3000:]
-        assert "share: passed" in share
+        assert "scenario screen-share: expectations hold (verdict pass)" in share
+        cut = cli.command("share internet-link-cut-after-answer", timeout=120)
+        assert "the ladder stopped at step 14" in cut, cut[-3000:]
+        assert "expectations hold (verdict fail" in cut, cut[-3000:]
         status = cli.command("uclab status")
         assert "expressway-e" in status and "daemon" in status.lower(), status
         assert cli.finish("exit") == 0, cli._text(cli.transcript[-3000:])
