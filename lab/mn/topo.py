@@ -54,6 +54,8 @@ class UclabTopo(_Topo):  # type: ignore[misc]
             raise InputError(f"{name!r} is a node of topology {self.uclab.name} already",
                              self.uclab.path, fix="give the host another name")
         try:
+            if "/" not in ip:
+                raise ValueError(ip)
             address = IPv4Interface(ip)
         except ValueError:
             raise InputError(f"{ip!r} is not an address with a prefix length", "ip",
