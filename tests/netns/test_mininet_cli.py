@@ -59,3 +59,26 @@ def test_mininet_cli_session() -> None:
     finally:
         cli.close()
     assert leftovers(lab) == []
+
+
+def test_a_killed_mininet_cli_leaves_a_lab_that_down_removes() -> None:
+    """kill -9 of ``uclab mininet`` at its prompt: the Mininet shells end with their terminal,
+    the named namespaces and the daemons stay (recorded), and ``uclab down`` removes exactly
+    them."""
+    lab = lab_name()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TERM="dumb")
+    cli = PtySession([sys.executable, "-m", "lab", "mininet", "--name", lab], PROMPT, env=env,
+                     cwd=str(ROOT))
+    try:
+        cli.read_until(PROMPT, 90)
+        cli.proc.kill()
+        cli.proc.wait(timeout=10)
+    finally:
+        cli.close()
+    left = leftovers(lab)
+    assert f"/run/netns/{lab}-cms" in left
+    down = subprocess.run([sys.executable, "-m", "lab", "down", "--name", lab],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+                          check=False)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert leftovers(lab) == []
