@@ -5,6 +5,7 @@ it survives its Mininet shells being killed."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -100,3 +101,29 @@ def test_the_lab_survives_its_mininet_shells_killed(mininet_lab: tuple[Any, Any]
                 timeout=120)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "PASS: all 33 steps" in run.stdout
+
+
+def test_the_root_namespace_gets_no_lab_address_route_or_link(
+        mininet_lab: tuple[Any, Any]) -> None:
+    net, mlab = mininet_lab
+    subnets = [ipaddress.ip_network(s.subnet) for s in mlab.topology.segments]
+    addrs = json.loads(subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True,
+                                      check=True).stdout)
+    for link in addrs:
+        for a in link.get("addr_info", []):
+            if a.get("family") == "inet":
+                ip = ipaddress.ip_address(a["local"])
+                assert not any(ip in net_ for net_ in subnets), (link["ifname"], ip)
+    routes = json.loads(subprocess.run(["ip", "-j", "route", "show", "table", "all"],
+                                       capture_output=True, text=True, check=True).stdout)
+    for r in routes:
+        dst = r.get("dst", "")
+        if dst and dst[0].isdigit():
+            assert not any(ipaddress.ip_network(dst, strict=False).overlaps(n)
+                           for n in subnets), r
+    root_macs = {link.get("address") for link in addrs}
+    for host in net.hosts:
+        inside = json.loads(subprocess.run(["ip", "-n", mlab.ctx.ns(host.name), "-j", "link"],
+                                           capture_output=True, text=True, check=True).stdout)
+        macs = {link["address"] for link in inside if link["ifname"] != "lo"}
+        assert macs and not macs & root_macs, host.name  # every link is inside the lab
