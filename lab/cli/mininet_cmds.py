@@ -1,4 +1,5 @@
-"""``uclab mininet``: the lab under Mininet's own CLI (:mod:`lab.mn.cli`, docs/mininet.md)."""
+"""``uclab mininet``: the lab under Mininet's own CLI (:mod:`lab.cli.mininet_cli`,
+docs/mininet.md)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def register(sub: Any) -> None:
 def cmd_mininet(args: argparse.Namespace) -> int:
     from lab import topology  # noqa: PLC0415
     from lab.cli.lab_cmds import parse_policies  # noqa: PLC0415
-    from lab.mn.cli import run_cli  # noqa: PLC0415
+    from lab.cli.mininet_cli import run_cli  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     policies = parse_policies(args.policy)

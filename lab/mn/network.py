@@ -2,10 +2,11 @@
 configures inside each host's named namespace (what Mininet has no words for: sysctls, the
 firewalls' Linux bridges, the documented addresses and routes).
 
-Both ways in use it: ``uclab up --runtime mininet`` (hosts and links made by
-:class:`lab.runtime.mininet.MininetRuntime`) and a ``Mininet`` object a user built from
-:class:`lab.mn.topo.UclabTopo` (hosts and links made by Mininet, configured by
-:func:`lab.mn.attach.attach`).
+``uclab up --runtime mininet`` has the lab's own network step make and configure the hosts
+and links (:class:`lab.runtime.mininet.MininetRuntime`); a ``Mininet`` object a user built from
+:class:`lab.mn.topo.UclabTopo` has its hosts and links made by Mininet, with addresses, and
+:func:`lab.mn.attach.start` configures the rest with :func:`configure`, sparing the addresses
+Mininet set and adding the ports of hosts the user added on a bridged segment.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import partial
 from lab.base.names import namespace
 from lab.kernel import links, namespaces
 from lab.kernel.setns import run_in_netns
-from lab.lifecycle.build import BuildContext, node_sysctls
+from lab.lifecycle.network import node_sysctls
 from lab.topology import Node, Topology
 
 
@@ -47,7 +48,7 @@ def link_specs(topo: Topology) -> list[LinkSpec]:
 
 
 def write_sysctls(lab: str, node: Node) -> None:
-    """The node's sysctls (:func:`lab.lifecycle.build.node_sysctls`), in its namespace."""
+    """The node's sysctls (:func:`lab.lifecycle.network.node_sysctls`), in its namespace."""
     run_in_netns(namespace(lab, node.name),
                  lambda: namespaces.write_sysctls(node_sysctls(node)), timeout=10)
 
@@ -85,17 +86,3 @@ def _configure(topo: Topology, node: Node, extra: Mapping[str, Sequence[str]]) -
     finally:
         rtnl.close()
 
-
-def build_step(ctx: BuildContext, runtime: object) -> None:
-    """The ``network`` step on the Mininet runtime: a Mininet host per node (sysctls written
-    before its links exist), a Mininet link per veth pair, then :func:`configure`."""
-    from lab.runtime.mininet import MininetRuntime  # noqa: PLC0415
-
-    assert isinstance(runtime, MininetRuntime)
-    for node in ctx.topology.nodes:
-        runtime.create(ctx.state, node)
-        write_sysctls(ctx.lab, node)
-    for spec in link_specs(ctx.topology):
-        runtime.add_link(runtime.handle(ctx.lab, spec.node1), spec.intf1,
-                         runtime.handle(ctx.lab, spec.node2), spec.intf2)
-    configure(ctx.lab, ctx.topology)

@@ -10,12 +10,15 @@ the shell: when ``uclab up --runtime mininet`` exits, its Mininet shells end wit
 terminal closes) and the lab runs on in the named namespaces; ``uclab mininet`` keeps them, and
 Mininet's CLI on them, for as long as the lab is up.
 
-Names and records: a host's Mininet name is the node's name; it is recorded (kind ``netns``,
-the namespace's name, with the shell's pid, start time and argv) *before* it is made, and
-removed like a namespace node: every process inside it (found by the namespace's inode, the
-shell included), then the name. The shell's argv ends in ``uclab:<lab>:<node>`` instead of
-Mininet's ``mininet:<node>``, so ``mn -c`` (which kills ``pkill -f mininet:``) leaves a running
-uclab lab alone (docs/mininet.md lists what ``mn -c`` does and what it would touch).
+Names and records: a host's Mininet name is the node's name. A host this runtime makes is
+recorded (kind ``mininet-host``: the namespace's name, then the shell's pid, start time and
+argv) *before* it is made, and removed like a namespace node: every process inside it (found
+by the namespace's inode, the shell included), then the name. A host of a user's ``Mininet``
+that the lab adopts (:mod:`lab.mn.attach`) is recorded as ``mininet-adopted``: its removal
+spares the recorded shell, which is Mininet's to end (``net.stop()``). A shell this runtime
+makes ends in ``uclab:<lab>:<node>`` instead of Mininet's ``mininet:<node>``, so ``mn -c``
+(``pkill -9 -f mininet:``) leaves a running uclab lab alone (docs/mininet.md lists what
+``mn -c`` does and what it would touch).
 
 Daemons are started in the named namespace (setns), not through the shell: they do not share
 the shell's private mount namespace and survive it.
@@ -24,21 +27,18 @@ the shell's private mount namespace and survive it.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.base.errors import LabError
-from lab.base.names import namespace
 from lab.base.state import Record
 from lab.kernel import namespaces, processes
 from lab.kernel.bind import bind_netns
-from lab.kernel.setns import netns_exec_argv
-from lab.runtime.base import NodeHandle
+from lab.runtime.base import NodeHandle, Removal
+from lab.runtime.netns import NetnsRuntime
 
 if TYPE_CHECKING:
     from lab.base.state import LabState
-    from lab.kernel.processes import ProcessId
     from lab.topology import Node
 
 NAME = "mininet"
@@ -81,41 +81,46 @@ def host_class() -> Any:
     return LabHost
 
 
-class MininetRuntime:
-    """Nodes as Mininet hosts, links as Mininet links (see the module docstring). The hosts
-    this process made are in :attr:`hosts` (a user's ``Mininet`` object may adopt them)."""
+class MininetRuntime(NetnsRuntime):
+    """Nodes as Mininet hosts, links as Mininet links (see the module docstring); processes,
+    commands, the stop fault as on the namespace runtime, by the namespace's name.
+
+    ``MininetRuntime()`` makes the hosts (``uclab up --runtime mininet``); the hosts it made
+    are in :attr:`hosts`. ``MininetRuntime(net)`` adopts the hosts of the user's started
+    ``Mininet`` object ``net`` instead (:func:`lab.mn.attach.start`)."""
 
     name = NAME
-    record_kinds = frozenset({"netns"})
+    record_kinds = frozenset({"mininet-host", "mininet-adopted"})
+    shares_host_filesystem = True
 
-    def __init__(self) -> None:
-        self.hosts: dict[str, Any] = {}  # node -> LabHost, made by this process
+    def __init__(self, net: Any = None) -> None:
+        self.net = net
+        self.hosts: dict[str, Any] = {}  # node -> mininet host, made or adopted here
         self.links: list[Any] = []  # mininet.link.Link, in the order made
-
-    def handle(self, lab: str, node: str) -> NodeHandle:
-        return NodeHandle(lab, node, namespace(lab, node), self.name)
 
     def preflight(self, lab: str, nodes: Sequence[Node]) -> None:
         import_mininet()
-        taken = [namespace(lab, n.name) for n in nodes
-                 if namespaces.netns_exists(namespace(lab, n.name))]
-        if taken:
-            raise LabError(f"namespaces {', '.join(taken)} exist already and are not this "
-                           "lab's: choose another name with --name")
+        super().preflight(lab, nodes)
+        if self.net is not None:
+            missing = [n.name for n in nodes if n.name not in self.net]
+            if missing:
+                raise LabError(f"the Mininet network has no host {', '.join(missing)}: build "
+                               "it from the same topology (Mininet(topo=UclabTopo(...)))")
 
     def create(self, state: LabState, node: Node) -> NodeHandle:
         handle = self.handle(state.lab, node.name)
-        record = state.add(Record("netns", handle.netns))
+        kind = "mininet-host" if self.net is None else "mininet-adopted"
+        record = state.add(Record(kind, handle.netns))
         try:
-            host = host_class()(node.name, lab=state.lab, inNamespace=True)
-        except Exception as exc:  # Mininet raises plain Exceptions
-            state.drop(record)
-            raise LabError(f"Mininet could not make host {node.name}: {exc}") from None
-        try:
-            bind_netns(handle.netns, host.pid)
+            host = self._host(state.lab, node.name)
+            try:
+                bind_netns(handle.netns, host.pid)
+            except LabError:
+                if self.net is None:
+                    host.terminate()  # made here: its shell ends now
+                raise
         except LabError:
-            host.terminate()
-            state.drop(record)  # the name is not ours (or the shell died): never touch it
+            state.drop(record)  # never made, or the name is not ours: never touch it
             raise
         self.hosts[node.name] = host
         start = processes.start_time(host.pid)
@@ -123,10 +128,20 @@ class MininetRuntime:
                       argv=processes.cmdline(host.pid))
         return handle
 
+    def _host(self, lab: str, node: str) -> Any:
+        if self.net is not None:
+            host = self.net.get(node)
+            if host.shell is None or host.shell.poll() is not None:
+                raise LabError(f"Mininet host {node} has no shell: net.start() it first")
+            return host
+        try:
+            return host_class()(node, lab=lab, inNamespace=True)
+        except Exception as exc:  # Mininet raises plain Exceptions
+            raise LabError(f"Mininet could not make host {node}: {exc}") from None
+
     def add_link(self, a: NodeHandle, a_if: str, b: NodeHandle, b_if: str) -> None:
         """A Mininet link (a veth pair made in ``a``'s shell with its peer born in ``b``)
-        between interface ``a_if`` of ``a`` and ``b_if`` of ``b``; both hosts must have been
-        made by this process."""
+        between interface ``a_if`` of ``a`` and ``b_if`` of ``b``, hosts of this runtime."""
         link_mod = import_mininet().link
         try:
             host_a, host_b = self.hosts[a.node], self.hosts[b.node]
@@ -138,20 +153,17 @@ class MininetRuntime:
         except Exception as exc:  # Mininet raises plain Exceptions
             raise LabError(f"Mininet link {a.node}:{a_if} <-> {b.node}:{b_if}: {exc}") from None
 
-    def spawn(self, handle: NodeHandle, argv: Sequence[str], log_path: Path, *,
-              env: Mapping[str, str] | None = None) -> ProcessId:
-        return processes.spawn_in_netns(handle.netns, argv, log_path, env=env)
-
-    def exec_argv(self, handle: NodeHandle, argv: Sequence[str], *,
-                  interactive: bool = False) -> list[str]:
-        return netns_exec_argv(handle.netns, argv)
-
-    def stop(self, handle: NodeHandle) -> None:
-        processes.kill_netns_processes([handle.netns])
-
-    def remove(self, state: LabState, records: Sequence[Record]) -> list[str]:
-        names = [r.name for r in records if r.kind == "netns"]
-        processes.kill_netns_processes(names)
-        for name in names:
-            self.hosts.pop(name.removeprefix(f"{state.lab}-"), None)
-        return [name for name in names if namespaces.delete_netns(name)]
+    def remove(self, state: LabState, records: Sequence[Record]) -> Removal:
+        """Every process in the recorded namespaces (an adopted host's shell spared), then
+        their names."""
+        chosen = [r for r in records if r.kind in self.record_kinds]
+        spared = {r.pid for r in chosen if r.kind == "mininet-adopted" and r.pid is not None
+                  and r.start is not None
+                  and processes.alive(processes.ProcessId(r.pid, r.start))}
+        found = processes.pids_in_namespaces([r.name for r in chosen])
+        victims = [processes.ProcessId(pid, st) for pids in found.values() for pid in pids
+                   if pid not in spared and (st := processes.start_time(pid)) is not None]
+        stopped = [p.pid for p in processes.stop_processes(victims)]
+        for r in chosen:
+            self.hosts.pop(r.name.removeprefix(f"{state.lab}-"), None)
+        return Removal([r.name for r in chosen if namespaces.delete_netns(r.name)], stopped)

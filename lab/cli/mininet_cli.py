@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from lab.base.errors import UclabError
-from lab.lifecycle import build
 from lab.mn.attach import MininetLab, start
 from lab.mn.topo import UclabTopo
 from lab.runtime.mininet import host_class, import_mininet
@@ -46,8 +45,7 @@ class UclabCLI(_CLI):  # type: ignore[misc]
     def do_share(self, line: str) -> None:
         """Place the screen share on this lab and print its ladder and verdict, judged from
         the capture of every interface: share [SCENARIO] (default screen-share)."""
-        from lab.cli.run_cmds import print_report  # noqa: PLC0415
-        from lab.cli.run_view import print_run  # noqa: PLC0415
+        from lab.cli.run_view import print_report, print_run  # noqa: PLC0415
 
         try:
             result = self.uclab.share(line.strip() or "screen-share")
@@ -71,13 +69,12 @@ def run_cli(topology: Topology, lab: str, *, policies: Mapping[str, Path] | None
     """Build ``topology`` as a Mininet network, make it lab ``lab``, run the CLI on it, then
     remove the lab and stop the network (also when the CLI fails)."""
     mininet = import_mininet()
-    topo = build.with_policies(topology, policies or {})
-    net = mininet.net.Mininet(topo=UclabTopo(topo), host=partial(host_class(), lab=lab),
+    net = mininet.net.Mininet(topo=UclabTopo(topology), host=partial(host_class(), lab=lab),
                               controller=None, build=False)
     try:
         net.build()
         net.start()
-        mlab = start(net, lab)
+        mlab = start(net, lab, policies=policies)
         try:
             UclabCLI(net, mlab, **({"stdin": stdin} if stdin is not None else {}))
         finally:
