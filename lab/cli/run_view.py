@@ -35,7 +35,8 @@ def run_command(args: argparse.Namespace) -> int:
         if path is not None and not path.parent.is_dir():
             raise InputError("no such folder", path, fix="create the folder or change the path")
     plan = RunPlan.of(scenario, media_seconds=args.media_seconds)
-    result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap))
+    result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap,
+                                  runtime=args.runtime))
     from lab.ladder import write_outputs  # noqa: PLC0415
 
     if result.ladder is not None:

@@ -99,6 +99,7 @@ class RunOptions:
     lab: str = DEFAULT_LAB
     keep: bool = False  # leave a lab this run built up afterwards
     pcap: Path | None = None  # where to keep the merged capture
+    runtime: str = runtimes.DEFAULT_RUNTIME  # the node runtime of a lab this run builds
 
 
 @dataclass
@@ -153,8 +154,8 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
     built = not run_dir.path.exists()
     with _Timer(timings)("lab up" if built else "daemons restart"):
-        ctx = _build(plan, lab, capture, timings=timings) if built else _attach(
-            plan, lab, capture)
+        ctx = (_build(plan, lab, capture, timings=timings, runtime=opts.runtime) if built
+               else _attach(plan, lab, capture))
     return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
                  down=built and not opts.keep)
 
@@ -258,8 +259,8 @@ def _down(lab: str, timings: dict[str, float]) -> None:
     timings["lab down"] = time.perf_counter() - t0
 
 
-def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
-           timings: dict[str, float]) -> BuildContext:
+def _build(plan: RunPlan, lab: str, capture: LabCapture, *, timings: dict[str, float],
+           runtime: str = runtimes.DEFAULT_RUNTIME) -> BuildContext:
     """``up`` with the plan's policies, the capture started just before the daemons."""
     def start_capture(ctx: BuildContext) -> None:
         capture.start()
@@ -274,7 +275,8 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
         else:
             steps.append(step)
     try:
-        ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps)
+        ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps,
+                       runtime=runtime)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
