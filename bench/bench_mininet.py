@@ -15,6 +15,7 @@ namespace runtime.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -57,12 +58,14 @@ def main() -> int:
     tag = os.getpid() % 100000
     uclab = [sys.executable, "-m", "lab"]
     times: dict[str, list[float]] = {k: [] for k in (
-        "netns up", "netns down", "mininet up", "mininet down", "script up", "script down")}
+        "netns up", "netns down", "mininet up", "mininet down", "script up", "script down",
+        "netns network", "mininet network")}
     for i in range(args.runs):
         for runtime in ("netns", "mininet"):
             lab = f"b{tag}{runtime[0]}{i}"
-            times[f"{runtime} up"].append(
-                timed([*uclab, "up", "--runtime", runtime, "--name", lab, "--json"])[0])
+            seconds, out = timed([*uclab, "up", "--runtime", runtime, "--name", lab, "--json"])
+            times[f"{runtime} up"].append(seconds)
+            times[f"{runtime} network"].append(json.loads(out)["steps"]["network"])
             times[f"{runtime} down"].append(timed([*uclab, "down", "--name", lab])[0])
         _total, out = timed([sys.executable, "-c", SCRIPT, f"b{tag}s{i}"])
         up, down = (float(x) for x in out.split())
@@ -78,6 +81,10 @@ def main() -> int:
               f"(ratio {med[f'mininet {what}'] / ref:4.2f})   "
               f"Mininet script {med[f'script {what}'] * 1000:7.1f} ms "
               f"(ratio {med[f'script {what}'] / ref:4.2f}, in-process)")
+    net_ref = med["netns network"]
+    print(f"  the network step alone (hosts, links, addresses, routes): namespace runtime "
+          f"{net_ref * 1000:.1f} ms, mininet runtime {med['mininet network'] * 1000:.1f} ms "
+          f"(ratio {med['mininet network'] / net_ref:4.2f})")
     return 0
 
 
