@@ -36,7 +36,7 @@ class PtySession:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no {marker!r} within {timeout} s; output:\n"
-                                     f"{self._text(out)}")
+                                     f"{self.text(out)}")
             ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
             if ready:
                 try:
@@ -45,7 +45,7 @@ class PtySession:
                     chunk = b""
                 if not chunk:
                     raise AssertionError(f"the program ended (exit {self.proc.wait()}) before "
-                                         f"{marker!r}; output:\n{self._text(out)}")
+                                         f"{marker!r}; output:\n{self.text(out)}")
                 out += chunk
                 self.transcript += chunk
         head, _, _ = out.partition(marker)
@@ -55,7 +55,7 @@ class PtySession:
         """Type ``line`` and return what it printed before the next prompt (no echo)."""
         os.write(self.fd, line.encode() + b"\n")
         out = self.read_until(self.prompt, timeout)
-        text = self._text(out)
+        text = self.text(out)
         return text.split("\n", 1)[1] if text.startswith(line) else text
 
     def finish(self, line: str, timeout: float = 60) -> int:
@@ -78,5 +78,5 @@ class PtySession:
         os.close(self.fd)
 
     @staticmethod
-    def _text(raw: bytes) -> str:
+    def text(raw: bytes) -> str:
         return _ANSI.sub(b"", raw).decode(errors="replace").replace("\r\n", "\n")

@@ -55,7 +55,7 @@ def test_mininet_cli_session() -> None:
         assert "expectations hold (verdict fail" in cut, cut[-3000:]
         status = cli.command("uclab status")
         assert "expressway-e" in status and "daemon" in status.lower(), status
-        assert cli.finish("exit") == 0, cli._text(cli.transcript[-3000:])
+        assert cli.finish("exit") == 0, cli.text(cli.transcript[-3000:])
     finally:
         cli.close()
     assert leftovers(lab) == []

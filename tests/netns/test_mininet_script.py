@@ -74,6 +74,21 @@ def test_uclab_reaches_a_script_lab_from_outside(mininet_lab: tuple[Any, Any]) -
     assert net["cms"].IP() == "10.48.54.230"
 
 
+def test_uclab_down_spares_the_scripts_mininet_hosts(mininet_lab: tuple[Any, Any]) -> None:
+    """``uclab down`` of a script's lab (here from another process) removes what the lab made
+    (daemons, names, run folder) and leaves the hosts to the script's Mininet."""
+    net, mlab = mininet_lab
+    daemons = [processes.ProcessId(r.pid, r.start) for r in mlab.ctx.state.records
+               if r.kind == "process" and r.pid is not None and r.start is not None]
+    assert daemons
+    ok = uclab("down", "--name", mlab.lab)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert leftovers(mlab.lab) == [f"shell pid {pid}" for pid in shell_pids(mlab.lab)]
+    assert len(shell_pids(mlab.lab)) == len(net.hosts)
+    assert not any(processes.alive(p) for p in daemons)
+    assert "10.48.54.230" in net["cms"].cmd("ip -br addr show eth0")  # still Mininet's host
+
+
 def test_mn_c_would_touch_nothing_of_a_running_lab(mininet_lab: tuple[Any, Any]) -> None:
     net, mlab = mininet_lab
     plan = mn_c_plan()
