@@ -7,8 +7,8 @@ that contain ``-`` (``sfb-client ping 10.48.54.230``) and two commands of uclab'
 
 * ``share [SCENARIO]``: the screen share (or a scenario that runs on this lab as it is),
   ladder and verdict from its capture;
-* ``uclab ARGS``: any ``uclab`` command on this lab (``uclab status``, ``uclab firewall
-  check``), ``--name`` added.
+* ``uclab COMMAND ARGS``: a ``uclab`` command on this lab, ``--name`` added after COMMAND
+  (``uclab status``, ``uclab exec cms -- ss -tn``, ``uclab run internet-packet-loss``).
 
 Leaving the CLI (``exit``, end of input) removes the lab.
 """
@@ -57,15 +57,15 @@ class UclabCLI(_CLI):  # type: ignore[misc]
         print_run(result, argparse.Namespace(width=None, keep=False))  # ends with the judgement
 
     def do_uclab(self, line: str) -> None:
-        """Run a uclab command on this lab: uclab status, uclab firewall check, ..."""
+        """Run a uclab command on this lab: uclab status, uclab exec cms -- ss -tn, ..."""
         argv = shlex.split(line)
         if argv and "--name" not in argv:
             argv[1:1] = ["--name", self.uclab.lab]
         subprocess.run([sys.executable, "-m", "lab", *argv], check=False)
 
 
-def run_cli(topology: Topology, lab: str, *, policies: Mapping[str, Path] | None = None,
-            stdin: Any = None) -> None:
+def run_cli(topology: Topology, lab: str, *,
+            policies: Mapping[str, Path] | None = None) -> None:
     """Build ``topology`` as a Mininet network, make it lab ``lab``, run the CLI on it, then
     remove the lab and stop the network (also when the CLI fails)."""
     mininet = import_mininet()
@@ -76,7 +76,7 @@ def run_cli(topology: Topology, lab: str, *, policies: Mapping[str, Path] | None
         net.start()
         mlab = start(net, lab, policies=policies)
         try:
-            UclabCLI(net, mlab, **({"stdin": stdin} if stdin is not None else {}))
+            UclabCLI(net, mlab)  # returns when the CLI is left
         finally:
             mlab.close()
     finally:
