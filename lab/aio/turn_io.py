@@ -20,9 +20,10 @@ import os
 import socket
 from collections.abc import Callable
 
+from lab.proto.addr import Addr
+
 log = logging.getLogger(__name__)
 
-Addr = tuple[str, int]
 CHUNK = 1 << 20
 SOCKET_BUFFER = 4 << 20
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.aio.timers import sleep_until
-from lab.aio.turn_io import Addr, addr_of, bridge, family_of, tcp_socket
+from lab.aio.turn_io import addr_of, bridge, family_of, tcp_socket
 from lab.base.errors import LabError
+from lab.proto.addr import Addr
 from lab.proto.stun import PROTO_TCP, ParseError, StunStreamFramer
 from lab.proto.turn.config import TurnServerConfig
 from lab.proto.turn.server import TurnServerCore
@@ -120,7 +121,7 @@ class TurnServer:
         self._clients: dict[int, _Client] = {}
         self._peers: dict[int, _Peer] = {}
         self._relays: dict[int, socket.socket] = {}
-        self._tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._tasks: dict[Addr, asyncio.Task[None]] = {}
         self._udp: dict[int, _UdpClient] = {}
         self._udp_by_addr: dict[tuple[int, Addr], int] = {}
         self._conn_ids = itertools.count(1)
@@ -209,7 +210,7 @@ class TurnServer:
         """Run the core's timers now (after a test moved the injected clock)."""
         self._wake.set()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], key: tuple[str, int] | None = None
+    def _spawn(self, coro: Coroutine[Any, Any, None], key: Addr | None = None
                ) -> None:
         if self._tg is None:
             coro.close()
@@ -220,7 +221,7 @@ class TurnServer:
             task.add_done_callback(lambda t: self._tasks.pop(key, None)
                                    if self._tasks.get(key) is t else None)
 
-    def _cancel(self, key: tuple[str, int]) -> None:
+    def _cancel(self, key: Addr) -> None:
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
