@@ -3,12 +3,13 @@ links are Mininet links.
 
 A Mininet host is a shell that ``mnexec -cdn`` started in a network (and mount) namespace of
 its own, driven through a pseudo-terminal by the Python process that made it. The runtime
-names the host's network namespace ``/run/netns/<lab>-<node>`` (:func:`lab.kernel.bind.
-bind_netns`), so every other part of the lab (addresses, routes, NAT, nftables, capture,
-daemons, faults, status) reaches it as it reaches a namespace node, and the namespace outlives
-the shell: when ``uclab up --runtime mininet`` exits, its Mininet shells end with it (their
-terminal closes) and the lab runs on in the named namespaces; ``uclab mininet`` keeps them, and
-Mininet's CLI on them, for as long as the lab is up.
+names the host's network namespace ``/run/netns/<lab>-<node>``
+(:func:`lab.kernel.namespaces.bind_netns`), so every other part of the lab (addresses,
+routes, NAT, nftables, capture, daemons, faults, status) reaches it as it reaches a
+namespace node, and the namespace outlives the shell: when ``uclab up --runtime mininet``
+exits, its Mininet shells end with it (their terminal closes) and the lab runs on in the
+named namespaces; ``uclab mininet`` keeps them, and Mininet's CLI on them, for as long as
+the lab is up.
 
 Names and records: a host's Mininet name is the node's name. A host this runtime makes is
 recorded (kind ``mininet-host``: the namespace's name, then the shell's pid, start time and
@@ -33,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from lab.base.errors import LabError
 from lab.base.state import Record
 from lab.kernel import namespaces, processes
-from lab.kernel.bind import bind_netns
 from lab.runtime.base import NodeHandle, Removal
 from lab.runtime.netns import NetnsRuntime
 
@@ -114,7 +114,7 @@ class MininetRuntime(NetnsRuntime):
         try:
             host = self._host(state.lab, node.name)
             try:
-                bind_netns(handle.netns, host.pid)
+                namespaces.bind_netns(handle.netns, host.pid)
             except LabError:
                 if self.net is None:
                     host.terminate()  # made here: its shell ends now
