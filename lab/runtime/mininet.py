@@ -27,7 +27,10 @@ the shell's private mount namespace and survive it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -154,16 +157,31 @@ class MininetRuntime(NetnsRuntime):
             raise LabError(f"Mininet link {a.node}:{a_if} <-> {b.node}:{b_if}: {exc}") from None
 
     def remove(self, state: LabState, records: Sequence[Record]) -> Removal:
-        """Every process in the recorded namespaces (an adopted host's shell spared), then
-        their names."""
+        """The shells this runtime made first (SIGKILL: an interactive bash ignores SIGTERM),
+        then every other process in the recorded namespaces (an adopted host's shell spared),
+        then their names."""
         chosen = [r for r in records if r.kind in self.record_kinds]
-        spared = {r.pid for r in chosen if r.kind == "mininet-adopted" and r.pid is not None
-                  and r.start is not None
-                  and processes.alive(processes.ProcessId(r.pid, r.start))}
+        shells: dict[str, list[processes.ProcessId]] = {}
+        for r in chosen:
+            if (r.pid is not None and r.start is not None
+                    and processes.alive(shell := processes.ProcessId(r.pid, r.start))):
+                shells.setdefault(r.kind, []).append(shell)
+        stopped = [p.pid for p in shells.get("mininet-host", []) if _kill(p)]
+        spared = {p.pid for p in shells.get("mininet-adopted", [])}
         found = processes.pids_in_namespaces([r.name for r in chosen])
         victims = [processes.ProcessId(pid, st) for pids in found.values() for pid in pids
                    if pid not in spared and (st := processes.start_time(pid)) is not None]
-        stopped = [p.pid for p in processes.stop_processes(victims)]
+        stopped += [p.pid for p in processes.stop_processes(victims)]
         for r in chosen:
             self.hosts.pop(r.name.removeprefix(f"{state.lab}-"), None)
         return Removal([r.name for r in chosen if namespaces.delete_netns(r.name)], stopped)
+
+
+def _kill(proc: processes.ProcessId) -> bool:
+    """SIGKILL ``proc`` (pid and start time checked just before); True if it was sent."""
+    if not processes.alive(proc):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGKILL)
+        return True
+    return False
