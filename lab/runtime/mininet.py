@@ -13,8 +13,9 @@ the lab is up.
 
 Names and records: a host's Mininet name is the node's name. A host this runtime makes is
 recorded (kind ``mininet-host``: the namespace's name, then the shell's pid, start time and
-argv) *before* it is made, and removed like a namespace node: every process inside it (found
-by the namespace's inode, the shell included), then the name. A host of a user's ``Mininet``
+argv) *before* it is made, and removed like a namespace node: its shell (by the record, with
+SIGKILL, as an interactive bash ignores SIGTERM), every process inside it (found by the
+namespace's inode), then the name. A host of a user's ``Mininet``
 that the lab adopts (:mod:`lab.mn.attach`) is recorded as ``mininet-adopted``: its removal
 spares the recorded shell, which is Mininet's to end (``net.stop()``). A shell this runtime
 makes ends in ``uclab:<lab>:<node>`` instead of Mininet's ``mininet:<node>``, so ``mn -c``
