@@ -117,3 +117,18 @@ def test_kill_9_of_up_then_clean_leaves_nothing() -> None:
     clean = ok(uclab("clean"))
     assert f"{lab}: removed" in clean
     assert leftovers(lab) == []
+
+
+def test_a_taken_name_is_refused_and_left_alone() -> None:
+    lab = lab_name()
+    subprocess.run(["ip", "netns", "add", f"{lab}-cms"], check=True)
+    try:
+        up = uclab("up", "--runtime", "mininet", "--name", lab)
+        assert up.returncode == 1
+        assert f"namespaces {lab}-cms exist already and are not this lab's" in up.stderr
+        assert not (RUN_ROOT / lab).exists()
+        assert Path(f"/run/netns/{lab}-cms").exists()  # never touched
+        assert leftovers(lab) == [f"/run/netns/{lab}-cms"]
+    finally:
+        subprocess.run(["ip", "netns", "del", f"{lab}-cms"], check=False)
+    assert leftovers(lab) == []

@@ -3,11 +3,14 @@ the checks of a host of one's own added on a segment."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from lab.base.errors import InputError
+from lab.base.errors import InputError, LabError
 from lab.mn import UclabTopo
 from lab.mn.network import LinkSpec, link_specs
+from lab.runtime.mininet import import_mininet
 from lab.topology import load
 
 
@@ -59,3 +62,9 @@ def test_a_bad_host_of_ones_own_is_refused(name: str, segment: str, ip: str,
         topo.add_host_on(name, segment, ip)
     assert err.value.fix
     assert name not in topo.hosts() or name == "cms"
+
+
+def test_without_mininet_the_error_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mininet.link", None)  # import mininet.link fails
+    with pytest.raises(LabError, match=r"Mininet is not importable .*`\./setup`"):
+        import_mininet()
