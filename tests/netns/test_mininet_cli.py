@@ -1,8 +1,8 @@
 """``uclab mininet``: Mininet's own CLI on the lab, typed into through a terminal as a person
 does. The traversal zone's TLS connection shows in ``ss``, the client has no route to CMS,
 ``py net.get('cms')`` is Mininet's host, ``share`` places the screen share (33/33 from its
-capture) and a failure scenario (the Internet link cut after the answer: stopped at step 14),
-other terminals reach the lab, and leaving the CLI removes it."""
+capture) and a failure scenario (the Internet link cut as CMS answers: stopped where the
+scenario expects), other terminals reach the lab, and leaving the CLI removes it."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lab import scenario
 from tests.labhelp import lab_name
 from tests.mininethelp import leftovers
 from tests.ptyhelp import PtySession
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROMPT = b"mininet> "
+CUT = "internet-link-cut-after-answer"  # a failure scenario that runs on a lab as it is
 
 
 def test_mininet_cli_session() -> None:
@@ -50,8 +52,9 @@ def test_mininet_cli_session() -> None:
         share = cli.command("share", timeout=120)
         assert "PASS: all 33 steps of flow.md §3 seen in order" in share, share[-3000:]
         assert "scenario screen-share: expectations hold (verdict pass)" in share
-        cut = cli.command("share internet-link-cut-after-answer", timeout=120)
-        assert "the ladder stopped at step 14" in cut, cut[-3000:]
+        cut = cli.command(f"share {CUT}", timeout=120)
+        stop = scenario.load(CUT).expect.stopped_at
+        assert f"the ladder stopped at step {stop} " in cut, cut[-3000:]
         assert "expectations hold (verdict fail" in cut, cut[-3000:]
         status = cli.command("uclab status")
         assert "expressway-e" in status and "daemon" in status.lower(), status
