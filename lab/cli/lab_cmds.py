@@ -29,8 +29,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-daemons", action="store_true",
                    help="the network only: no PKI, no node daemons")
     p.add_argument("--runtime", metavar="NAME", default="netns",
-                   help="what a node is: netns (a network namespace, the default) or mininet "
-                   "(a Mininet host, docs/mininet.md)")
+                   help="what a node is: netns (a network namespace, the default)")
     _json(p)
     p.set_defaults(func=cmd_up)
 
