@@ -19,7 +19,7 @@ from lab.ladder.decap import DecodeStats
 from lab.ladder.events import Connection, Endpoint, Event, Kind, MediaLeg, TcpInfo
 from lab.ladder.media import MediaBook
 from lab.ladder.messages import sip_info, stun_info
-from lab.ladder.packets import packet_segments
+from lab.ladder.packets import Segment, packet_segments
 from lab.ladder.relevant import Filter, relevant, watch
 from lab.ladder.streams import StreamDecoder, Unit, datagram_unit
 from lab.ladder.tcp import Chunk, TcpResult, connections
@@ -44,6 +44,7 @@ class Analysis:
     tls_opaque: int = 0  # TLS connections left encrypted
     tls_notes: list[str] = field(default_factory=list)  # each connection left encrypted, why
     decoded: list[str] = field(default_factory=list)  # tunnels unwrapped, fragments reassembled
+    segments: list[Segment] = field(default_factory=list, repr=False)  # kept: the taps read them
 
 
 @dataclass
@@ -139,8 +140,8 @@ def analyse_capture(source: Capture | CaptureStream, keylog: bytes = b"", *,
     else:
         cap, packets = source, source.packets
         lookup = lambda n: source.packets[n - 1]  # noqa: E731 - the whole capture's frames
-    segs = relevant(packet_segments(cap.interfaces, packets, stats), filt)
-    b = _Builder(cap, connections(segs))
+    kept = list(relevant(packet_segments(cap.interfaces, packets, stats), filt))
+    b = _Builder(cap, connections(kept))
     for conn in b.tcp.connections:
         b.connection(conn)
     warnings: list[str] = []
@@ -173,7 +174,7 @@ def analyse_capture(source: Capture | CaptureStream, keylog: bytes = b"", *,
         cap.path, stats.frames, [i.name for i in cap.interfaces],
         stats.first_ns, stats.last_ns, b.tcp.connections, b.events,
         b.media.legs(), warnings, len(read), len({i for i, _ in tls_streams} - read), notes,
-        stats.notes())
+        stats.notes(), kept)
 
 
 def _undecoded_warning(counts: Counter[str]) -> list[str]:

@@ -4,6 +4,7 @@ there, blames nothing unrelated, and says what it could not read."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def test_a_reason_never_denies_a_message_the_capture_has() -> None:
     names = make_names({"sfb": ["10.212.0.1"], "expressway-e": ["10.212.0.2", "10.212.3.2"],
                         "cms": ["10.212.3.1"]})
     ladder = build_ladder(DATA / "sip-udp-rtp.pcap", names=names)
-    notes = explain(ladder.steps[13], ladder.steps, ladder.analysis, ladder.names)
+    step = dataclasses.replace(ladder.steps[13], notes=[])  # as if it were where it stopped
+    notes = explain(step, ladder.steps, ladder.analysis, ladder.names)
     assert not any(n.startswith("no ACK from") for n in notes), notes
     assert any("ACK" in n and "frame" in n for n in notes), notes
 
