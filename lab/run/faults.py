@@ -52,6 +52,11 @@ class Fault(Protocol):
     def disarm(self) -> list[str]:
         """Stop and undo; what happened, in words (for the report)."""
 
+    def apply(self, state: LabState) -> None:
+        """Act now, in the caller's thread, ignoring the trigger (a step-by-step tour applies
+        a fault while a daemon is held at a stop); :meth:`disarm` undoes it as after
+        :meth:`arm`."""
+
 
 class _Triggered:
     """A fault that acts once, at a trigger (or at once), in its own thread."""
@@ -82,6 +87,14 @@ class _Triggered:
         finally:
             if self.at is not None:
                 self._release(state, self.at)
+
+    def apply(self, state: LabState) -> None:
+        self._state = state
+        try:
+            self.act(state)
+        except LabError as exc:
+            log.warning("fault %s failed: %s", self.description, exc)
+            self.done.append(f"{self.description}: could not act: {exc}")
 
     @staticmethod
     def _release(state: LabState, at: Trigger) -> None:
