@@ -21,9 +21,10 @@ Json = dict[str, Any]
 BINS = 60  # media over time: at most this many points per direction
 
 
-def arrow_id(ts_ns: int, frame: int) -> str:
-    """An arrow's identity across snapshots: its capture time and frame."""
-    return f"{ts_ns}:{frame}"
+def arrow_id(ts_ns: int, src: str, dst: str) -> str:
+    """An arrow's identity across snapshots of a growing capture (whose frame numbers shift):
+    its capture time, source and destination."""
+    return f"{ts_ns}:{src}:{dst}"
 
 
 def detail(ev: Event) -> Json:
@@ -53,7 +54,7 @@ def arrows(ladder: Ladder) -> list[Json]:
     for row in ladder.rows:
         ev = by_key.get((row.ts_ns, row.frame))
         out.append({
-            "id": arrow_id(row.ts_ns, row.frame), "t": round((row.ts_ns - t0) / 1e9, 6),
+            "id": arrow_id(row.ts_ns, row.src, row.dst), "t": round((row.ts_ns - t0) / 1e9, 6),
             "epoch": row.ts_ns / 1e9, "from": row.src_col, "to": row.dst_col,
             "label": row.label, "group": row.group, "step": row.step, "ok": row.ok,
             "notes": list(row.notes), "src": row.src, "dst": row.dst,
