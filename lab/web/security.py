@@ -63,14 +63,14 @@ def forbidden(why: str) -> web.HTTPForbidden:
 
 def _cross_site(request: web.Request) -> str | None:
     """Why this state-changing request is refused, or None."""
-    if TOKEN_HEADER not in request.headers:
-        return f"a request that changes something carries its token in {TOKEN_HEADER}"
     origin = request.headers.get("Origin")
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         return f"cross-site request refused (Origin {origin})"
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site not in ("same-origin", "none"):
         return f"cross-site request refused (Sec-Fetch-Site {site})"
+    if TOKEN_HEADER not in request.headers:
+        return f"a request that changes something carries its token in {TOKEN_HEADER}"
     kind = request.content_type
     if kind not in ("application/json", "multipart/form-data"):
         return f"a request that changes something is JSON or multipart, not {kind or 'empty'}"

@@ -99,8 +99,10 @@ def urls(app: web.Application, base: str) -> list[str]:
 
 
 async def run_server(config: ServeConfig, announce: Callable[[str], None],
-                     stop: asyncio.Event | None = None) -> list[str]:
-    """Serve until SIGINT/SIGTERM (or ``stop``); the labs removed on the way out."""
+                     stop: asyncio.Event | None = None, *, signals: bool = True,
+                     started: Callable[[web.Application], None] | None = None) -> list[str]:
+    """Serve until SIGINT/SIGTERM (``signals``, main thread only) or ``stop``; the labs
+    removed on the way out. ``started(app)`` is called once it listens."""
     check_free(config.labs)
     work = config.work or Path(tempfile.mkdtemp(prefix="uclab-serve-"))
     app = make_app(config, work)
@@ -108,7 +110,7 @@ async def run_server(config: ServeConfig, announce: Callable[[str], None],
     await runner.setup()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if signals else ():
         loop.add_signal_handler(sig, stop.set)
     try:
         site = web.TCPSite(runner, config.host, config.port)
@@ -123,6 +125,8 @@ async def run_server(config: ServeConfig, announce: Callable[[str], None],
                  "Ctrl-C stops it and removes the labs it built")
         for line in lines:
             announce(line)
+        if started is not None:
+            started(app)
         await stop.wait()
         announce("stopping: taking the seats' labs down")
         removed = await app[JOBS].shutdown(list(app[SEATS].seats.values()))
@@ -130,7 +134,7 @@ async def run_server(config: ServeConfig, announce: Callable[[str], None],
             announce(f"removed lab(s) {', '.join(removed)}")
         return removed
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM) if signals else ():
             loop.remove_signal_handler(sig)
         await runner.cleanup()
         if config.work is None:
