@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
 from lab.web.routes import SEATS
 from lab.web.seats import Seats
 from lab.web.server import ServeConfig, run_server
@@ -88,9 +91,6 @@ def served(seats: int | None = None, *, max_runs: int = 2, name: str | None = No
 
 @contextlib.contextmanager
 def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

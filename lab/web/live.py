@@ -21,6 +21,7 @@ import dataclasses
 import struct
 import threading
 from pathlib import Path
+from typing import Any
 
 from lab.capture.pcapfile import (
     PCAP_MAGIC_NS,
@@ -114,7 +115,7 @@ class LiveLadder:
     """The fast and the decrypted pass over a :class:`GrowingCapture`, and what the page shows
     of them together."""
 
-    def __init__(self, capture: GrowingCapture, keylog: Path, names: Names,
+    def __init__(self, capture: GrowingCapture, keylog: Path, names: Names | None,
                  expect: dict[int, dict[str, str]]) -> None:
         self.capture, self.keylog, self.names, self.expect = capture, keylog, names, expect
         self.fast: Ladder | None = None
@@ -138,13 +139,13 @@ class LiveLadder:
         if keylog:
             self.decrypted = self._build(keylog)
 
-    def view(self) -> dict[str, object]:
+    def view(self) -> dict[str, Any]:
         """Arrows (the decrypted pass's, and the fast pass's newer ones) and steps (seen if
         either pass saw them)."""
         ladders = [x for x in (self.decrypted, self.fast) if x is not None]
         if not ladders:
             return {"arrows": [], "steps": [], "columns": []}
-        arrows: dict[str, dict[str, object]] = {}
+        arrows: dict[str, dict[str, Any]] = {}
         for ladder in ladders:
             for arrow in present.arrows(ladder):
                 arrows.setdefault(str(arrow["id"]), arrow)

@@ -6,7 +6,9 @@ them).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,9 +18,19 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from lab.state import RunDir
-from tests.webhelp import CHROMEDRIVER, CHROMIUM, ServeHandle, browser, free_port, screenshots, served
+from tests.webhelp import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    ServeHandle,
+    browser,
+    free_port,
+    screenshots,
+    served,
+)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
@@ -42,14 +54,10 @@ def driver() -> Iterator[Any]:
 
 
 def by(driver: Any, css: str) -> Any:
-    from selenium.webdriver.common.by import By
-
     return driver.find_element(By.CSS_SELECTOR, css)
 
 
 def wait(driver: Any, what: Any, seconds: float = 60) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
     return WebDriverWait(driver, seconds, poll_frequency=0.1).until(what)
 
 
@@ -176,8 +184,9 @@ def test_firewall_check_shows_the_rule_that_blocks_f5(srv: ServeHandle, driver: 
     open_seat(driver, srv, tab="firewall")
     area = by(driver, "#fw-inside")
     area.clear()
-    driver.execute_script("arguments[0].value = 'table inet x {\\n  chain c {\\n    bogus\\n  }\\n}\\n';"
-                          "arguments[0].dispatchEvent(new Event('input'))", area)
+    bad = "table inet x {\n  chain c {\n    bogus\n  }\n}\n"
+    driver.execute_script("arguments[0].value = arguments[1];"
+                          "arguments[0].dispatchEvent(new Event('input'))", area, bad)
     by(driver, "#btn-check").click()
     wait(driver, lambda d: by(d, "#err-fw-inside").is_displayed(), 30)
     assert by(driver, "#gutter-fw-inside .badline").text  # the offending line is marked
@@ -232,9 +241,6 @@ fetch("{target}", {{method: "POST", mode: "cors", headers: {{"X-Uclab-Token": "{
     app = web.Application()
     app.router.add_get("/", index)
     port = free_port()
-    import asyncio
-    import threading
-
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
