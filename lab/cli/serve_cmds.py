@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lab.names import DEFAULT_LAB
+from lab.base.names import DEFAULT_LAB
 
 
 def register(sub: Any) -> None:
@@ -64,8 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_tour(args: argparse.Namespace) -> int:
-    from lab.launcher import prelaunch  # noqa: PLC0415
-    from lab.names import check_lab_name  # noqa: PLC0415
+    from lab.base.names import check_lab_name  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
     launcher = prelaunch(check_lab_name(args.name))
     try:

@@ -11,7 +11,7 @@ import argparse
 import threading
 from typing import Any
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.run import RunOptions, run
 from lab.run.tour import STOP_LIMIT, TOUR_TIME_SCALE, Halt, Tour
 from lab.scenario import load, with_faults
@@ -52,7 +52,7 @@ def tour_command(args: argparse.Namespace) -> int:
     worker.join()
     result = result_box[0]
     from lab.cli import run_view  # noqa: PLC0415
-    from lab.cli.run_cmds import print_report  # noqa: PLC0415
+    from lab.cli.run_view import print_report  # noqa: PLC0415
 
     if result.ladder is not None:
         print_report(result.ladder, args.width)

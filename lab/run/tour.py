@@ -35,12 +35,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab.control import ControlError, request
-from lab.errors import InputError
+from lab.base.errors import InputError
+from lab.base.state import LabState
+from lab.daemons.control import ControlError, request
 from lab.run.engine import RunPlan, role_node
 from lab.run.faults import Fault, faults_for
 from lab.scenario import Limits, Scenario, with_faults
-from lab.state import LabState
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,9 @@ Events by plain streaming responses, multipart parsing with a request size cap, 
 loop ends; Starlette would need uvicorn and python-multipart besides). The pages and their
 script and style sheet are files of this package (``lab/web/static``): no CDN, no internet.
 
-The server drives the lab through the same Python API as the CLI: :mod:`lab.build` /
-:mod:`lab.teardown` (up, down), :func:`lab.status.collect`, :func:`lab.run.run` (the call, its
+The server drives the lab through the same Python API as the CLI: :mod:`lab.lifecycle.build` /
+:mod:`lab.lifecycle.teardown` (up, down), :func:`lab.lifecycle.status.collect`,
+:func:`lab.run.run` (the call, its
 faults, the step-by-step :class:`lab.run.tour.Tour`), :func:`lab.firewall.check`. It never runs
 a command given by the browser.
 
@@ -18,6 +19,6 @@ Modules: :mod:`lab.web.server` (start, stop, signals), :mod:`lab.web.routes` (th
 handlers), :mod:`lab.web.security` (tokens, cross-site checks, limits), :mod:`lab.web.seats`
 (one lab per seat, its event stream), :mod:`lab.web.jobs` (up, down, calls, tours, firewall
 checks in threads), :mod:`lab.web.live` (the ladder of the growing capture),
-:mod:`lab.web.present` (ladders as the pages' JSON), :mod:`lab.web.explain` (each step's
-explanation, from ``steps.yaml``).
+:mod:`lab.web.present` (ladders as the pages' JSON), :mod:`lab.web.downloads` (the files of
+a finished call), :mod:`lab.web.explain` (each step's explanation, from ``steps.yaml``).
 """

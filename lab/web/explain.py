@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import datafile
+from lab.base import datafile
 from lab.ladder.steps import STEPS
 
 FILE = Path(__file__).with_name("steps.yaml")

@@ -22,18 +22,19 @@ from typing import Any
 
 from aiohttp import web
 
-from lab import build, teardown, topology
-from lab.errors import InputError, LabError, UclabError
-from lab.state import RunDir
+from lab import topology
+from lab.base.errors import InputError, LabError, UclabError
+from lab.base.state import RunDir
+from lab.lifecycle import build, teardown
 from lab.web import present
+from lab.web.downloads import FILES, write_files
 from lab.web.live import GrowingCapture, LiveLadder
 from lab.web.seats import Json, Seat
 
 log = logging.getLogger(__name__)
 
 TICK = 0.1  # seconds between looks at the growing capture
-DOWNLOADS = {"pcapng": "run.pcapng", "html": "ladder.html", "json": "run.json",
-             "junit": "run.xml"}
+DOWNLOADS = FILES
 
 
 def firewall_lab(seat: Seat) -> str:
@@ -81,7 +82,7 @@ class Jobs:
 
     async def up(self, seat: Seat) -> None:
         def work() -> None:
-            from lab.launcher import prelaunch  # noqa: PLC0415
+            from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
             launcher = prelaunch(seat.lab)
             try:
@@ -129,14 +130,14 @@ class Jobs:
                                                                            pcap=pcap))
                 finally:
                     done.set()
-        await asyncio.to_thread(self._write_files, seat, result)
+        seat.files = await asyncio.to_thread(write_files, seat.work, result)
         seat.report = present.report(result)
         seat.report["downloads"] = sorted(seat.files)
         seat.hub.publish("report", seat.report)
 
     @staticmethod
     def _prelaunched(lab: str, run: Any, plan: Any, options: Any) -> Any:
-        from lab.launcher import prelaunch  # noqa: PLC0415
+        from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
         launcher = prelaunch(lab) if not RunDir(lab).path.exists() else None
         try:
@@ -177,23 +178,6 @@ class Jobs:
         sent.update(arrows)
         seat.live = view
         return list(view["steps"])
-
-    @staticmethod
-    def _write_files(seat: Seat, result: Any) -> None:
-        from lab.cli.run_view import write_json  # noqa: PLC0415
-        from lab.cli.scenario_view import write_junit  # noqa: PLC0415
-        from lab.ladder import write_outputs  # noqa: PLC0415
-
-        work = seat.work
-        files = {"pcapng": work / DOWNLOADS["pcapng"]}
-        write_json(result, work / DOWNLOADS["json"])
-        files["json"] = work / DOWNLOADS["json"]
-        write_junit(result, result.timings.get("total", 0.0), work / DOWNLOADS["junit"])
-        files["junit"] = work / DOWNLOADS["junit"]
-        if result.ladder is not None:
-            write_outputs(result.ladder, html_path=work / DOWNLOADS["html"])
-            files["html"] = work / DOWNLOADS["html"]
-        seat.files = {k: p for k, p in files.items() if p.exists()}
 
     # --- the firewall check -----------------------------------------------------------
 

@@ -30,8 +30,7 @@ from lab.capture.pcapfile import (
     Interface,
     Packet,
 )
-from lab.ladder import Ladder, build_ladder
-from lab.ladder.names import Names
+from lab.ladder import Ladder, Names, build_ladder
 from lab.web import present
 
 _REC = struct.Struct("<IIII")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.ladder.model import Event, MediaLeg
+from lab.ladder.events import Event, MediaLeg
 from lab.web.explain import explanations
 
 if TYPE_CHECKING:

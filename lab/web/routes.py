@@ -26,8 +26,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from lab.errors import InputError
-from lab.state import RunDir
+from lab.base.errors import InputError
+from lab.base.state import RunDir
 from lab.web import security
 from lab.web.jobs import DOWNLOADS, Jobs, halt_json
 from lab.web.seats import Json, Seat, Seats
@@ -84,7 +84,8 @@ async def trainer_state(request: web.Request) -> web.Response:
 # --- the lab ------------------------------------------------------------------------------
 
 def _lab_state(seat: Seat) -> Json:
-    from lab import status, topology  # noqa: PLC0415
+    from lab import topology  # noqa: PLC0415
+    from lab.lifecycle import status  # noqa: PLC0415
 
     topo = topology.load()
     out: Json = {"seat": seat.summary(), "topology": topo.name, "up": False, "status": None}

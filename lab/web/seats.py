@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.names import check_lab_name
+from lab.base.names import check_lab_name
 
 Json = dict[str, Any]
 QUEUE = 256  # events buffered per browser; a browser that falls further behind is dropped

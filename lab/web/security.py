@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 
 TOKEN_HEADER = "X-Uclab-Token"  # noqa: S105 - a header name
 MAX_BODY = 512 * 1024

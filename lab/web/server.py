@@ -23,9 +23,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from lab.errors import InputError
-from lab.names import check_lab_name
-from lab.state import RunDir
+from lab.base.errors import InputError
+from lab.base.names import check_lab_name
+from lab.base.state import RunDir
 from lab.web import security
 from lab.web.jobs import Jobs, firewall_lab
 from lab.web.routes import JOBS, SEATS, add_routes

@@ -21,7 +21,7 @@ from aiohttp import web
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from lab.state import RunDir
+from lab.base.state import RunDir
 from tests.webhelp import (
     CHROMEDRIVER,
     CHROMIUM,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab import scenario
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.ladder.steps import STEPS
 from lab.run.faults import LinkCut
 from lab.run.tour import STOPS, TOUR_TIME_SCALE, Tour

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.web import security
 from lab.web.routes import SEATS
 from lab.web.server import ServeConfig, make_app
