@@ -33,7 +33,7 @@ from lab.web.seats import Json, Seat
 
 log = logging.getLogger(__name__)
 
-TICK = 0.1  # seconds between looks at the growing capture
+TICK = 0.05  # seconds between looks at the growing capture
 DOWNLOADS = FILES
 
 

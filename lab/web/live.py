@@ -119,24 +119,28 @@ class LiveLadder:
         self.capture, self.keylog, self.names, self.expect = capture, keylog, names, expect
         self.fast: Ladder | None = None
         self.decrypted: Ladder | None = None
+        self._seen = {"fast": -1, "decrypted": -1}  # packets in the capture each pass read
 
-    def _build(self, keylog: bytes) -> Ladder | None:
+    def _build(self, kind: str, keylog: bytes) -> Ladder | None:
         cap = self.capture.snapshot()
-        if not cap.packets:
-            return None
+        if not cap.packets or len(cap.packets) == self._seen[kind]:
+            return getattr(self, kind)  # type: ignore[no-any-return]
+        self._seen[kind] = len(cap.packets)
         cap.tls_keylog = keylog
         return build_ladder(cap, names=self.names, expect=self.expect)
 
     def fast_pass(self) -> None:
-        self.fast = self._build(b"")
+        """The ladder so far without decryption (only when the capture grew)."""
+        self.fast = self._build("fast", b"")
 
     def decrypted_pass(self) -> None:
+        """The ladder so far with the key log as it stands (only when the capture grew)."""
         try:
             keylog = self.keylog.read_bytes()
         except OSError:
             keylog = b""
         if keylog:
-            self.decrypted = self._build(keylog)
+            self.decrypted = self._build("decrypted", keylog)
 
     def view(self) -> dict[str, Any]:
         """Arrows (the decrypted pass's, and the fast pass's newer ones) and steps (seen if
