@@ -302,6 +302,7 @@ function gutter(name, bad) {
 }
 for (const name of FIREWALLS) {
   $(name).addEventListener("input", () => gutter(name));
+  $(name).addEventListener("scroll", () => { $(`gutter-${name}`).scrollTop = $(name).scrollTop; });
   $(`file-${name}`).addEventListener("change", (e) => {
     const f = e.target.files[0];
     if (!f) return;
@@ -321,7 +322,12 @@ function showFwError(name, err) {
   const box = $(`err-${name}`);
   box.textContent = err.text;
   box.classList.remove("hidden");
-  if (err.line) gutter(name, err.line);
+  if (err.line) {
+    gutter(name, err.line);
+    const area = $(name);
+    area.scrollTop = Math.max(0, (err.line - 3) * 15);
+    $(`gutter-${name}`).scrollTop = area.scrollTop;
+  }
 }
 function onFirewall(f) {
   const out = $("fw-report");
