@@ -154,7 +154,7 @@ class Jobs:
         try:
             while not done.is_set():
                 await asyncio.to_thread(_quiet, live.fast_pass)
-                if decrypting is None or decrypting.done():
+                if live.needs_tshark and (decrypting is None or decrypting.done()):
                     decrypting = asyncio.create_task(asyncio.to_thread(_quiet,
                                                                        live.decrypted_pass))
                 steps = self._push(seat, live.view(), sent, steps)

@@ -9,10 +9,13 @@ and grouped as :func:`lab.capture.merge.merge_parts` writes them.
 Two passes make the live view (:class:`LiveLadder`), both the ladder's own code on the
 capture so far:
 
-* fast (every tick, tens of ms): without the TLS key log, so TURN, ICE, TCP connects and
-  media appear as soon as the capture holds them;
-* decrypted (back to back, one tshark run each): with the key log as it stands, which adds
-  the SIP messages. An arrow keeps its identity (time, source, destination) across passes.
+* fast (every tick, tens of ms): with the key log as it stands and TLS 1.3 records opened
+  in-process (:mod:`lab.web.tls13`), so TURN, ICE, TCP connects, media and the SIP messages
+  appear as soon as the capture holds them;
+* tshark (back to back, one tshark run each), only while some TLS stream stays closed to the
+  fast pass (TLS 1.2, say): the ladder's own decryption, as after the call.
+
+An arrow keeps its identity (time, source, destination) across passes.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from lab.capture.pcapfile import (
     Packet,
 )
 from lab.ladder import Ladder, Names, build_ladder
-from lab.web import present
+from lab.ladder.analysis import Decryptor
+from lab.web import present, tls13
 
 _REC = struct.Struct("<IIII")
 MAX_PART = 256 << 20  # a part larger than this is not followed live (the final ladder is)
@@ -121,26 +125,29 @@ class LiveLadder:
         self.decrypted: Ladder | None = None
         self._seen = {"fast": -1, "decrypted": -1}  # packets in the capture each pass read
 
-    def _build(self, kind: str, keylog: bytes) -> Ladder | None:
+    def _build(self, kind: str, decryptor: Decryptor | None) -> Ladder | None:
         cap = self.capture.snapshot()
         if not cap.packets or len(cap.packets) == self._seen[kind]:
             return getattr(self, kind)  # type: ignore[no-any-return]
         self._seen[kind] = len(cap.packets)
-        cap.tls_keylog = keylog
-        return build_ladder(cap, names=self.names, expect=self.expect)
+        try:
+            cap.tls_keylog = self.keylog.read_bytes()
+        except OSError:
+            cap.tls_keylog = b""
+        return build_ladder(cap, names=self.names, expect=self.expect, decryptor=decryptor)
 
     def fast_pass(self) -> None:
-        """The ladder so far without decryption (only when the capture grew)."""
-        self.fast = self._build("fast", b"")
+        """The ladder so far, TLS 1.3 opened in-process (only when the capture grew)."""
+        self.fast = self._build("fast", tls13.decrypt)
+
+    @property
+    def needs_tshark(self) -> bool:
+        """Some TLS stream stays closed to the fast pass."""
+        return self.fast is not None and self.fast.analysis.tls_opaque > 0
 
     def decrypted_pass(self) -> None:
-        """The ladder so far with the key log as it stands (only when the capture grew)."""
-        try:
-            keylog = self.keylog.read_bytes()
-        except OSError:
-            keylog = b""
-        if keylog:
-            self.decrypted = self._build("decrypted", keylog)
+        """The ladder so far decrypted by tshark (only when the capture grew)."""
+        self.decrypted = self._build("decrypted", None)
 
     def view(self) -> dict[str, Any]:
         """Arrows (the decrypted pass's, and the fast pass's newer ones) and steps (seen if
