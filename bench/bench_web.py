@@ -6,8 +6,8 @@ a real browser, the page load, and 30 seats served at once with one share each. 
 1. Wire to arrow: Debian's headless Chromium opens a seat and runs ``--shares`` screen shares;
    the page records, for each arrow that appears while the call runs, its capture time (the
    packet's timestamp, from tcpdump) and the time it was drawn (same clock, same machine).
-   Reported per kind: arrows of the fast pass (TURN, ICE, TCP, media) and SIP arrows (which
-   need the decrypting pass, one tshark run each). Reference, same run: the same arrows as
+   Reported per kind: TURN, ICE, TCP and media arrows, and SIP arrows (their TLS 1.3 records
+   opened in-process with the key log, lab.web.tls13). Reference, same run: the same arrows as
    they would appear without the live view, when the call's report comes (the ladder computed
    after the call, as ``uclab run`` does). Goal: under 300 ms at the median.
 2. Page load: navigation to the first event-stream message (the page's state), against a
@@ -96,7 +96,7 @@ def wire_to_arrow(shares: int) -> None:
                 time.sleep(0.1)
     print("\n1. wire to arrow (ms, capture timestamp to drawn in Chromium)")
     for name, xs in (("fast pass (TURN, ICE, TCP, media)", live_fast),
-                     ("SIP (decrypted pass)", live_sip), ("all live arrows", live_fast + live_sip),
+                     ("SIP (TLS opened in-process)", live_sip), ("all live arrows", live_fast + live_sip),
                      ("reference: the report after the call", after)):
         print(f"   {name:40s} n={len(xs):4d} median {_q(xs, 0.5):8.0f}  p90 {_q(xs, 0.9):8.0f}")
     for name, xs in parts.items():

@@ -44,6 +44,9 @@ FAULT_TABLE = "uclab_fault"
 class Fault(Protocol):
     description: str
 
+    def before_share(self, state: LabState) -> None:
+        """The daemons are up, the share is about to be triggered (set breakpoints)."""
+
     def arm(self, state: LabState) -> None:
         """Start acting (the share has just been started)."""
 
@@ -67,6 +70,9 @@ class _Triggered:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._state: LabState | None = None
+
+    def before_share(self, state: LabState) -> None:
+        """Nothing: a fault's trigger is waited for once the share has started."""
 
     def arm(self, state: LabState) -> None:
         self._state = state

@@ -6,10 +6,11 @@ daemon event that leads to them, until the trainee goes on (or breaks the call t
     tour.go_on()                             # "Next": the held daemon sends what comes next
     tour.go_on("cut: {link: sfb-edge:external}")  # or apply a fault first (the --fault grammar)
 
-How it stops: a :class:`Tour` is a :class:`lab.run.faults.Fault`. When the share starts it
-sets breakpoints in the daemons ahead of time (the control command ``hold``, each with its own
-limit), then waits for each :data:`STOPS` event in turn; the daemon reports the event and
-pauses right there, before sending what it leads to (``nodes.common.EventLog.reach``).
+How it stops: a :class:`Tour` is a :class:`lab.run.faults.Fault`. Just before the share is
+triggered it sets breakpoints in the daemons (the control command ``hold``, each with its own
+limit); once the share has started it waits for each :data:`STOPS` event in turn; the daemon
+reports the event and pauses right there, before sending what it leads to
+(``nodes.common.EventLog.reach``).
 "Next" is ``release`` with ``keep``: the paused daemon goes on, the later breakpoints stay.
 
 Timers while the call is held: only the held coroutine pauses, every other task of every
@@ -134,16 +135,20 @@ class Tour:
 
     # --- the Fault protocol ------------------------------------------------------------
 
-    def arm(self, state: LabState) -> None:
+    def before_share(self, state: LabState) -> None:
+        """Every breakpoint, set before the share starts (none can come too early)."""
         for role in {s.role for s in self.stops}:
             events = [s.event for s in self.stops if s.role == role]
             request(state.run.control(self._nodes[role]), "hold", events=events,
                     limit=self.limit)
+
+    def arm(self, state: LabState) -> None:
         self._thread = threading.Thread(target=self._run, args=(state,), daemon=True,
                                         name="tour")
         self._thread.start()
 
     def apply(self, state: LabState) -> None:
+        self.before_share(state)
         self.arm(state)
 
     def disarm(self) -> list[str]:

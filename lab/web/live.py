@@ -115,7 +115,7 @@ class GrowingCapture:
 
 
 class LiveLadder:
-    """The fast and the decrypted pass over a :class:`GrowingCapture`, and what the page shows
+    """The fast and the tshark pass over a :class:`GrowingCapture`, and what the page shows
     of them together."""
 
     def __init__(self, capture: GrowingCapture, keylog: Path, names: Names | None,
@@ -150,7 +150,7 @@ class LiveLadder:
         self.decrypted = self._build("decrypted", None)
 
     def view(self) -> dict[str, Any]:
-        """Arrows (the decrypted pass's, and the fast pass's newer ones) and steps (seen if
+        """Arrows (the tshark pass's, and the fast pass's newer ones) and steps (seen if
         either pass saw them)."""
         ladders = [x for x in (self.decrypted, self.fast) if x is not None]
         if not ladders:
