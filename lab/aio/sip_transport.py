@@ -122,7 +122,7 @@ class SipTransport:
 
     # --- sending ---------------------------------------------------------------------------
     def pump(self) -> None:
-        for send in self.core.drain():
+        for send in self.core.actions():
             self._send(send)
 
     def _send(self, send: Send) -> None:

@@ -118,7 +118,7 @@ class Endpoint:
                 self.outbox.append(Send(response_to(message, exc.status, exc.reason),
                                         Target(flow=flow.id)))
 
-    def drain(self) -> list[Send]:
+    def actions(self) -> list[Send]:
         out, self.outbox = self.outbox, []
         return out
 
