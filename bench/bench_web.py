@@ -39,7 +39,8 @@ TOKEN = "X-Uclab-Token"
 
 
 def _post(srv: ServeHandle, seat: int, path: str, body: dict[str, Any]) -> int:
-    req = urllib.request.Request(f"{srv.base}/api/seat/{seat}/{path}", data=json.dumps(body).encode(),
+    req = urllib.request.Request(f"{srv.base}/api/seat/{seat}/{path}",
+                                 data=json.dumps(body).encode(),
                                  headers={TOKEN: srv.seats.seats[seat].token,
                                           "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
@@ -60,7 +61,8 @@ def _q(values: list[float], q: float) -> float:
 
 
 def wire_to_arrow(shares: int) -> None:
-    parts: dict[str, list[float]] = {"server (wire to pushed)": [], "stream (pushed to received)": [],
+    parts: dict[str, list[float]] = {"server (wire to pushed)": [],
+                                      "stream (pushed to received)": [],
                                       "page (received to drawn)": []}
     live_fast: list[float] = []
     live_sip: list[float] = []
@@ -96,7 +98,8 @@ def wire_to_arrow(shares: int) -> None:
                 time.sleep(0.1)
     print("\n1. wire to arrow (ms, capture timestamp to drawn in Chromium)")
     for name, xs in (("fast pass (TURN, ICE, TCP, media)", live_fast),
-                     ("SIP (TLS opened in-process)", live_sip), ("all live arrows", live_fast + live_sip),
+                     ("SIP (TLS opened in-process)", live_sip),
+                     ("all live arrows", live_fast + live_sip),
                      ("reference: the report after the call", after)):
         print(f"   {name:40s} n={len(xs):4d} median {_q(xs, 0.5):8.0f}  p90 {_q(xs, 0.9):8.0f}")
     for name, xs in parts.items():
@@ -112,7 +115,7 @@ def wire_to_arrow(shares: int) -> None:
 
 
 def _is_sip(label: str) -> bool:
-    return label.split(" ")[0] in {"INVITE", "re-INVITE", "ACK", "BYE", "100", "180", "200",
+    return label.split(" ", 1)[0] in {"INVITE", "re-INVITE", "ACK", "BYE", "100", "180", "200",
                                    "CANCEL", "OPTIONS"} or label[:1].isdigit()
 
 
@@ -139,8 +142,9 @@ def _follow(srv: ServeHandle, seat: int, counts: dict[int, int], stop: threading
 
 def many_seats(seats: int, max_runs: int, deadline: float) -> None:
     with served(seats=seats, max_runs=max_runs) as srv:
-        state = lambda n: _get_ms(f"{srv.base}/api/seat/{n}/state",  # noqa: E731
-                                  {TOKEN: srv.seats.seats[n].token})
+        def state(n: int) -> float:
+            return _get_ms(f"{srv.base}/api/seat/{n}/state", {TOKEN: srv.seats.seats[n].token})
+
         idle = [state(1 + i % seats) for i in range(20)]
         stop = threading.Event()
         counts: dict[int, int] = {}

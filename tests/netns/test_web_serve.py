@@ -27,7 +27,7 @@ def _serve(*args: str) -> subprocess.Popen[str]:
 
 def _urls(proc: subprocess.Popen[str], count: int) -> list[str]:
     assert proc.stdout is not None
-    lines = []
+    lines: list[str] = []
     deadline = time.monotonic() + 30
     while len(lines) < count and time.monotonic() < deadline:
         line = proc.stdout.readline()
