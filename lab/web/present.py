@@ -112,7 +112,7 @@ def media_series(ladder: Ladder) -> list[Json]:
 def _bins(leg: MediaLeg) -> list[Json]:
     first = leg.timeline[0][0]
     span = max(leg.timeline[-1][0] - first, 1)
-    width = max(span // BINS + 1, 10_000_000)  # at least 10 ms per point
+    width = max(span // BINS + 1, 100_000_000)  # at least 100 ms: a few packets per point
     count = span // width + 1
     octets, packets, jitter = [0] * count, [0] * count, [0.0] * count
     for ts, size, jit in leg.timeline:
