@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
 from lab.base.errors import InputError
@@ -156,5 +157,31 @@ def test_static_assets_are_the_packages_own(tmp_path: Path) -> None:
         page = await (await client.get(f"/seat/1?token={seats.seats[1].token}")).text()
         assert "https://" not in page and "http://" not in page.replace(
             'xmlns="http://www.w3.org/2000/svg"', "")
+
+    _with_client(check, tmp_path)
+
+
+def test_uploaded_policies_are_capped_and_checked(tmp_path: Path) -> None:
+
+    async def check(client: TestClient[Any, Any], seats: Any) -> None:
+        token = {security.TOKEN_HEADER: seats.seats[1].token}
+        form = FormData()
+        form.add_field("fw-inside", b"#" * (security.MAX_POLICY + 1), filename="in.nft")
+        r = await client.post("/api/seat/1/firewall", data=form, headers=token)
+        assert r.status == 413
+        form = FormData()
+        form.add_field("fw-inside", b"\xff\xfe not text", filename="in.nft")
+        r = await client.post("/api/seat/1/firewall", data=form, headers=token)
+        assert r.status == 400 and "not UTF-8" in await r.text()
+        form = FormData()
+        form.add_field("cms", b"table inet x {}", filename="x.nft")
+        r = await client.post("/api/seat/1/firewall", data=form, headers=token)
+        assert r.status == 400 and "at least one policy" in await r.text()
+        form = FormData()
+        form.add_field("fw-inside", b"table inet x {}", filename="in.nft")
+        form.add_field("format", "yaml")
+        r = await client.post("/api/seat/1/firewall", data=form, headers=token)
+        assert r.status == 400 and "nft or iptables" in await r.text()
+        assert seats.seats[1].job is None
 
     _with_client(check, tmp_path)
