@@ -41,14 +41,20 @@ def tour_command(args: argparse.Namespace) -> int:
         run(tour.plan(args.media_seconds), RunOptions(lab=args.name, pcap=args.pcap))),
         name="tour-run")
     worker.start()
-    while worker.is_alive():
-        if not stopped.wait(0.2):
-            continue
-        stopped.clear()
-        halt = halts[-1]
-        _show(console, halt, texts)
-        if halt.held:
-            _ask(console, tour, args.auto)
+    try:
+        while worker.is_alive():
+            if not stopped.wait(0.2):
+                continue
+            stopped.clear()
+            halt = halts[-1]
+            _show(console, halt, texts)
+            if halt.held:
+                _ask(console, tour, args.auto)
+    except (KeyboardInterrupt, EOFError):
+        console.print("\nstopping: every stop released; the call ends and its lab is removed")
+        tour.disarm()
+        worker.join()
+        return 130
     worker.join()
     result = result_box[0]
     from lab.cli import run_view  # noqa: PLC0415
