@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -39,10 +40,15 @@ pytestmark = [pytest.mark.slow,
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
+SERVED: list[ServeHandle] = []  # the module's server, for the failure messages
+
+
 @pytest.fixture(scope="module")
 def srv() -> Iterator[ServeHandle]:
     with served(seats=2) as handle:
+        SERVED.append(handle)
         yield handle
+        SERVED.clear()
     for seat in handle.seats:
         assert not RunDir(seat.lab).path.exists(), f"lab {seat.lab} left behind"
 
@@ -58,7 +64,13 @@ def by(driver: Any, css: str) -> Any:
 
 
 def wait(driver: Any, what: Any, seconds: float = 60) -> Any:
-    return WebDriverWait(driver, seconds, poll_frequency=0.1).until(what)
+    try:
+        return WebDriverWait(driver, seconds, poll_frequency=0.1).until(what)
+    except TimeoutException:
+        seats = SERVED[0].seats if SERVED else None
+        errors = {s.number: (s.job, s.error) for s in seats} if seats else {}
+        shown = driver.find_element(By.CSS_SELECTOR, "body").text[:1500]
+        pytest.fail(f"timed out after {seconds} s; seats (job, error): {errors}; page: {shown}")
 
 
 def events(driver: Any) -> list[str]:
@@ -119,6 +131,7 @@ def test_share_draws_33_steps_live_and_passes(srv: ServeHandle, driver: Any) -> 
     by(driver, 'g.arrow[data-step="1"]').click()
     assert "INVITE sip:88001@vc.lab SIP/2.0" in by(driver, "#detail pre.sip").text
     assert driver.find_elements("css selector", "#media svg.chart")  # media drawn
+    assert "sfb-client" in by(driver, "#daemon-media").text  # and counted by the daemons
     assert "succeeded (nominated)" in by(driver, "#ice").text
     for kind in ("pcapng", "html", "json", "junit"):
         assert by(driver, f"#dl-{kind}").get_attribute("href")

@@ -247,6 +247,7 @@ function onReport(r) {
   const diag = $("diagnosis");
   diag.replaceChildren(...(r.diagnosis.length ? r.diagnosis : ["nothing went wrong"]).map((t) => el("li", {text: t})));
   drawMedia(r.media || []);
+  drawCounters(r.daemon_media || []);
   const ice = $("ice");
   ice.replaceChildren();
   for (const x of r.ice) {
@@ -282,6 +283,21 @@ function drawMedia(legs) {
       el("div", {class: "cols"}, chart("bitrate", m.series, "kbps", "kbit/s"), chart("packets", m.series, "pps", "/s"), chart("jitter", m.series, "jitter_ms", "ms")));
   }
   if (!legs.length) box.append(el("p", {class: "muted", text: "no media in the capture"}));
+}
+
+function drawCounters(rows) {
+  const t = el("table", {id: "daemon-media"}, el("caption", {text: "Media as the daemons counted it (RTP packets / bytes; RTT from RTCP)"}),
+    el("tr", {}, ...["daemon", "sent", "received", "lost", "jitter ms", "RTT ms"].map((h) => el("th", {text: h}))));
+  for (const x of rows) {
+    const m = x.media;
+    t.append(el("tr", {}, el("td", {text: x.node}),
+      el("td", {text: m ? `${m.sent_packets} / ${m.sent_bytes}` : "-"}),
+      el("td", {text: m ? `${m.received_packets} / ${m.received_bytes}` : "-"}),
+      el("td", {text: m ? String(m.lost) : "-"}),
+      el("td", {text: m ? Number(m.jitter_ms).toFixed(2) : "-"}),
+      el("td", {text: m && m.rtt_mean_ms != null ? Number(m.rtt_mean_ms).toFixed(2) : "-"})));
+  }
+  $("media").prepend(t);
 }
 
 function onHalt(h) {
