@@ -85,6 +85,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    from lab.cli import wrote  # noqa: PLC0415
+
+    for what, path in (("the report as JSON", args.json), ("JUnit XML", args.junit),
+                       ("the raw traces and rule sets", args.traces)):
+        if path is not None:
+            wrote(what, path)
     return 0 if report.verdict == "pass" else 1
 
 

@@ -115,7 +115,7 @@ class Jobs:
         run_dir = RunDir(seat.lab)
         live = LiveLadder(GrowingCapture(run_dir.path / "captures", [n.name for n in topo.nodes],
                                          time.time_ns()), run_dir.pki / "keylog.txt",
-                          ladder_names(topo), expected_values(topo))
+                          ladder_names(topo), expected_values(topo), topo)
         pcap = seat.work / DOWNLOADS["pcapng"]
         if self.slots.locked():
             seat.hub.publish("queued", {"message": "waiting for a free run slot"})

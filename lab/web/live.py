@@ -35,6 +35,7 @@ from lab.capture.pcapfile import (
 )
 from lab.ladder import Ladder, Names, build_ladder
 from lab.ladder.analysis import Decryptor
+from lab.topology import Topology
 from lab.web import present, tls13
 
 _REC = struct.Struct("<IIII")
@@ -119,8 +120,9 @@ class LiveLadder:
     of them together."""
 
     def __init__(self, capture: GrowingCapture, keylog: Path, names: Names | None,
-                 expect: dict[int, dict[str, str]]) -> None:
+                 expect: dict[int, dict[str, str]], topology: Topology | None = None) -> None:
         self.capture, self.keylog, self.names, self.expect = capture, keylog, names, expect
+        self.topology = topology
         self.fast: Ladder | None = None
         self.decrypted: Ladder | None = None
         self._seen = {"fast": -1, "decrypted": -1}  # packets in the capture each pass read
@@ -134,7 +136,8 @@ class LiveLadder:
             cap.tls_keylog = self.keylog.read_bytes()
         except OSError:
             cap.tls_keylog = b""
-        return build_ladder(cap, names=self.names, expect=self.expect, decryptor=decryptor)
+        return build_ladder(cap, names=self.names, expect=self.expect, topology=self.topology,
+                            decryptor=decryptor)
 
     def fast_pass(self) -> None:
         """The ladder so far, TLS 1.3 opened in-process (only when the capture grew)."""
