@@ -26,6 +26,10 @@ from lab.ladder.tcp import Chunk, TcpResult, connections
 
 log = logging.getLogger(__name__)
 
+#: what opens the TLS streams: (capture, frame -> stream, server ports, key log) -> plaintext
+Decryptor = Callable[[Capture, dict[int, decrypt.StreamKey], Iterable[int], bytes],
+                     decrypt.TlsResult]
+
 
 @dataclass
 class Analysis:
@@ -126,10 +130,13 @@ def _protocol_name(kinds: list[str]) -> str:
 
 
 def analyse_capture(source: Capture | CaptureStream, keylog: bytes = b"", *,
-                    addresses: Collection[str] = ()) -> Analysis:
+                    addresses: Collection[str] = (),
+                    decryptor: Decryptor | None = None) -> Analysis:
     """Decode a capture (read whole, or streamed: :func:`lab.capture.stream.open_capture`);
     ``keylog`` adds TLS secrets to those embedded in it; ``addresses`` (a names file's), if
-    any, are the only ones whose packets are kept (:mod:`lab.ladder.relevant`)."""
+    any, are the only ones whose packets are kept (:mod:`lab.ladder.relevant`); ``decryptor``
+    opens the TLS streams (tshark by default; another one reads ``cap.packets``, so it needs
+    a capture read whole)."""
     stats, filt = DecodeStats(), Filter(addresses)
     if isinstance(source, CaptureStream):
         cap = source.capture
@@ -151,8 +158,11 @@ def analyse_capture(source: Capture | CaptureStream, keylog: bytes = b"", *,
     frames = b.tls_frames
     if filt.store is not None:  # streamed: the frames kept (those with TLS bytes)
         frames = {n: key for n, key in frames.items() if n in filt.store}
-    decrypted = decrypt.decrypt(cap, frames, b.tls_ports, cap.tls_keylog + b"\n" + keylog,
-                                packet=lookup)
+    secrets_in = cap.tls_keylog + b"\n" + keylog
+    if decryptor is None:
+        decrypted = decrypt.decrypt(cap, frames, b.tls_ports, secrets_in, packet=lookup)
+    else:
+        decrypted = decryptor(cap, frames, b.tls_ports, secrets_in)
     if decrypted.warning:
         warnings.append(decrypted.warning)
     for key, chunks in decrypted.plaintext.items():

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.base.errors import InputError
-from lab.capture.pcapfile import Capture
-from lab.capture.stream import Progress, open_capture
-from lab.ladder.analysis import Analysis, analyse_capture
+from lab.capture.pcapfile import Capture, read_capture
+from lab.capture.stream import CaptureStream, Progress, open_capture
+from lab.ladder.analysis import Analysis, Decryptor, analyse_capture
 from lab.ladder.check import Expectations, check_steps
 from lab.ladder.columns import Names, infer_names, lab_names_for, lab_topology_for, load_names
 from lab.ladder.events import Event, Kind, MediaLeg
@@ -75,17 +75,26 @@ def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | N
                  keylog: Path | str | bytes | None = None,
                  expect: Expectations | None = None,
                  topology: Topology | None = None,
-                 progress: Progress | None = None) -> Ladder:
+                 progress: Progress | None = None,
+                 decryptor: Decryptor | None = None) -> Ladder:
     """Read (streamed, in constant memory: :mod:`lab.capture.stream`) or take a capture and
     build its ladder, step check and verdict. With names, only the packets of their
     addresses are kept; ``progress`` is told (bytes read, file size) as the file is read.
     With the lab's ``topology`` (found by itself for a capture whose interfaces are the
-    default lab's), a step is seen where its receiver's tap saw it (:mod:`lab.ladder.delivery`)."""
+    default lab's), a step is seen where its receiver's tap saw it (:mod:`lab.ladder.delivery`);
+    ``decryptor`` opens TLS (tshark by default; another one gets the capture read whole)."""
     start = time.perf_counter()
     given = names if isinstance(names, Names) or names is None else load_names(names)
     addresses = () if given is None else _addresses(given)
-    source = capture if isinstance(capture, Capture) else open_capture(capture, progress)
-    analysis = analyse_capture(source, _keylog(keylog), addresses=addresses)
+    source: Capture | CaptureStream
+    if isinstance(capture, Capture):
+        source = capture
+    elif decryptor is not None:
+        source = read_capture(capture)
+    else:
+        source = open_capture(capture, progress)
+    analysis = analyse_capture(source, _keylog(keylog), addresses=addresses,
+                               decryptor=decryptor)
     resolved = given or lab_names_for(analysis.interfaces) or infer_names(analysis.events)
     from lab.ladder.delivery import undelivered  # noqa: PLC0415 - it imports the ladder's
     from lab.ladder.trail import Paths, Taps, Wire  # noqa: PLC0415 - modules
