@@ -73,13 +73,14 @@ def print_daemons(st: LabStatus) -> None:
     """The node daemons; a dead one with the last lines of its log."""
     if not st.daemons:
         return
-    rows = [[d.node, str(d.pid), "[green]ready[/]" if d.ready else
+    rows = [[d.node, "-" if d.pid is None else str(d.pid), "[green]ready[/]" if d.ready else
              "[yellow]running, not answering[/]" if d.alive else "[bold red]DEAD[/]", d.log]
             for d in st.daemons]
     console.print(table(("node", "pid", "state", "log"), rows, title="node daemons",
                         title_justify="left"), crop=False)
     for d in st.dead_daemons:
-        console.print(f"[bold red]the {d.node} daemon (pid {d.pid}) is dead[/]; last lines of "
+        pid = "never restarted" if d.pid is None else f"pid {d.pid}"
+        console.print(f"[bold red]the {d.node} daemon ({pid}) is dead[/]; last lines of "
                       f"{d.log}:")
         for line in d.last_lines or ["(empty)"]:
             console.print(f"    {line}", markup=False, highlight=False)
