@@ -49,6 +49,8 @@ def _node_row(n: NodeStatus) -> list[str]:
 def print_status(st: LabStatus) -> None:
     colour = "green" if st.phase == "up" else "red"
     console.print(f"lab [bold]{st.lab}[/]: [{colour}]{st.phase}[/]  topology {st.topology}")
+    if st.orphan:
+        console.print(f"  [bold red]{st.orphan}[/]: `uclab clean --name {st.lab}` removes it")
     for node, policy in st.policies.items():
         console.print(f"  policy of {node}: {policy}")
     console.print(table(("node (role)", "interfaces", "routes", "processes"),

@@ -117,6 +117,10 @@ def test_kill_9_of_a_run_leaves_a_lab_that_clean_removes(lab: str) -> None:
     code, _ = _interrupt(proc, lambda: _phase(lab) == "up", "the lab up", signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert not _gone(lab)
+    status = uclab("status", "--name", lab)
+    said = " ".join(status.stdout.split())  # as wrapped for the terminal
+    assert status.returncode == 1 and "built for uclab run pid" in said
+    assert f"which is gone: `uclab clean --name {lab}` removes it" in said
     dry = uclab("clean", "--name", lab, "--dry-run")
     assert dry.returncode == 0 and "would remove it (built for uclab run pid" in dry.stdout
     assert not _gone(lab)
