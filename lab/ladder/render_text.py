@@ -4,6 +4,8 @@ and verdict. Built as ``rich.text.Text`` lines, so tests read ``.plain``."""
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -20,9 +22,14 @@ MARGIN = 12  # "+12.345  33 "
 _HIDDEN = {"SDP", "transaction", "transport"}
 
 
+#: The narrowest column: an address (192.168.251.128 is 15 characters) and a space.
+MIN_COLUMN = 16
+
+
 def _fit(ncols: int, width: int) -> int:
-    """The canvas width: what was asked, but never too narrow for the columns."""
-    return max(width, MARGIN + 2 + ncols * 20)
+    """The canvas width: what was asked, but never too narrow for the columns (four columns fit
+    an 80-column terminal; a long message label is shortened, an address never)."""
+    return max(width, MARGIN + 2 + ncols * MIN_COLUMN)
 
 
 def _positions(ncols: int, width: int) -> list[int]:
@@ -108,12 +115,21 @@ def ladder_lines(ladder: Ladder, width: int = 120) -> list[Text]:
         text.append(arrow[hi:].rstrip())
         lines.append(text)
         for note in row.notes:
-            canvas = _canvas(width, xs)
-            # may run over the next lifelines, as in the note
-            note_text = visible(note)[: width - lo - 2]
-            canvas[lo + 1:lo + 1 + len(note_text)] = list(note_text)
-            lines.append(Text("".join(canvas).rstrip(), style="dim"))
+            lines += _note_lines(visible(note), lo, xs, width)
     return lines
+
+
+def _note_lines(note: str, lo: int, xs: list[int], width: int) -> list[Text]:
+    """A value under its arrow, over the next lifelines as in the tech note's figures; what
+    does not fit goes on the next line, broken between words: never cut (an SDP line ends
+    with a port)."""
+    start = lo + 1 if width - lo - 2 >= 24 else MARGIN  # too little room: from the margin
+    out = []
+    for chunk in textwrap.wrap(note, width - start - 1, break_on_hyphens=False) or [""]:
+        canvas = _canvas(width, xs)
+        canvas[start:start + len(chunk)] = list(chunk)
+        out.append(Text("".join(canvas).rstrip(), style="dim"))
+    return out
 
 
 def steps_table(ladder: Ladder) -> Table:
