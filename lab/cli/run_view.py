@@ -38,7 +38,7 @@ def run_command(args: argparse.Namespace) -> int:
     from lab.cli import progress, wrote  # noqa: PLC0415
 
     result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap,
-                                  progress=progress))
+                                  progress=progress, runtime=args.runtime))
     from lab.ladder import write_outputs  # noqa: PLC0415
 
     written = []

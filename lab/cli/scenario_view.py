@@ -133,7 +133,8 @@ def _one(sc: Scenario, args: argparse.Namespace) -> Outcome:
     out = Outcome(sc)
     try:
         out.result = run(RunPlan.of(sc, media_seconds=args.media_seconds),
-                         RunOptions(lab=args.name, progress=progress))
+                         RunOptions(lab=args.name, progress=progress,
+                                    runtime=args.runtime))
         out.unmet = out.result.unmet
     except UclabError as exc:
         out.error = str(exc)

@@ -100,6 +100,7 @@ class RunOptions:
     lab: str = DEFAULT_LAB
     keep: bool = False  # leave a lab this run built up afterwards
     pcap: Path | None = None  # where to keep the merged capture
+    runtime: str = runtimes.DEFAULT_RUNTIME  # the node runtime of a lab this run builds
     progress: Callable[[str], None] | None = None  # told of long waits (lab.run.call)
 
 
@@ -156,8 +157,8 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     built = not run_dir.path.exists()
     try:
         with _Timer(timings)("lab up" if built else "daemons restart"):
-            ctx = _build(plan, lab, capture, timings=timings, for_run=not opts.keep) \
-                if built else _attach(plan, lab, capture)
+            ctx = _build(plan, lab, capture, timings=timings, for_run=not opts.keep,
+                         runtime=opts.runtime) if built else _attach(plan, lab, capture)
     except KeyboardInterrupt:
         if built:  # up rolled back what it had built, or it was up already
             raise Interrupted(_remove(lab, capture)) from None
@@ -320,7 +321,8 @@ def _down(lab: str, timings: dict[str, float]) -> None:
 
 
 def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
-           timings: dict[str, float], for_run: bool) -> BuildContext:
+           timings: dict[str, float], for_run: bool,
+           runtime: str = runtimes.DEFAULT_RUNTIME) -> BuildContext:
     """``up`` with the plan's policies, the capture started just before the daemons;
     ``for_run``: recorded as built for this run (``uclab clean`` removes it if this process
     dies before it does)."""
@@ -338,7 +340,7 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
             steps.append(step)
     try:
         ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps,
-                       for_run=for_run)
+                       for_run=for_run, runtime=runtime)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
