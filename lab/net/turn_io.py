@@ -302,8 +302,8 @@ class FdReserve:
 
 def connection_budget() -> int:
     """How many client connections fit in this process's descriptor limit: each may bring a
-    relay socket or a peer connection with it, and some are kept for the rest."""
+    relay socket or a peer connection with it, and 32 are kept for the rest."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return 100_000
-    return max(8, (soft - 64) // 2)
+    return max(8, (soft - 32) // 2)
