@@ -227,6 +227,15 @@ class Outbox:
     def put(self, data: bytes) -> bool:
         if self.failed:
             return True  # the connection is ending anyway
+        if not self.chunks:  # nothing waiting: straight to the socket, the rest queued
+            try:
+                data = data[self.sock.send(data):]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                return True  # the read side sees the failure and ends the connection
+            if not data:
+                return True
         if self.size + len(data) > self.limit:
             return False
         self.chunks.append(data)
@@ -242,7 +251,7 @@ class Outbox:
             while True:
                 await self._more.wait()
                 self._more.clear()
-                while self.chunks:
+                while self.chunks:  # popped only once written: put() sees it still queued
                     await loop.sock_sendall(self.sock, self.chunks[0])
                     self.size -= len(self.chunks.popleft())
                 self._empty.set()
