@@ -20,6 +20,7 @@ import logging
 import os
 import resource
 import socket
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,30 @@ class FdReserve:
 
     def __init__(self) -> None:
         self.fd: int | None = None
+        self._last_log = -1.0
         self._open()
+
+    async def accept(self, lsock: socket.socket, what: str) -> tuple[socket.socket, Addr]:
+        """The next connection on ``lsock``; out of descriptors, the pending connection is
+        shed and the loop goes on (logged at most once a second); other accept errors (a
+        connection reset while queued) are skipped."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, remote = await loop.sock_accept(lsock)
+                return sock, addr_of(remote)
+            except OSError as exc:
+                if exc.errno not in EXHAUSTED:
+                    log.info("accept on %s failed: %s", what, exc)
+                    continue
+                shed = self.shed(lsock)
+                now = time.monotonic()
+                if now - self._last_log >= 1.0:
+                    self._last_log = now
+                    log.warning("%s: %s; %s", what, exc.strerror or exc,
+                                "refusing new connections" if shed else "waiting")
+                if not shed:
+                    await asyncio.sleep(0.05)
 
     def _open(self) -> None:
         with contextlib.suppress(OSError):
