@@ -238,6 +238,7 @@ class TurnServer:
             coro.close()
             return
         task = self._tg.create_task(self._contained(coro, key))
+        task.add_done_callback(lambda _: coro.close())  # cancelled before it started
         if key is not None:
             self._tasks[key] = task
             task.add_done_callback(lambda t: self._tasks.pop(key, None)
