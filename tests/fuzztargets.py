@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.base.errors import InputError
 from lab.capture.pcapfile import parse_capture
-from lab.errors import InputError
 from lab.ladder.analysis import analyse_capture
 from lab.proto.ice import IceAgent
 from lab.proto.rtp.errors import ParseError as RtpParseError

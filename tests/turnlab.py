@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from lab.net.turn_client import TurnClient
-from lab.net.turn_server import TurnServer
+from lab.aio.turn_client import TurnClient
+from lab.aio.turn_server import TurnServer
 from lab.proto.turn.config import TurnServerConfig
 from tests.nethelp import NetBench, NsLoop
 from tests.turnhelp import PASSWORD, REALM, SRV_IN, SRV_OUT, USER, TurnNet, build_turn_net

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from lab.net.turn_client import TurnClient, TurnError
-from lab.net.turn_io import connect_tcp
+from lab.aio.turn_client import TurnClient, TurnError
+from lab.aio.turn_io import connect_tcp
 from lab.proto.stun import Message, Method, RequestedTransport, parse
 from lab.proto.turn.config import PeerPolicy
 from lab.proto.turn.state import Action

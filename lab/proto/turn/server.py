@@ -19,6 +19,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from lab.proto.addr import Addr
 from lab.proto.stun import (
     PROTO_TCP,
     PROTO_UDP,
@@ -47,7 +48,6 @@ from lab.proto.turn.config import TurnServerConfig, canonical_ip
 from lab.proto.turn.responses import Request, Responder, bound_to, who
 from lab.proto.turn.state import (
     Action,
-    Addr,
     Allocation,
     ClientConnection,
     CloseConnection,
