@@ -245,3 +245,29 @@ def test_the_client_refuses_a_success_without_valid_message_integrity(key: bytes
     events = client.receive(_forged_success(client, tid, key), 0.1)
     assert len(events) == 1 and isinstance(events[0], Failed) and events[0].code == 0
     assert "MESSAGE-INTEGRITY" in events[0].reason
+
+
+@pytest.mark.parametrize("method", [Method.ALLOCATE, Method.CONNECTION_BIND, Method(0x0FF)])
+def test_a_malformed_request_gets_400_with_its_method_and_transaction(method: Method) -> None:
+    link = Link(TurnServerCore(config()))
+    conn = link.connect()
+    good = Message.request(method, [RequestedTransport(PROTO_TCP)]).encode()
+    body = good[20:] + b"\x00\x19\x00\x09"  # an attribute header whose value overruns
+    broken = good[:2] + len(body).to_bytes(2, "big") + good[4:20] + body
+    out = link.server.message_received(conn, broken, 0.0)
+    reply = answer(out)
+    assert reply.cls is MessageClass.ERROR and code_of(reply) == 400
+    assert reply.method == method and reply.transaction_id == good[8:20]
+
+
+@pytest.mark.parametrize("cls_bits", [0x0010, 0x0100, 0x0110], ids=["indication", "success",
+                                                                     "error"])
+def test_a_malformed_non_request_is_not_answered(cls_bits: int) -> None:
+    link = Link(TurnServerCore(config()))
+    conn = link.connect()
+    good = bytearray(Message.request(Method.ALLOCATE, [RequestedTransport(PROTO_TCP)]).encode())
+    mtype = int.from_bytes(good[:2], "big") | cls_bits
+    good[:2] = mtype.to_bytes(2, "big")
+    body = bytes(good[20:]) + b"\x00\x19\x00\x09"  # an attribute header whose value overruns
+    broken = bytes(good[:2]) + len(body).to_bytes(2, "big") + bytes(good[4:20]) + body
+    assert not any(isinstance(a, SendTo) for a in link.server.message_received(conn, broken, 0))
