@@ -27,7 +27,7 @@ from lab.proto.stun import (
 )
 from lab.proto.turn.client import Allocated, Failed, PermissionCreated, TurnClientCore
 from lab.proto.turn.server import TurnServerCore
-from lab.proto.turn.state import Action, CloseConnection, ConnectPeer, SendTo
+from lab.proto.turn.state import Action, CloseConnection, ClosePeer, ConnectPeer, SendTo
 from tests.unit.test_turn_core import PEER, Link, allocated, auth_attrs, config, error_code
 
 
@@ -271,3 +271,33 @@ def test_a_malformed_non_request_is_not_answered(cls_bits: int) -> None:
     body = bytes(good[20:]) + b"\x00\x19\x00\x09"  # an attribute header whose value overruns
     broken = bytes(good[:2]) + len(body).to_bytes(2, "big") + bytes(good[4:20]) + body
     assert not any(isinstance(a, SendTo) for a in link.server.message_received(conn, broken, 0))
+
+
+def test_one_timer_round_handles_every_due_deadline() -> None:
+    """Peers are checked all, not until the first one not due; and the actions of earlier
+    deadlines in the round are kept (an idle close and a connect timeout together)."""
+    link = Link(TurnServerCore(config()))
+    client, conn, alloc = allocated(link)
+    link.exchange(client, conn, client.create_permission(0.0, [PEER[0]])[1])
+    late, _ = link.server.peer_accepted(alloc.relayed, PEER, 90.0)  # bind timer: 120 s
+    link.exchange(client, conn, client.connect(10.0, ("192.168.1.9", 80))[1])  # connect: 40 s
+    early, _ = link.server.peer_accepted(alloc.relayed, (PEER[0], PEER[1] + 1), 1.0)  # 31 s
+    idle = link.connect(("10.48.54.230", 40001))  # idle timeout: 60 s
+    out = link.server.handle_timer(100.0)
+    closed = {a.cid for a in out if isinstance(a, ClosePeer)}
+    assert early in closed and late not in closed and len(closed) == 2
+    assert CloseConnection(idle, "idle") in out
+    assert any(isinstance(a, SendTo) and a.conn == conn for a in out)  # the 447
+
+
+def test_closing_a_bound_data_connection_closes_its_peer() -> None:
+    link = Link(TurnServerCore(config()))
+    client, conn, alloc = allocated(link)
+    link.exchange(client, conn, client.create_permission(0.0, [PEER[0]])[1])
+    cid, _ = link.server.peer_accepted(alloc.relayed, PEER, 1.0)
+    assert cid is not None
+    data = link.connect(("10.48.54.230", 33348))
+    link.exchange(client, data, client.connection_bind(2.0, cid, "data")[1])
+    out = link.server.connection_lost(data, 3.0)
+    assert ClosePeer(cid, "client data connection closed") in out
+    assert cid not in link.server.peers and alloc.relayed[1] == 24000
