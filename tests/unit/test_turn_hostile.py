@@ -12,6 +12,7 @@ from lab.proto.stun import (
     PROTO_TCP,
     Attribute,
     ConnectionId,
+    Data,
     Lifetime,
     Message,
     MessageClass,
@@ -22,10 +23,18 @@ from lab.proto.stun import (
     UnknownAttribute,
     UnknownAttributes,
     XorMappedAddress,
+    XorPeerAddress,
     XorRelayedAddress,
     parse,
 )
-from lab.proto.turn.client import Allocated, Failed, PermissionCreated, TurnClientCore
+from lab.proto.turn.client import (
+    Allocated,
+    ConnectionAttempt,
+    DataReceived,
+    Failed,
+    PermissionCreated,
+    TurnClientCore,
+)
 from lab.proto.turn.server import TurnServerCore
 from lab.proto.turn.state import Action, CloseConnection, ClosePeer, ConnectPeer, SendTo
 from tests.unit.test_turn_core import PEER, Link, allocated, auth_attrs, config, error_code
@@ -301,3 +310,23 @@ def test_closing_a_bound_data_connection_closes_its_peer() -> None:
     out = link.server.connection_lost(data, 3.0)
     assert ClosePeer(cid, "client data connection closed") in out
     assert cid not in link.server.peers and alloc.relayed[1] == 24000
+
+
+def test_the_client_reads_indications_only_when_complete() -> None:
+    """Data needs XOR-PEER-ADDRESS and DATA; ConnectionAttempt needs CONNECTION-ID and the
+    peer; anything less, or another method, is dropped."""
+    client = TurnClientCore("cms", "pw")
+    peer = XorPeerAddress("192.168.1.252", 5000)
+
+    def ind(method: Method, *attrs: Attribute) -> bytes:
+        return Message.indication(method, list(attrs)).encode()
+
+    assert client.receive(ind(Method.DATA, peer, Data(b"x")), 0.0) == [
+        DataReceived(("192.168.1.252", 5000), b"x")]
+    assert client.receive(ind(Method.DATA, peer), 0.0) == []
+    assert client.receive(ind(Method.DATA, Data(b"x")), 0.0) == []
+    assert client.receive(ind(Method.CONNECTION_ATTEMPT, peer, ConnectionId(7)), 0.0) == [
+        ConnectionAttempt(7, ("192.168.1.252", 5000))]
+    assert client.receive(ind(Method.CONNECTION_ATTEMPT, peer), 0.0) == []
+    assert client.receive(ind(Method.CONNECTION_ATTEMPT, ConnectionId(7)), 0.0) == []
+    assert client.receive(ind(Method.SEND, peer, Data(b"x")), 0.0) == []
