@@ -18,10 +18,12 @@ from lab.proto.stun import (
     MessageClass,
     Method,
     Nonce,
+    Realm,
     RequestedAddressFamily,
     RequestedTransport,
     UnknownAttribute,
     UnknownAttributes,
+    Username,
     XorMappedAddress,
     XorPeerAddress,
     XorRelayedAddress,
@@ -330,3 +332,24 @@ def test_the_client_reads_indications_only_when_complete() -> None:
     assert client.receive(ind(Method.CONNECTION_ATTEMPT, peer), 0.0) == []
     assert client.receive(ind(Method.CONNECTION_ATTEMPT, ConnectionId(7)), 0.0) == []
     assert client.receive(ind(Method.SEND, peer, Data(b"x")), 0.0) == []
+
+
+def test_the_realm_attribute_must_be_the_servers() -> None:
+    """Signed with the right key but naming another realm: 401 (RFC 8489 §9.2.4)."""
+    link = Link(TurnServerCore(config()))
+    client, conn = challenged(link)
+    client.realm = "EVIL"
+    raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP)])
+    assert code_of(answer(link.server.message_received(conn, raw, 1.0))) == 401
+    assert link.server.allocations == {}
+
+
+@pytest.mark.parametrize("drop", [Username, Realm, Nonce])
+def test_message_integrity_without_username_realm_or_nonce_is_400(drop: type) -> None:
+    link = Link(TurnServerCore(config()))
+    client, conn = challenged(link)
+    assert client.key is not None
+    attrs = [a for a in [RequestedTransport(PROTO_TCP), *auth_attrs(client)]
+             if not isinstance(a, drop)]
+    raw = Message.request(Method.ALLOCATE, attrs).encode(integrity_key=client.key)
+    assert code_of(answer(link.server.message_received(conn, raw, 1.0))) == 400
