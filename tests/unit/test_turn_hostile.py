@@ -10,9 +10,12 @@ import pytest
 
 from lab.proto.stun import (
     PROTO_TCP,
+    PROTO_UDP,
     Attribute,
     ConnectionId,
     Data,
+    DontFragment,
+    EvenPort,
     Lifetime,
     Message,
     MessageClass,
@@ -21,6 +24,7 @@ from lab.proto.stun import (
     Realm,
     RequestedAddressFamily,
     RequestedTransport,
+    ReservationToken,
     UnknownAttribute,
     UnknownAttributes,
     Username,
@@ -38,7 +42,15 @@ from lab.proto.turn.client import (
     TurnClientCore,
 )
 from lab.proto.turn.server import TurnServerCore
-from lab.proto.turn.state import Action, CloseConnection, ClosePeer, ConnectPeer, SendTo
+from lab.proto.turn.state import (
+    Action,
+    CloseConnection,
+    ClosePeer,
+    ConnectPeer,
+    OpenRelay,
+    SendDatagram,
+    SendTo,
+)
 from tests.unit.test_turn_core import PEER, Link, allocated, auth_attrs, config, error_code
 
 
@@ -353,3 +365,36 @@ def test_message_integrity_without_username_realm_or_nonce_is_400(drop: type) ->
              if not isinstance(a, drop)]
     raw = Message.request(Method.ALLOCATE, attrs).encode(integrity_key=client.key)
     assert code_of(answer(link.server.message_received(conn, raw, 1.0))) == 400
+
+
+def test_a_udp_relay_carries_nothing_for_a_peer_without_permission() -> None:
+    """RFC 8656 §10.2 and §11.3: a Send indication to a peer without a permission is dropped,
+    and so is a datagram from one; with the permission both pass."""
+    link = Link(TurnServerCore(config()))
+    client, conn, _ = allocated(link, transport=PROTO_UDP)
+    alloc = link.of(OpenRelay)[0].alloc
+    peer = ("192.168.1.252", 40000)
+    send = Message.indication(Method.SEND, [XorPeerAddress(*peer), Data(b"x")]).encode()
+    assert link.server.message_received(conn, send, 1.0) == []
+    assert link.server.datagram_received(alloc, peer, b"y", 1.0) == []
+    link.exchange(client, conn, client.create_permission(2.0, [peer[0]])[1])
+    assert link.server.message_received(conn, send, 3.0) == [SendDatagram(alloc, peer, b"x")]
+    assert len(link.server.datagram_received(alloc, peer, b"y", 3.0)) == 1
+    assert link.server.message_received(conn, send, 2.0 + 301.0) == []  # permission expired
+
+
+@pytest.mark.parametrize("attr", [ReservationToken(b"12345678"), DontFragment(), EvenPort(False)])
+def test_tcp_allocations_refuse_udp_only_attributes(attr: Attribute) -> None:
+    """RFC 6062 §5.1: EVEN-PORT, RESERVATION-TOKEN and DONT-FRAGMENT with TCP: 400."""
+    link = Link(TurnServerCore(config()))
+    client, conn = challenged(link)
+    raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP), attr])
+    assert code_of(answer(link.server.message_received(conn, raw, 1.0))) == 400
+
+
+@pytest.mark.parametrize(("asked", "granted"), [(None, 600), (10, 600), (1200, 1200),
+                                                (99999, 3600)])
+def test_the_lifetime_is_clamped(asked: int | None, granted: int) -> None:
+    link = Link(TurnServerCore(config()))
+    _, _, alloc = allocated(link, lifetime=asked)
+    assert alloc.lifetime == granted
