@@ -33,6 +33,7 @@ from lab.proto.stun import (
     XorRelayedAddress,
     parse,
 )
+from lab.proto.turn.auth import NonceBook
 from lab.proto.turn.client import (
     Allocated,
     ConnectionAttempt,
@@ -398,3 +399,21 @@ def test_the_lifetime_is_clamped(asked: int | None, granted: int) -> None:
     link = Link(TurnServerCore(config()))
     _, _, alloc = allocated(link, lifetime=asked)
     assert alloc.lifetime == granted
+
+
+def test_nonces_expire_are_bound_to_their_stamp_and_connection() -> None:
+    """RFC 8489 §9.2: a nonce is stale ``lifetime`` seconds after issue, and neither its
+    issue time nor the connection it names can be changed without the server's secret."""
+    book = NonceBook(600.0, b"secret")
+    nonce = book.issue(1000.0, b"conn-a")
+    assert book.check(nonce, 1000.0, [b"conn-a"]) == ""
+    assert book.check(nonce, 1599.0, [b"conn-a"]) == ""
+    assert book.check(nonce, 1601.0, [b"conn-a"]) == "stale"
+    assert book.check(nonce, 1001.0, [b"conn-b"]) == "invalid"
+    assert book.check(nonce, 1001.0, [b"conn-b", b"conn-a"]) == ""
+    fresher = b"%012x" % 1_500_000 + nonce[12:]  # a later stamp under the old MAC
+    assert book.check(fresher, 1601.0, [b"conn-a"]) == "invalid"
+    other_last = b"1" if nonce.endswith(b"0") else b"0"
+    assert book.check(nonce[:-1] + other_last, 1001.0, [b"conn-a"]) == "invalid"
+    assert NonceBook(600.0, b"other").check(nonce, 1001.0, [b"conn-a"]) == "invalid"
+    assert NonceBook(600.0).secret != NonceBook(600.0).secret  # a fresh secret per server
