@@ -42,6 +42,7 @@ from lab.proto.turn.client import (
     PermissionCreated,
     TurnClientCore,
 )
+from lab.proto.turn.config import canonical_ip
 from lab.proto.turn.server import TurnServerCore
 from lab.proto.turn.state import (
     Action,
@@ -417,3 +418,14 @@ def test_nonces_expire_are_bound_to_their_stamp_and_connection() -> None:
     assert book.check(nonce[:-1] + other_last, 1001.0, [b"conn-a"]) == "invalid"
     assert NonceBook(600.0, b"other").check(nonce, 1001.0, [b"conn-a"]) == "invalid"
     assert NonceBook(600.0).secret != NonceBook(600.0).secret  # a fresh secret per server
+
+
+@pytest.mark.parametrize(("host", "canonical"), [
+    ("::ffff:10.0.0.1", "10.0.0.1"), ("::10.0.0.1", "10.0.0.1"), ("::2", "0.0.0.2"),
+    ("::255.255.255.255", "255.255.255.255"), ("::1:0:0", "::1:0:0"), ("::1", "::1"),
+    ("::", "::"), ("fe80::1%eth0%x", "fe80::1"), ("10.0.0.1", "10.0.0.1"),
+])
+def test_canonical_ip(host: str, canonical: str) -> None:
+    """IPv4 written as IPv6 (mapped, or the deprecated compatible ::/96 but for :: and ::1) is
+    IPv4; a scope is dropped; the rest is unchanged."""
+    assert canonical_ip(host) == canonical
