@@ -50,6 +50,8 @@ def register(sub: Any) -> None:
     c.add_argument("--topology", metavar="PATH|NAME", default=None,
                    help="topology file or name under topologies/ (default sfb-cms-expressway); "
                    "the flows of ports.md and the probes are taken at its addresses")
+    c.add_argument("--runtime", metavar="NAME", default="netns",
+                   help="what a node of the throwaway lab is: netns (default) or mininet")
     c.set_defaults(func=cmd_check)
     p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
 
@@ -64,11 +66,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     policies = parse_policies(args.policy)
     if args.quick:
         report = check(policies, args.format, lab=lab, topology_name=args.topology,
-                       traffic=connection_attempts())
+                       traffic=connection_attempts(), runtime=args.runtime)
     else:
         launcher = prelaunch(lab)  # the daemons' stacks import while the lab is built
         try:
-            report = check(policies, args.format, lab=lab, topology_name=args.topology)
+            report = check(policies, args.format, lab=lab, topology_name=args.topology,
+                           runtime=args.runtime)
         finally:
             launcher.close()
     print_report(report)
@@ -85,6 +88,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    from lab.cli import wrote  # noqa: PLC0415
+
+    for what, path in (("the report as JSON", args.json), ("JUnit XML", args.junit),
+                       ("the raw traces and rule sets", args.traces)):
+        if path is not None:
+            wrote(what, path)
     return 0 if report.verdict == "pass" else 1
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from lab.base import interrupts
 from lab.base.errors import LabError
 from lab.base.state import DAEMON_RECORD, LabState, Record, RunDir
 from lab.daemons.config import DaemonConfig, config_for, daemon_nodes
@@ -93,6 +94,7 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
     if not configs:
         launcher.close()
         return
+    ctx.state.daemons = [cfg.node for cfg in configs]  # what health() expects from now on
     records = {cfg.node: ctx.state.add(Record("process", LABEL + cfg.node, ns=ctx.ns(cfg.node),
                                               argv=daemon_argv(cfg, ctx.run)))
                for cfg in configs}
@@ -109,13 +111,15 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
 
 def _fork_all(ctx: BuildContext, configs: Sequence[DaemonConfig], records: dict[str, Record],
               launcher: Launcher, timeout: float) -> None:
-    code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
-                                               for c in configs], timeout)
-    for line in out.splitlines():
-        node, _, pid = line.partition(" ")
-        if node in records and pid.isdigit():
-            start = processes.start_time(int(pid))
-            ctx.state.confirm(records[node], pid=int(pid), start=-1 if start is None else start)
+    with interrupts.deferred():  # forked daemons are recorded before Ctrl-C is raised
+        code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
+                                                   for c in configs], timeout)
+        for line in out.splitlines():
+            node, _, pid = line.partition(" ")
+            if node in records and pid.isdigit():
+                start = processes.start_time(int(pid))
+                ctx.state.confirm(records[node], pid=int(pid),
+                                  start=-1 if start is None else start)
     missing = [n for n, r in records.items() if r.pid is None]
     if code != 0 or missing:
         raise LabError(f"the daemon launcher failed (exit {code}; not started: "
@@ -187,15 +191,23 @@ class DaemonHealth:
 
 
 def health(state: LabState) -> list[DaemonHealth]:
-    """Every recorded daemon: alive, answering on its control socket; a dead one with the
-    last lines of its log."""
+    """Every daemon the lab runs: alive, answering on its control socket; a dead one with the
+    last lines of its log; one that has no record (stopped and never started again, e.g. a run
+    killed while it restarted them) is not running, as a dead one is."""
     out = []
-    for r in daemon_records(state):
-        node = node_of(r)
+    recorded = {node_of(r): r for r in daemon_records(state)}
+    for node in [*state.daemons, *[n for n in recorded if n not in state.daemons]]:
+        log_path = str(state.run.log(node))
+        r = recorded.get(node)
+        if r is None:
+            out.append(DaemonHealth(node, None, False, False, log_path, [
+                "not running: stopped and not started again; `uclab down` then `uclab up` "
+                "repairs the lab"]))
+            continue
         alive = _alive(r)
         ready = alive and reachable(state.run.control(node))
         lines = [] if alive else tail(state.run.log(node))
-        out.append(DaemonHealth(node, r.pid, alive, ready, str(state.run.log(node)), lines))
+        out.append(DaemonHealth(node, r.pid, alive, ready, log_path, lines))
     return out
 
 

@@ -62,6 +62,7 @@ class LabStatus:
     policies: dict[str, str]
     nodes: list[NodeStatus]
     daemons: list[Any] = field(default_factory=list)  # lab.daemons.supervisor.DaemonHealth
+    orphan: str = ""  # why nobody owns it any more (built for a run that is gone), or ""
 
     @property
     def dead_daemons(self) -> list[Any]:
@@ -115,8 +116,22 @@ def collect(lab: str) -> LabStatus:
             label = labels.get((pid, processes.start_time(pid)), "")
             node.processes.append(ProcessStatus(pid, processes.cmdline(pid), label))
     from lab.daemons.supervisor import health  # noqa: PLC0415 - the node daemons, dead or alive
+    from lab.lifecycle.teardown import orphaned  # noqa: PLC0415 - as above
 
-    return LabStatus(lab, state.phase, state.topology, state.policies, nodes, health(state))
+    return LabStatus(lab, state.phase, state.topology, state.policies, nodes, health(state),
+                     orphaned(state))
+
+
+def ports_without_carrier(lab: str) -> list[str]:
+    """The bridge ports (``fw-outside:sfb-edge``) that have no carrier right now: the
+    interface at their other end is down (a cut link). What the diagnosis needs to tell a
+    packet a bridge could not forward from one its policy dropped."""
+    state = LabState.load(lab)
+    nodes = [NodeStatus(name, role, namespace(lab, name), True) for name, role in
+             state.nodes.items()]
+    found = namespaces.run_in_thread(lambda: _links(nodes), name="carrier")
+    return [f"{node}:{link.name}" for node, (links_, _) in found.items() for link in links_
+            if link.master is not None and link.up and not link.carrier]
 
 
 def _links(nodes: list[NodeStatus]) -> dict[str, tuple[list[links.LinkInfo],
