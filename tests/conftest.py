@@ -12,10 +12,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.nethelp import NetBench
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# mutation testing (docs/robustness.md) runs every test hundreds of times under tracing: no
+# deadlines there, fewer and repeatable examples
+settings.register_profile("mutation", deadline=None, max_examples=20, derandomize=True,
+                          database=None)
+settings.load_profile(os.environ.get("UCLAB_HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

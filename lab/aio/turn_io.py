@@ -20,6 +20,7 @@ import logging
 import os
 import resource
 import socket
+import time
 from collections.abc import Callable
 
 from lab.proto.addr import Addr
@@ -228,6 +229,15 @@ class Outbox:
     def put(self, data: bytes) -> bool:
         if self.failed:
             return True  # the connection is ending anyway
+        if not self.chunks:  # nothing waiting: straight to the socket, the rest queued
+            try:
+                data = data[self.sock.send(data):]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                return True  # the read side sees the failure and ends the connection
+            if not data:
+                return True
         if self.size + len(data) > self.limit:
             return False
         self.chunks.append(data)
@@ -243,7 +253,7 @@ class Outbox:
             while True:
                 await self._more.wait()
                 self._more.clear()
-                while self.chunks:
+                while self.chunks:  # popped only once written: put() sees it still queued
                     await loop.sock_sendall(self.sock, self.chunks[0])
                     self.size -= len(self.chunks.popleft())
                 self._empty.set()
@@ -272,7 +282,30 @@ class FdReserve:
 
     def __init__(self) -> None:
         self.fd: int | None = None
+        self._last_log = -1.0
         self._open()
+
+    async def accept(self, lsock: socket.socket, what: str) -> tuple[socket.socket, Addr]:
+        """The next connection on ``lsock``; out of descriptors, the pending connection is
+        shed and the loop goes on (logged at most once a second); other accept errors (a
+        connection reset while queued) are skipped."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, remote = await loop.sock_accept(lsock)
+                return sock, addr_of(remote)
+            except OSError as exc:
+                if exc.errno not in EXHAUSTED:
+                    log.info("accept on %s failed: %s", what, exc)
+                    continue
+                shed = self.shed(lsock)
+                now = time.monotonic()
+                if now - self._last_log >= 1.0:
+                    self._last_log = now
+                    log.warning("%s: %s; %s", what, exc.strerror or exc,
+                                "refusing new connections" if shed else "waiting")
+                if not shed:
+                    await asyncio.sleep(0.05)
 
     def _open(self) -> None:
         with contextlib.suppress(OSError):
@@ -303,8 +336,8 @@ class FdReserve:
 
 def connection_budget() -> int:
     """How many client connections fit in this process's descriptor limit: each may bring a
-    relay socket or a peer connection with it, and some are kept for the rest."""
+    relay socket or a peer connection with it, and 32 are kept for the rest."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return 100_000
-    return max(8, (soft - 64) // 2)
+    return max(8, (soft - 32) // 2)

@@ -38,7 +38,6 @@ from typing import Any
 
 from lab.aio.timers import sleep_until
 from lab.aio.turn_io import (
-    EXHAUSTED,
     FdReserve,
     Outbox,
     addr_of,
@@ -149,7 +148,6 @@ class TurnServer:
         self._wake = asyncio.Event()
         self._reserve: FdReserve | None = None
         self._max_clients = config.max_client_connections or connection_budget()
-        self._last_shed_log = -1.0
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -239,6 +237,7 @@ class TurnServer:
             coro.close()
             return
         task = self._tg.create_task(self._contained(coro, key))
+        task.add_done_callback(lambda _: coro.close())  # cancelled before it started
         if key is not None:
             self._tasks[key] = task
             task.add_done_callback(lambda t: self._tasks.pop(key, None)
@@ -260,26 +259,9 @@ class TurnServer:
     # --- client connections ---------------------------------------------------------------
 
     async def _accept(self, lsock: socket.socket, what: str) -> tuple[socket.socket, Addr]:
-        """The next connection on ``lsock``; out of descriptors, the pending connection is
-        shed and the loop goes on (logged at most once a second); other accept errors (a
-        connection reset while queued) are skipped."""
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                sock, remote = await loop.sock_accept(lsock)
-                return sock, addr_of(remote)
-            except OSError as exc:
-                if exc.errno not in EXHAUSTED:
-                    log.info("TURN: accept on %s failed: %s", what, exc)
-                    continue
-                shed = self._reserve is not None and self._reserve.shed(lsock)
-                now = time.monotonic()
-                if now - self._last_shed_log >= 1.0:
-                    self._last_shed_log = now
-                    log.warning("TURN: %s: %s; %s", what, exc.strerror or exc,
-                                "refusing new connections" if shed else "waiting")
-                if not shed:
-                    await asyncio.sleep(0.05)
+        if self._reserve is None:
+            self._reserve = FdReserve()
+        return await self._reserve.accept(lsock, what)
 
     async def _accept_loop(self, lsock: socket.socket) -> None:
         local = addr_of(lsock.getsockname())

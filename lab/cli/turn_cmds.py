@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument("--total-quota", type=int, default=0, metavar="N")
     p.add_argument("--max-connections", type=int, default=0, metavar="N",
                    help="client TCP connections at once (default 0: as many as the "
-                   "descriptor limit allows, half of ulimit -n less 64)")
+                   "descriptor limit allows: half of ulimit -n less 32)")
     p.add_argument("--refuse-tcp", action="store_true",
                    help="answer TCP allocations with 442, like an Expressway before X8.9")
     p.add_argument("--duration", type=float, default=0.0, metavar="SECONDS",

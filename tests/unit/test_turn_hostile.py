@@ -10,25 +10,50 @@ import pytest
 
 from lab.proto.stun import (
     PROTO_TCP,
+    PROTO_UDP,
     Attribute,
     ConnectionId,
+    Data,
+    DontFragment,
+    EvenPort,
     Lifetime,
     Message,
     MessageClass,
     Method,
     Nonce,
+    Realm,
     RequestedAddressFamily,
     RequestedTransport,
+    ReservationToken,
     UnknownAttribute,
     UnknownAttributes,
+    Username,
     XorMappedAddress,
+    XorPeerAddress,
     XorRelayedAddress,
     parse,
 )
+from lab.proto.turn.auth import NonceBook
 from lab.proto.turn.client import TurnClientCore
-from lab.proto.turn.client_events import Allocated, Failed, PermissionCreated
+from lab.proto.turn.client_events import Action as ClientAction
+from lab.proto.turn.client_events import (
+    Allocated,
+    ConnectionAttempt,
+    DataReceived,
+    Failed,
+    PermissionCreated,
+)
+from lab.proto.turn.config import canonical_ip
 from lab.proto.turn.server import TurnServerCore
-from lab.proto.turn.state import Action, CloseConnection, ConnectPeer, SendToClient
+from lab.proto.turn.state import (
+    Action,
+    CloseConnection,
+    ClosePeer,
+    ConnectPeer,
+    OpenRelay,
+    SendToClient,
+    SendToPeer,
+)
 from tests.unit.test_turn_core import (
     PEER,
     Link,
@@ -260,3 +285,173 @@ def test_the_client_refuses_a_success_without_valid_message_integrity(key: bytes
     events = client.actions()
     assert len(events) == 1 and isinstance(events[0], Failed) and events[0].code == 0
     assert "MESSAGE-INTEGRITY" in events[0].reason
+
+
+@pytest.mark.parametrize("method", [Method.ALLOCATE, Method.CONNECTION_BIND, Method(0x0FF)])
+def test_a_malformed_request_gets_400_with_its_method_and_transaction(method: Method) -> None:
+    link = Link(TurnServerCore(config()))
+    conn = link.connect()
+    good = Message.request(method, [RequestedTransport(PROTO_TCP)]).encode()
+    body = good[20:] + b"\x00\x19\x00\x09"  # an attribute header whose value overruns
+    broken = good[:2] + len(body).to_bytes(2, "big") + good[4:20] + body
+    out = link.feed(conn, broken, 0.0)
+    reply = answer(out)
+    assert reply.cls is MessageClass.ERROR and code_of(reply) == 400
+    assert reply.method == method and reply.transaction_id == good[8:20]
+
+
+@pytest.mark.parametrize("cls_bits", [0x0010, 0x0100, 0x0110], ids=["indication", "success",
+                                                                     "error"])
+def test_a_malformed_non_request_is_not_answered(cls_bits: int) -> None:
+    link = Link(TurnServerCore(config()))
+    conn = link.connect()
+    good = bytearray(Message.request(Method.ALLOCATE, [RequestedTransport(PROTO_TCP)]).encode())
+    mtype = int.from_bytes(good[:2], "big") | cls_bits
+    good[:2] = mtype.to_bytes(2, "big")
+    body = bytes(good[20:]) + b"\x00\x19\x00\x09"  # an attribute header whose value overruns
+    broken = bytes(good[:2]) + len(body).to_bytes(2, "big") + bytes(good[4:20]) + body
+    assert not any(isinstance(a, SendToClient) for a in link.feed(conn, broken, 0))
+
+
+def test_one_timer_round_handles_every_due_deadline() -> None:
+    """Peers are checked all, not until the first one not due; and the actions of earlier
+    deadlines in the round are kept (an idle close and a connect timeout together)."""
+    link = Link(TurnServerCore(config()))
+    client, conn, alloc = allocated(link)
+    link.ask(client, conn, client.create_permission(0.0, [PEER[0]]))
+    late = link.server.peer_accepted(alloc.relayed, PEER, 90.0)  # bind timer: 120 s
+    link.server.actions()  # its ConnectionAttempt, not delivered
+    link.ask(client, conn, client.connect(10.0, ("192.168.1.9", 80)))  # connect: 40 s
+    early = link.server.peer_accepted(alloc.relayed, (PEER[0], PEER[1] + 1), 1.0)  # 31 s
+    link.server.actions()  # its ConnectionAttempt, not delivered
+    idle = link.connect(("10.48.54.230", 40001))  # idle timeout: 60 s
+    link.server.handle_timer(100.0)
+    out = link.server.actions()
+    closed = {a.cid for a in out if isinstance(a, ClosePeer)}
+    assert early in closed and late not in closed and len(closed) == 2
+    assert CloseConnection(idle, "idle") in out
+    assert any(isinstance(a, SendToClient) and a.conn == conn for a in out)  # the 447
+
+
+def test_closing_a_bound_data_connection_closes_its_peer() -> None:
+    link = Link(TurnServerCore(config()))
+    client, conn, alloc = allocated(link)
+    link.ask(client, conn, client.create_permission(0.0, [PEER[0]]))
+    cid = link.server.peer_accepted(alloc.relayed, PEER, 1.0)
+    link.server.actions()  # its ConnectionAttempt, not delivered
+    assert cid is not None
+    data = link.connect(("10.48.54.230", 33348))
+    link.ask(client, data, client.connection_bind(2.0, cid, "data"))
+    link.server.connection_lost(data, 3.0)
+    out = link.server.actions()
+    assert ClosePeer(cid, "client data connection closed") in out
+    assert cid not in link.server.peers and alloc.relayed[1] == 24000
+
+
+def test_the_client_reads_indications_only_when_complete() -> None:
+    """Data needs XOR-PEER-ADDRESS and DATA; ConnectionAttempt needs CONNECTION-ID and the
+    peer; anything less, or another method, is dropped."""
+    client = TurnClientCore("cms", "pw")
+    peer = XorPeerAddress("192.168.1.252", 5000)
+
+    def ind(method: Method, *attrs: Attribute) -> bytes:
+        return Message.indication(method, list(attrs)).encode()
+
+    def received(raw: bytes) -> list[ClientAction]:
+        client.receive(raw, 0.0)
+        return client.actions()
+
+    assert received(ind(Method.DATA, peer, Data(b"x"))) == [
+        DataReceived(("192.168.1.252", 5000), b"x")]
+    assert received(ind(Method.DATA, peer)) == []
+    assert received(ind(Method.DATA, Data(b"x"))) == []
+    assert received(ind(Method.CONNECTION_ATTEMPT, peer, ConnectionId(7))) == [
+        ConnectionAttempt(7, ("192.168.1.252", 5000))]
+    assert received(ind(Method.CONNECTION_ATTEMPT, peer)) == []
+    assert received(ind(Method.CONNECTION_ATTEMPT, ConnectionId(7))) == []
+    assert received(ind(Method.SEND, peer, Data(b"x"))) == []
+
+
+def test_the_realm_attribute_must_be_the_servers() -> None:
+    """Signed with the right key but naming another realm: 401 (RFC 8489 §9.2.4)."""
+    link = Link(TurnServerCore(config()))
+    client, conn = challenged(link)
+    client.realm = "EVIL"
+    raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP)])
+    assert code_of(answer(link.feed(conn, raw, 1.0))) == 401
+    assert link.server.allocations == {}
+
+
+@pytest.mark.parametrize("drop", [Username, Realm, Nonce])
+def test_message_integrity_without_username_realm_or_nonce_is_400(drop: type) -> None:
+    link = Link(TurnServerCore(config()))
+    client, conn = challenged(link)
+    assert client.key is not None
+    attrs = [a for a in [RequestedTransport(PROTO_TCP), *auth_attrs(client)]
+             if not isinstance(a, drop)]
+    raw = Message.request(Method.ALLOCATE, attrs).encode(integrity_key=client.key)
+    assert code_of(answer(link.feed(conn, raw, 1.0))) == 400
+
+
+def test_a_udp_relay_carries_nothing_for_a_peer_without_permission() -> None:
+    """RFC 8656 §10.2 and §11.3: a Send indication to a peer without a permission is dropped,
+    and so is a datagram from one; with the permission both pass."""
+    link = Link(TurnServerCore(config()))
+    client, conn, _ = allocated(link, transport=PROTO_UDP)
+    alloc = link.of(OpenRelay)[0].alloc
+    peer = ("192.168.1.252", 40000)
+    send = Message.indication(Method.SEND, [XorPeerAddress(*peer), Data(b"x")]).encode()
+    assert link.feed(conn, send, 1.0) == []
+    link.server.datagram_received(alloc, peer, b"y", 1.0)
+    assert link.server.actions() == []
+    link.ask(client, conn, client.create_permission(2.0, [peer[0]]))
+    assert link.feed(conn, send, 3.0) == [SendToPeer(alloc, peer, b"x")]
+    link.server.datagram_received(alloc, peer, b"y", 3.0)
+    assert len(link.server.actions()) == 1
+    assert link.feed(conn, send, 2.0 + 301.0) == []  # permission expired
+
+
+@pytest.mark.parametrize("attr", [ReservationToken(b"12345678"), DontFragment(), EvenPort(False)])
+def test_tcp_allocations_refuse_udp_only_attributes(attr: Attribute) -> None:
+    """RFC 6062 §5.1: EVEN-PORT, RESERVATION-TOKEN and DONT-FRAGMENT with TCP: 400."""
+    link = Link(TurnServerCore(config()))
+    client, conn = challenged(link)
+    raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP), attr])
+    assert code_of(answer(link.feed(conn, raw, 1.0))) == 400
+
+
+@pytest.mark.parametrize(("asked", "granted"), [(None, 600), (10, 600), (1200, 1200),
+                                                (99999, 3600)])
+def test_the_lifetime_is_clamped(asked: int | None, granted: int) -> None:
+    link = Link(TurnServerCore(config()))
+    _, _, alloc = allocated(link, lifetime=asked)
+    assert alloc.lifetime == granted
+
+
+def test_nonces_expire_are_bound_to_their_stamp_and_connection() -> None:
+    """RFC 8489 §9.2: a nonce is stale ``lifetime`` seconds after issue, and neither its
+    issue time nor the connection it names can be changed without the server's secret."""
+    book = NonceBook(600.0, b"secret")
+    nonce = book.issue(1000.0, b"conn-a")
+    assert book.check(nonce, 1000.0, [b"conn-a"]) == ""
+    assert book.check(nonce, 1599.0, [b"conn-a"]) == ""
+    assert book.check(nonce, 1601.0, [b"conn-a"]) == "stale"
+    assert book.check(nonce, 1001.0, [b"conn-b"]) == "invalid"
+    assert book.check(nonce, 1001.0, [b"conn-b", b"conn-a"]) == ""
+    fresher = b"%012x" % 1_500_000 + nonce[12:]  # a later stamp under the old MAC
+    assert book.check(fresher, 1601.0, [b"conn-a"]) == "invalid"
+    other_last = b"1" if nonce.endswith(b"0") else b"0"
+    assert book.check(nonce[:-1] + other_last, 1001.0, [b"conn-a"]) == "invalid"
+    assert NonceBook(600.0, b"other").check(nonce, 1001.0, [b"conn-a"]) == "invalid"
+    assert NonceBook(600.0).secret != NonceBook(600.0).secret  # a fresh secret per server
+
+
+@pytest.mark.parametrize(("host", "canonical"), [
+    ("::ffff:10.0.0.1", "10.0.0.1"), ("::10.0.0.1", "10.0.0.1"), ("::2", "0.0.0.2"),
+    ("::255.255.255.255", "255.255.255.255"), ("::1:0:0", "::1:0:0"), ("::1", "::1"),
+    ("::", "::"), ("fe80::1%eth0%x", "fe80::1"), ("10.0.0.1", "10.0.0.1"),
+])
+def test_canonical_ip(host: str, canonical: str) -> None:
+    """IPv4 written as IPv6 (mapped, or the deprecated compatible ::/96 but for :: and ::1) is
+    IPv4; a scope is dropped; the rest is unchanged."""
+    assert canonical_ip(host) == canonical

@@ -112,3 +112,13 @@ def test_sdp_parsing_is_linear_in_the_number_of_attribute_lines(
     sd = SessionDescription.parse(text)
     assert len(sd.media[0].attributes) == 9000
     assert len(copies) <= 2
+
+
+def test_sdp_lines_out_of_rfc_order_round_trip() -> None:
+    """A body with t= before p= (and b= before i= in a section): str() writes RFC 4566 §5
+    order, and parsing that gives the same description."""
+    text = ("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\np=+1 555\r\n"
+            "m=audio 9 RTP/AVP 0\r\nb=AS:64\r\ni=voice\r\n")
+    sd = SessionDescription.parse(text)
+    assert SessionDescription.parse(str(sd)) == sd
+    assert str(sd).index("p=+1") < str(sd).index("t=0 0")

@@ -200,7 +200,10 @@ class _Parser:
         return SessionDescription(
             origin=Origin.parse(self.session["o"]), name=self.session["s"],
             connection=Connection.parse(conn) if conn is not None else None,
-            lines=tuple(self.s_lines), attributes=tuple(self.s_attrs), media=tuple(self.media))
+            # in the order str() writes them (RFC 4566 §5: i, u, e, p before c=, then the rest),
+            # so that parse(str(sd)) == sd for a body that had them in another order
+            lines=tuple(sorted(self.s_lines, key=lambda ln: ln.type not in "iuep")),
+            attributes=tuple(self.s_attrs), media=tuple(self.media))
 
     def _line(self, typ: str, value: str) -> None:
         if typ == "m":
@@ -239,7 +242,8 @@ class _Parser:
 
     def _close_media(self) -> None:
         if self.media and (self.m_lines or self.m_attrs):
-            self.media[-1] = replace(self.media[-1], lines=tuple(self.m_lines),
+            lines = sorted(self.m_lines, key=lambda ln: ln.type != "i")  # as render() writes
+            self.media[-1] = replace(self.media[-1], lines=tuple(lines),
                                      attributes=tuple(self.m_attrs))
         self.m_lines, self.m_attrs = [], []
 
