@@ -38,7 +38,8 @@ def test_shards_run_their_slices_and_merge_into_the_library(tmp_path: Path) -> N
         assert_gone(lab)
         mine = Shard(k, N).select(names)
         assert f"shard {k}/{N}: {len(mine)} of {len(names)} scenarios: {', '.join(mine)}" in stdout
-        assert shard_of(JUnitXml.fromfile(str(junit))) == f"{k}/{N}"
+        [suite] = JUnitXml.fromfile(str(junit))
+        assert shard_of(suite) == f"{k}/{N}"
         rows = json.loads(summary.read_text())
         assert [r["scenario"] for r in rows] == mine
         assert {r["shard"] for r in rows} == {f"{k}/{N}"}

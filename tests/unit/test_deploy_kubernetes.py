@@ -18,7 +18,7 @@ import pytest
 from tests.deployhelp import DEPLOY, KUBERNETES, ROOTS, SEATS_PY, container, find, rendered
 from tests.kustomize import Obj, kubectl_render, pod_spec, render
 
-LAB_CAPS = {"NET_ADMIN", "SYS_ADMIN", "NET_RAW", "NET_BIND_SERVICE"}
+LAB_CAPS = {"NET_ADMIN", "SYS_ADMIN", "NET_RAW", "NET_BIND_SERVICE", "SETGID"}
 
 
 def make_class(tmp_path: Path, n: int, *extra: str) -> Path:
