@@ -178,7 +178,7 @@ def test_a_seat_reads_its_own_token_and_is_probed() -> None:
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"http": 8080}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert c[probe]["tcpSocket"]["port"] == "http", probe
+        assert c[probe]["httpGet"] == {"path": "/", "port": "http"}, probe
 
 
 def test_the_committed_example_is_what_seats_py_makes(tmp_path: Path) -> None:
