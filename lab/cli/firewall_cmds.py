@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.errors import InputError
-from lab.names import check_lab_name
+from lab.base.errors import InputError
+from lab.base.names import check_lab_name
 
 if TYPE_CHECKING:
     from lab.firewall.batch import Pair, PairResult
@@ -69,9 +69,9 @@ def register(sub: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from lab.cli.lab_cmds import parse_policies  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
     from lab.firewall import check, connection_attempts  # noqa: PLC0415
     from lab.firewall.report import dumps  # noqa: PLC0415
-    from lab.launcher import prelaunch  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     if args.batch is not None or args.reports is not None or args.shard is not None:
@@ -106,7 +106,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     """``--batch DIR``: every pair of the manifest (policies validated first, all of them)."""
     from lab import topology  # noqa: PLC0415
-    from lab.firewall import batch, prepare  # noqa: PLC0415
+    from lab.firewall import batch  # noqa: PLC0415
+    from lab.lifecycle import policies  # noqa: PLC0415
     from lab.scenario.shard import Shard  # noqa: PLC0415
 
     if args.batch is None:
@@ -122,8 +123,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     pairs = batch.load(args.batch)
     topo = topology.load(args.topology)
     for pair in pairs:  # nft / iptables-nft-restore judge every file before any lab
-        with prepare(topo, pair.policies, args.format):
-            pass
+        policies.validate(topo, policies.read(topo, pair.policies, args.format))
     shard = Shard.parse(args.shard) if args.shard is not None else None
     if shard is not None:
         mine = set(shard.select(p.name for p in pairs))
@@ -142,11 +142,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _check_pair(pair: Pair, args: argparse.Namespace) -> PairResult:
-    from lab.errors import UclabError  # noqa: PLC0415
+    from lab.base.errors import UclabError  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
     from lab.firewall import check, connection_attempts  # noqa: PLC0415
     from lab.firewall.batch import PairResult  # noqa: PLC0415
     from lab.firewall.report import dumps  # noqa: PLC0415
-    from lab.launcher import prelaunch  # noqa: PLC0415
 
     out = PairResult(pair)
     t0 = time.perf_counter()

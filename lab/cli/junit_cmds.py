@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from lab.errors import InputError  # noqa: PLC0415
+    from lab.base.errors import InputError  # noqa: PLC0415
 
     if not args.out.parent.is_dir():
         raise InputError("no such folder", args.out, fix="create the folder or change the path")
@@ -49,7 +49,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def _suites(path: Path) -> list[Any]:
     from junitparser import JUnitXml, TestSuite  # noqa: PLC0415
 
-    from lab.errors import InputError  # noqa: PLC0415
+    from lab.base.errors import InputError  # noqa: PLC0415
 
     if not path.is_file():
         raise InputError("no such file", path, fix="give the JUnit files the shards wrote")
@@ -70,7 +70,7 @@ def shard_of(suite: Any) -> str | None:
 
 
 def _check_shards(found: dict[str, Path], files: Sequence[Path]) -> None:
-    from lab.errors import InputError  # noqa: PLC0415
+    from lab.base.errors import InputError  # noqa: PLC0415
     from lab.scenario.shard import Shard  # noqa: PLC0415
 
     shards = [Shard.parse(text, str(path)) for text, path in found.items()]
@@ -90,7 +90,7 @@ def merge(files: Sequence[Path]) -> Any:
     """One ``JUnitXml`` of every suite of ``files`` (see the module docstring)."""
     from junitparser import JUnitXml  # noqa: PLC0415
 
-    from lab.errors import InputError  # noqa: PLC0415
+    from lab.base.errors import InputError  # noqa: PLC0415
 
     out = JUnitXml()
     seen: dict[tuple[str, str], Path] = {}

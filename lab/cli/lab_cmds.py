@@ -1,7 +1,8 @@
 """``uclab up | down | status | exec | clean | graph``: the lab's own commands.
 
-Thin: argument parsing, calling :mod:`lab.build` / :mod:`lab.teardown` / :mod:`lab.status`,
-printing (rich, or ``--json``). Heavy modules are imported inside the handlers.
+Thin: argument parsing, calling :mod:`lab.lifecycle.build` / :mod:`lab.lifecycle.teardown` /
+:mod:`lab.lifecycle.status`, printing (rich, or ``--json``). Heavy modules are imported inside the
+handlers.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.errors import InputError
-from lab.names import DEFAULT_LAB, check_lab_name
+from lab.base.errors import InputError
+from lab.base.names import DEFAULT_LAB, check_lab_name
 
 
 def register(sub: Any) -> None:
@@ -23,10 +24,12 @@ def register(sub: Any) -> None:
                    help="topology file or name under topologies/ (default sfb-cms-expressway)")
     _name(p)
     p.add_argument("--policy", metavar="NODE=FILE", action="append", default=[],
-                   help="load FILE (a complete nftables file) into firewall NODE instead of its "
-                   "baseline; repeatable")
+                   help="load FILE (a complete nftables file, or an iptables-save file) into "
+                   "firewall NODE instead of its baseline; repeatable")
     p.add_argument("--no-daemons", action="store_true",
                    help="the network only: no PKI, no node daemons")
+    p.add_argument("--runtime", metavar="NAME", default="netns",
+                   help="what a node is: netns (a network namespace, the default)")
     _json(p)
     p.set_defaults(func=cmd_up)
 
@@ -85,21 +88,23 @@ def parse_policies(items: list[str]) -> dict[str, Path]:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from lab import build, topology  # noqa: PLC0415
+    from lab import topology  # noqa: PLC0415
     from lab.cli import lab_view  # noqa: PLC0415
+    from lab.lifecycle import build  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     policies = parse_policies(args.policy)
     topo = topology.load(args.topology)
     t0 = time.perf_counter()
     if args.no_daemons:
-        ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS)
+        ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS,
+                       runtime=args.runtime)
     else:
-        from lab.launcher import prelaunch  # noqa: PLC0415
+        from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
         launcher = prelaunch(lab)  # the daemons' imports overlap the network's build
         try:
-            ctx = build.up(topo, lab, policies=policies)
+            ctx = build.up(topo, lab, policies=policies, runtime=args.runtime)
         finally:
             launcher.close()
     seconds = time.perf_counter() - t0
@@ -112,7 +117,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from lab import teardown  # noqa: PLC0415
+    from lab.lifecycle import teardown  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     t0 = time.perf_counter()
@@ -128,8 +133,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from lab import status  # noqa: PLC0415
     from lab.cli import lab_view  # noqa: PLC0415
+    from lab.lifecycle import status  # noqa: PLC0415
 
     st = status.collect(check_lab_name(args.name))
     if args.json:
@@ -141,9 +146,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from lab import kernel_ns  # noqa: PLC0415
-    from lab.names import namespace  # noqa: PLC0415
-    from lab.state import LabState  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from lab import runtime as runtimes  # noqa: PLC0415
+    from lab.base.errors import LabError  # noqa: PLC0415
+    from lab.base.state import LabState  # noqa: PLC0415
+    from lab.kernel import processes  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     state = LabState.load(lab)
@@ -152,14 +160,17 @@ def cmd_exec(args: argparse.Namespace) -> int:
                          fix="use one of: " + ", ".join(state.nodes))
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
-        import os  # noqa: PLC0415
-
         cmd = [os.environ.get("SHELL", "/bin/bash")]
-    kernel_ns.exec_in_netns(namespace(lab, args.node), cmd)
+    rt = runtimes.get(state.runtime)
+    handle = rt.handle(lab, args.node)
+    if not handle.netns_path.exists():
+        raise LabError(f"node {args.node} of lab {lab} is gone ({handle.netns_path} does not "
+                       f"exist): `uclab status --name {lab}` shows the lab")
+    processes.become(rt.exec_argv(handle, cmd, interactive=True))
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from lab import teardown  # noqa: PLC0415
+    from lab.lifecycle import teardown  # noqa: PLC0415
 
     report = teardown.clean(everything=args.all)
     if args.json:

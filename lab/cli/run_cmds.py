@@ -77,9 +77,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lab.errors import InputError  # noqa: PLC0415
-    from lab.launcher import prelaunch  # noqa: PLC0415
-    from lab.names import check_lab_name  # noqa: PLC0415
+    from lab.base.errors import InputError  # noqa: PLC0415
+    from lab.base.names import check_lab_name  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
     if (args.scenario is None) == (not args.all):
         raise InputError("give one SCENARIO or --all", "uclab run",
@@ -116,20 +116,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    help="terminal width of the ladder (default: the terminal's)")
 
 
-def print_report(ladder: Ladder, width: int | None = None) -> None:
-    """Print the ladder, the step check, media and verdict (rich)."""
-    from rich.console import Console  # noqa: PLC0415 - heavy import only when used
-
-    from lab.ladder.render_text import report  # noqa: PLC0415
-
-    console = Console(width=width) if width else Console()
-    if not width and not console.is_terminal:  # into a file or a pipe: a readable width
-        console = Console(width=120)
-    console.print(report(ladder, min(max(console.width, 100), 200)))
-
-
 def emit(ladder: Ladder, args: argparse.Namespace) -> int:
     """Print and write what ``args`` asks for; the exit code of the verdict."""
+    from lab.cli.run_view import print_report  # noqa: PLC0415
     from lab.ladder import write_outputs  # noqa: PLC0415
 
     print_report(ladder, args.width)

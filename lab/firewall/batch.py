@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
-from lab import datafile
-from lab.errors import InputError
+from lab.base import datafile
+from lab.base.errors import InputError
 
 MANIFEST = "pairs.yaml"
 Verdict = Literal["pass", "fail"]

@@ -29,15 +29,18 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Protocol
 
-from lab import build, daemons, teardown, topology
-from lab.build import BuildContext, Step
-from lab.errors import LabError
+from lab import topology
+from lab.base.errors import LabError
+from lab.daemons import supervisor
 from lab.firewall.flows import FlowSpec, Probe, classify, flow_specs, probes
-from lab.firewall.policy import Format, early_chains, loaded_rulesets, prepare
+from lab.firewall.policy import early_chains, loaded_rulesets, rule_names
 from lab.firewall.report import Report, judge
-from lab.firewall.session import TraceSession
 from lab.firewall.trace import FiveTuple, PacketTrace
+from lab.firewall.tracing import TraceSession
 from lab.firewall.traffic import AttemptResult, ProbeSent, drive, plan, send_probes
+from lab.lifecycle import build, teardown
+from lab.lifecycle.context import BuildContext, Step
+from lab.lifecycle.policies import Format
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class RunOutcome:
 @dataclass(frozen=True)
 class Traffic:
     """Who makes the traffic: ``run(ctx, specs)`` while tracing, and the build steps of
-    :data:`lab.build.STEPS` the lab needs for it (None: all of them, daemons included).
+    :data:`lab.lifecycle.build.STEPS` the lab needs for it (None: all of them, daemons included).
     ``complement``: flows the traffic did not open in full get connection attempts after it.
     ``made_by`` names the traffic's connections in the report."""
 
@@ -100,7 +103,7 @@ def screen_share(*, media_seconds: float = SHARE_MEDIA_S, time_scale: float = SH
         result = run_built(ctx, RunPlan(sc, ctx.topology, media_seconds=media_seconds,
                                         time_scale=time_scale), RunOptions(lab=ctx.lab))
         with ctx.state.locked():  # the call is over: attempts and probes need their ports
-            daemons.stop_daemons(ctx.state)
+            supervisor.stop_daemons(ctx.state)
         ladder = result.ladder
         stopped = ladder.verdict.stopped_at if ladder else None
         share = {"ladder": ladder.verdict.summary if ladder else "no ladder",
@@ -113,16 +116,10 @@ def screen_share(*, media_seconds: float = SHARE_MEDIA_S, time_scale: float = SH
     return Traffic(run, ("network", "nftables", "pki"), complement=True, made_by="share")
 
 
-def lab_steps(traffic: Traffic, extra: list[Step]) -> list[Step]:
-    """The build steps: those the traffic needs, with the policies' own steps (iptables
-    restores) right after the ``nftables`` step."""
-    out: list[Step] = []
-    for step in build.STEPS:
-        if traffic.build_steps is None or step.name in traffic.build_steps:
-            out.append(step)
-            if step.name == "nftables":
-                out += extra
-    return out
+def lab_steps(traffic: Traffic) -> list[Step]:
+    """The build steps the traffic needs."""
+    return [step for step in build.STEPS
+            if traffic.build_steps is None or step.name in traffic.build_steps]
 
 
 def judged_nodes(specs: tuple[FlowSpec, ...], sent: tuple[Probe, ...] = ()) -> list[str]:
@@ -214,35 +211,35 @@ def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str =
     topo = topology.load(topology_name)
     make_traffic = traffic or screen_share()
     made = _Made()
-    with prepare(topo, policies, fmt) as prep:
-        specs, sent = flow_specs(prep.topology), probes(prep.topology)
-        ctx = build.up(prep.topology, lab, steps=lab_steps(make_traffic, prep.steps))
-        try:
-            nodes = judged_nodes(specs, sent)
-            rulesets = loaded_rulesets(lab, nodes)
-            names = prep.rule_names(lab, rulesets)
-            with TraceSession(lab, nodes, limit=trace_limit) as session:
-                made.outcome = make_traffic.run(ctx, specs)
-                if make_traffic.complement:
-                    made.attempted = _complement(ctx, session, specs, attempt_timeout)
-                tries = probe_until_seen(lab, session, specs, sent, wait=probe_wait)
-                traces = session.stop()
-                raw = {node: session.lines(node) for node in session.nodes}
-        finally:
-            with contextlib.suppress(LabError):
-                teardown.down(lab)
+    specs, sent = flow_specs(topo), probes(topo)
+    ctx = build.up(topo, lab, policies=policies, policy_format=fmt,
+                   steps=lab_steps(make_traffic))
+    try:
+        nodes = judged_nodes(specs, sent)
+        rulesets = loaded_rulesets(lab, nodes)
+        names = rule_names(ctx.policies, rulesets)
+        with TraceSession(lab, nodes, limit=trace_limit) as session:
+            made.outcome = make_traffic.run(ctx, specs)
+            if make_traffic.complement:
+                made.attempted = _complement(ctx, session, specs, attempt_timeout)
+            tries = probe_until_seen(lab, session, specs, sent, wait=probe_wait)
+            traces = session.stop()
+            raw = {node: session.lines(node) for node in session.nodes}
+    finally:
+        with contextlib.suppress(LabError):
+            teardown.down(lab)
     outcome = made.outcome
     report = judge(traces, specs, sent, names=names, ladder_step=outcome.ladder_step,
                    made_by=make_traffic.made_by, attempted=made.attempted)
     report.raw_traces, report.rulesets, report.share = raw, rulesets, outcome.share
     report.notes = [f"{p.node}: chain {chain} runs before the lab's trace point (prerouting, "
                     "priority -199); a flow it drops shows as 'not seen'"
-                    for p in prep.policies for chain in early_chains(rulesets[p.node])]
+                    for p in ctx.policies for chain in early_chains(rulesets[p.node])]
     report.notes += never_seen(tries, sent, traces, specs)
     report.notes += [f"{flow}: the share did not open all its connections (it stopped before "
                      "needing them); judged by connection attempts made after it"
                      for flow in made.attempted]
-    given = {p.node: p for p in prep.policies}
+    given = {p.node: p for p in ctx.policies}
     report.policies = {
         n.name: {"file": str(given[n.name].path), "format": given[n.name].format}
         if n.name in given else {"file": str(n.policy), "format": "nft (the lab's baseline)"}

@@ -18,7 +18,7 @@
 
 A scenario reaches the run through :class:`RunPlan` (``RunPlan.of(scenario)``): the topology
 with its overrides, firewall ``policies`` (nftables or iptables-save, checked by
-:func:`lab.firewall.prepare` before anything is built and loaded by ``up``), ``faults``
+:mod:`lab.lifecycle.policies` before anything is built and loaded by ``up``), ``faults``
 (:mod:`lab.run.faults`, armed when the share starts) and ``time_scale`` (every daemon's long
 timers). After the ladder, :func:`lab.run.diagnose.diagnose` says from the capture what went
 wrong, and :func:`lab.run.expect.judge` holds it against the scenario's ``expect``.
@@ -41,16 +41,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import build, daemons, teardown
-from lab.build import BuildContext, Step
+from lab import runtime as runtimes
+from lab.base.errors import InputError, LabError, UclabError
+from lab.base.names import DEFAULT_LAB, check_lab_name
+from lab.base.state import LabState, RunDir
 from lab.capture import LabCapture
-from lab.errors import InputError, LabError, UclabError
-from lab.firewall.policy import prepare
-from lab.names import DEFAULT_LAB, check_lab_name
+from lab.daemons import supervisor
+from lab.lifecycle import build, teardown
+from lab.lifecycle.context import BuildContext, Step
 from lab.run.call import CallDriver, CallOutcome
 from lab.run.faults import Fault, faults_for
 from lab.scenario import Scenario
-from lab.state import LabState, RunDir
 from lab.topology import Topology
 
 if TYPE_CHECKING:
@@ -149,12 +150,11 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     run_dir = RunDir(lab)
-    with prepare(topo, plan.policies) as prep:  # InputError: nothing is built
-        capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
-        built = not run_dir.path.exists()
-        with _Timer(timings)("lab up" if built else "daemons restart"):
-            ctx = _build(plan, lab, capture, topo=prep.topology, policy_steps=prep.steps,
-                         timings=timings) if built else _attach(plan, lab, capture)
+    capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
+    built = not run_dir.path.exists()
+    with _Timer(timings)("lab up" if built else "daemons restart"):
+        ctx = _build(plan, lab, capture, timings=timings) if built else _attach(
+            plan, lab, capture)
     return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
                  down=built and not opts.keep)
 
@@ -171,7 +171,7 @@ def run_built(ctx: BuildContext, plan: RunPlan, options: RunOptions | None = Non
     try:
         with _Timer(timings)("daemons start"), ctx.state.locked():
             capture.start()
-            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+            supervisor.start_daemons(ctx, time_scale=plan.time_scale)
     except LabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
@@ -258,15 +258,14 @@ def _down(lab: str, timings: dict[str, float]) -> None:
     timings["lab down"] = time.perf_counter() - t0
 
 
-def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
-           policy_steps: list[Step], timings: dict[str, float]) -> BuildContext:
-    """``up`` (with the policies' own steps after nftables) with the capture started just
-    before the daemons."""
+def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
+           timings: dict[str, float]) -> BuildContext:
+    """``up`` with the plan's policies, the capture started just before the daemons."""
     def start_capture(ctx: BuildContext) -> None:
         capture.start()
 
     def start_daemons(ctx: BuildContext) -> None:
-        daemons.start_daemons(ctx, time_scale=plan.time_scale)
+        supervisor.start_daemons(ctx, time_scale=plan.time_scale)
 
     steps: list[Step] = []
     for step in build.STEPS:
@@ -274,10 +273,8 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
             steps += [Step("capture", start_capture), Step("daemons", start_daemons)]
         else:
             steps.append(step)
-        if step.name == "nftables":
-            steps += policy_steps
     try:
-        ctx = build.up(topo, lab, steps=steps)
+        ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
@@ -301,13 +298,13 @@ def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
         raise InputError(f"lab {lab} runs {state.topology} as it is; scenario "
                          f"{plan.scenario.name} needs a lab of its own ({what})", "--name",
                          fix=f"`uclab down --name {lab}` first, or give another --name")
-    ctx = BuildContext(lab, plan.topology, state)
+    ctx = BuildContext(lab, plan.topology, state, runtimes.get(state.runtime))
     try:
         with state.locked():
-            daemons.stop_daemons(state)
+            supervisor.stop_daemons(state)
             (ctx.run.pki / "keylog.txt").write_bytes(b"")  # new daemons, new TLS sessions
             capture.start()
-            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+            supervisor.start_daemons(ctx, time_scale=plan.time_scale)
     except LabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()

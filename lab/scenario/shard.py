@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 
 _SPEC = re.compile(r"(\d+)/(\d+)")
 

@@ -8,8 +8,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from lab.base.errors import InputError
 from lab.cli import main
-from lab.errors import InputError
 from lab.firewall import batch
 from lab.firewall.batch import Pair, PairResult
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lab import scenario
+from lab.base.errors import InputError
 from lab.cli import main
-from lab.errors import InputError
 from lab.scenario.shard import Shard, partition
 
 

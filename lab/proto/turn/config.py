@@ -12,7 +12,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-Addr = tuple[str, int]
+from lab.proto.addr import Addr
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 

@@ -18,6 +18,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from lab.proto.addr import Addr
 from lab.proto.stun import (
     PROTO_TCP,
     PROTO_UDP,
@@ -45,7 +46,6 @@ from lab.proto.turn.config import TurnServerConfig
 from lab.proto.turn.responses import Request, Responder, who
 from lab.proto.turn.state import (
     Action,
-    Addr,
     Allocation,
     ClientConnection,
     CloseConnection,

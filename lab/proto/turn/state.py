@@ -9,10 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from lab.proto.addr import Addr
 from lab.proto.stun import Message
-
-Addr = tuple[str, int]
-
 
 # --- actions -------------------------------------------------------------------------------
 
