@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from importlib import metadata
 from itertools import count
 from pathlib import Path
 
@@ -19,6 +21,7 @@ LABEL = "uclab.test"  # every container a test makes carries it, with the test's
 #: this checkout over the image's install (/opt/uclab: the image imports lab from there)
 CHECKOUT = [f"--volume={ROOT / d}:/opt/uclab/{d}:ro"
             for d in ("lab", "nodes", "scenarios", "topologies")]
+SITE = "/opt/uclab/.venv/lib/python3.11/site-packages"
 _n = count()
 
 
@@ -34,15 +37,48 @@ def missing() -> str | None:
 
 
 def new_dependencies() -> list[str]:
-    """Mounts of this checkout's pure-Python dependencies that the image lacks (it was built
-    before they were added; a rebuilt image has them and needs none)."""
-    import junitparser  # noqa: PLC0415
+    """Mounts of this checkout's Python dependencies (and theirs) that the image lacks, from
+    this machine's environment (same Debian, same Python): an image built before they were
+    added runs this checkout's code with them. A rebuilt image has them all and needs none."""
+    wanted = _closure(_declared())
+    probe = ("import importlib.metadata as m, sys\n"
+             f"for n in {sorted(wanted)!r}:\n"
+             "    try: m.distribution(n)\n"
+             "    except m.PackageNotFoundError: print(n)\n")
+    proc = _docker("run", "--rm", "--network=none", "--entrypoint=/opt/uclab/.venv/bin/python",
+                   IMAGE, "-c", probe)
+    out = []
+    for name in proc.stdout.split():
+        dist = metadata.distribution(name)
+        site = Path(str(dist.locate_file("")))
+        tops = {Path(str(f)).parts[0] for f in dist.files or []} - {"..", "bin", "__pycache__"}
+        out += [f"--volume={site / t}:{SITE}/{t}:ro" for t in sorted(tops)]
+    return out
 
-    if image_has("junitparser"):
-        return []
-    site = Path(junitparser.__file__).parent.parent
-    return [f"--volume={p}:/opt/uclab/.venv/lib/python3.11/site-packages/{p.name}:ro"
-            for p in (site / "junitparser", *site.glob("junitparser-*.dist-info"))]
+
+def _declared() -> list[str]:
+    import tomllib  # noqa: PLC0415
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return [re.split(r"[<>=!~ ;\[]", d, maxsplit=1)[0] for d in deps]
+
+
+def _closure(names: list[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:  # a requirement of another platform
+            continue
+        seen.add(name)
+        for req in requires:
+            if "extra ==" not in req:
+                todo.append(re.split(r"[<>=!~ ;\[(]", req, maxsplit=1)[0])
+    return seen
 
 
 def image_has(module: str) -> bool:
