@@ -14,7 +14,8 @@ included). Measured, in order:
 2. ``uclab run screen-share`` on that lab (what a trainee's share costs), then ``uclab down``;
 3. ``uclab run screen-share`` building and removing its own lab (one scenario of a CI shard);
 4. the library, ``uclab run --all --shard K/N`` for every K at once, for each N of
-   ``--shards``: wall time until the last shard ends, each shard's CPU and peak memory. The
+   ``--shards``: wall time until the last shard ends, each shard's CPU and peak memory, and
+   ``uclab junit merge`` of the shards' JUnit files (its line: every case once). The
    reference is N = 1, measured in the same run.
 
 Bounds: every command has a timeout (``--timeout``, default 400 s); the cgroups are removed at
@@ -30,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -54,6 +56,7 @@ class ShardSet:
     n: int
     wall_s: float
     shards: list[Cost]
+    merge: str
     load_after: tuple[float, float, float]
 
 
@@ -135,12 +138,14 @@ def one_lab(idle: float, timeout: float) -> list[Cost]:
     return costs
 
 
-def shards(n: int, timeout: float) -> tuple[float, list[Cost]]:
-    """The library as n shards at once: wall time to the last, each shard's cost."""
+def shards(n: int, timeout: float, folder: Path) -> tuple[float, list[Cost], str]:
+    """The library as n shards at once: wall time to the last, each shard's cost, and the
+    line of ``uclab junit merge`` over their JUnit files."""
     with contextlib.ExitStack() as stack:
         groups = [stack.enter_context(group(f"s{n}-{k}")) for k in range(1, n + 1)]
         t0 = time.perf_counter()
-        procs = [uclab(g, "run", "--all", "--shard", f"{k}/{n}", "--name", f"b16s{n}k{k}")
+        procs = [uclab(g, "run", "--all", "--shard", f"{k}/{n}", "--name", f"b16s{n}k{k}",
+                       "--junit", str(folder / f"n{n}-shard-{k}.xml"))
                  for k, g in enumerate(groups, start=1)]
         costs = []
         for k, (g, proc) in enumerate(zip(groups, procs, strict=True), start=1):
@@ -149,7 +154,12 @@ def shards(n: int, timeout: float) -> tuple[float, list[Cost]]:
                 print(f"shard {k}/{n}: exit {code}\n{out[-3000:]}", file=sys.stderr)
             costs.append(Cost(f"shard {k}/{n}", time.perf_counter() - t0, g.cpu_s(),
                               g.peak_mib(), code == 0))
-        return time.perf_counter() - t0, costs
+        wall = time.perf_counter() - t0
+    merge = subprocess.run([sys.executable, "-m", "lab", "junit", "merge",
+                            str(folder / f"n{n}-merged.xml"),
+                            *(str(folder / f"n{n}-shard-{k}.xml") for k in range(1, n + 1))],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    return wall, costs, (merge.stdout + merge.stderr).strip()
 
 
 def main() -> int:
@@ -172,8 +182,9 @@ def main() -> int:
               f"memory {c.peak_mib:6.1f} MiB{'' if c.ok else '  FAILED'}")
     report: dict[str, object] = {"load_before": load, "lab": [asdict(c) for c in costs]}
     if not args.skip_shards:
-        rows = [ShardSet(n, *shards(n, args.timeout), os.getloadavg())
-                for n in (int(x) for x in args.shards.split(","))]
+        with tempfile.TemporaryDirectory(prefix="uclab-bench-scale-") as tmp:
+            rows = [ShardSet(n, *shards(n, args.timeout, Path(tmp)), os.getloadavg())
+                    for n in (int(x) for x in args.shards.split(","))]
         ref = rows[0].wall_s
         print(f"\n{'shards':>6} {'wall s':>8} {'speed-up':>9} {'CPU s (sum)':>12} "
               f"{'peak MiB (max)':>15}  all pass  load after")
@@ -182,6 +193,8 @@ def main() -> int:
                   f"{sum(c.cpu_s for c in r.shards):12.1f} "
                   f"{max(c.peak_mib for c in r.shards):15.1f}  {all(c.ok for c in r.shards)!s:8}"
                   f"  {r.load_after[0]:.2f}")
+        for r in rows:
+            print(f"N = {r.n}: uclab junit merge: {r.merge}")
         report["shards"] = [asdict(r) for r in rows]
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json is not None:
