@@ -56,6 +56,8 @@ def register(sub: Any) -> None:
     c.add_argument("--topology", metavar="PATH|NAME", default=None,
                    help="topology file or name under topologies/ (default sfb-cms-expressway); "
                    "the flows of ports.md and the probes are taken at its addresses")
+    c.add_argument("--runtime", metavar="NAME", default="netns",
+                   help="what a node of the throwaway lab is: netns (default) or mininet")
     c.add_argument("--batch", metavar="DIR", type=Path,
                    help="judge every pair of policies named in DIR/pairs.yaml, one lab each; "
                    "--json/--junit write the summary (one entry per pair)")
@@ -79,11 +81,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     policies = parse_policies(args.policy)
     if args.quick:
         report = check(policies, args.format, lab=lab, topology_name=args.topology,
-                       traffic=connection_attempts())
+                       traffic=connection_attempts(), runtime=args.runtime)
     else:
         launcher = prelaunch(lab)  # the daemons' stacks import while the lab is built
         try:
-            report = check(policies, args.format, lab=lab, topology_name=args.topology)
+            report = check(policies, args.format, lab=lab, topology_name=args.topology,
+                           runtime=args.runtime)
         finally:
             launcher.close()
     print_report(report)
@@ -100,6 +103,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    from lab.cli import wrote  # noqa: PLC0415
+
+    for what, path in (("the report as JSON", args.json), ("JUnit XML", args.junit),
+                       ("the raw traces and rule sets", args.traces)):
+        if path is not None:
+            wrote(what, path)
     return 0 if report.verdict == "pass" else 1
 
 
@@ -153,7 +162,8 @@ def _check_pair(pair: Pair, args: argparse.Namespace) -> PairResult:
     launcher = None if args.quick else prelaunch(args.name)
     try:
         report = check(pair.policies, args.format, lab=args.name, topology_name=args.topology,
-                       traffic=connection_attempts() if args.quick else None)
+                       traffic=connection_attempts() if args.quick else None,
+                       runtime=args.runtime)
     except UclabError as exc:
         out.error = str(exc)
         return out

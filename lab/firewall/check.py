@@ -205,7 +205,7 @@ def _complement(ctx: BuildContext, session: TraceSession, specs: tuple[FlowSpec,
 def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str = DEFAULT_LAB,
           topology_name: str | Path | None = None, traffic: Traffic | None = None,
           probe_wait: float = 0.3, trace_limit: float = 120.0,
-          attempt_timeout: float = 0.8) -> Report:
+          attempt_timeout: float = 0.8, runtime: str = "netns") -> Report:
     """Check ``policies`` (firewall node -> file) against real traffic in lab ``lab``: by
     default the real screen share (:func:`screen_share`)."""
     topo = topology.load(topology_name)
@@ -213,7 +213,7 @@ def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str =
     made = _Made()
     specs, sent = flow_specs(topo), probes(topo)
     ctx = build.up(topo, lab, policies=policies, policy_format=fmt,
-                   steps=lab_steps(make_traffic))
+                   steps=lab_steps(make_traffic), runtime=runtime)
     try:
         nodes = judged_nodes(specs, sent)
         rulesets = loaded_rulesets(lab, nodes)

@@ -94,6 +94,27 @@ def delete_netns(name: str) -> bool:
     return True
 
 
+def bind_netns(name: str, pid: int) -> None:
+    """Name the network namespace of process ``pid`` (one another program made: a Mininet
+    host's shell) ``/run/netns/<name>``, as ``ip netns attach NAME PID`` does: a bind mount of
+    ``/proc/<pid>/ns/net``, which keeps the namespace alive after that process has ended;
+    :func:`delete_netns` removes it. :class:`LabError` if the name is taken (it is never taken
+    over) or the process is gone."""
+    _make_run_dir_shared()
+    path = netns_path(name)
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    except FileExistsError:
+        raise LabError(f"network namespace {name} already exists") from None
+    try:
+        _check(_LIBC.mount(f"/proc/{pid}/ns/net".encode(), str(path).encode(), b"none",
+                           MS_BIND, None), f"bind {path}")
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise LabError(f"cannot name the namespace of process {pid} {name}: {exc}") from None
+
+
 def netns_id(name: str) -> tuple[int, int] | None:
     """(device, inode) of the namespace, as ``stat`` sees ``/proc/<pid>/ns/net``."""
     try:
