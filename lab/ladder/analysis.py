@@ -8,6 +8,7 @@ messages (plain on TCP, RFC 4571-framed inside data connections, or UDP) and med
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lab.capture.pcapfile import Capture
@@ -20,6 +21,10 @@ from lab.ladder.streams import StreamDecoder, Unit, datagram_unit
 from lab.ladder.tcp import Chunk, TcpResult, connections
 
 log = logging.getLogger(__name__)
+
+#: what opens the TLS streams: (capture, frame -> stream, server ports, key log) -> plaintext
+Decryptor = Callable[[Capture, dict[int, decrypt.StreamKey], Iterable[int], bytes],
+                     decrypt.TlsResult]
 
 
 @dataclass
@@ -112,15 +117,17 @@ def _protocol_name(kinds: list[str]) -> str:
     return " + ".join(seen)
 
 
-def analyse_capture(cap: Capture, keylog: bytes = b"") -> Analysis:
-    """Decode ``cap``; ``keylog`` adds TLS secrets to those embedded in the capture."""
+def analyse_capture(cap: Capture, keylog: bytes = b"", *,
+                    decryptor: Decryptor = decrypt.decrypt) -> Analysis:
+    """Decode ``cap``; ``keylog`` adds TLS secrets to those embedded in the capture;
+    ``decryptor`` opens the TLS streams (tshark by default)."""
     b = _Builder(cap, connections(segments(cap)))
     for conn in b.tcp.connections:
         b.connection(conn)
     warnings: list[str] = []
     if cap.truncated:
         warnings.append("the capture file is cut short: its last packet is incomplete")
-    decrypted = decrypt.decrypt(cap, b.tls_frames, b.tls_ports, cap.tls_keylog + b"\n" + keylog)
+    decrypted = decryptor(cap, b.tls_frames, b.tls_ports, cap.tls_keylog + b"\n" + keylog)
     if decrypted.warning:
         warnings.append(decrypted.warning)
     for key, chunks in decrypted.plaintext.items():

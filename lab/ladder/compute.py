@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lab.base.errors import InputError
 from lab.capture.pcapfile import Capture, read_capture
-from lab.ladder.analysis import Analysis, analyse_capture
+from lab.ladder.analysis import Analysis, Decryptor, analyse_capture
 from lab.ladder.check import Expectations, check_steps
 from lab.ladder.columns import Names, infer_names, lab_names_for, lab_topology_for, load_names
 from lab.ladder.events import Event, Kind, MediaLeg
@@ -74,13 +74,18 @@ class Ladder:
 def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | None = None,
                  keylog: Path | str | bytes | None = None,
                  expect: Expectations | None = None,
-                 topology: Topology | None = None) -> Ladder:
+                 topology: Topology | None = None,
+                 decryptor: Decryptor | None = None) -> Ladder:
     """Read (or take) a capture and build its ladder, step check and verdict. With the lab's
     ``topology`` (found by itself for a capture whose interfaces are the default lab's), a step
-    is seen where its receiver's tap saw it (:mod:`lab.ladder.delivery`)."""
+    is seen where its receiver's tap saw it (:mod:`lab.ladder.delivery`); ``decryptor`` opens
+    TLS (tshark by default)."""
     start = time.perf_counter()
     cap = capture if isinstance(capture, Capture) else read_capture(capture)
-    analysis = analyse_capture(cap, _keylog(keylog))
+    if decryptor is None:
+        analysis = analyse_capture(cap, _keylog(keylog))
+    else:
+        analysis = analyse_capture(cap, _keylog(keylog), decryptor=decryptor)
     if names is None:
         resolved = lab_names_for(analysis.interfaces) or infer_names(analysis.events)
     elif isinstance(names, Names):

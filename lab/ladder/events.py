@@ -50,6 +50,7 @@ class SipInfo:
     content_type: str
     body: str
     diagnostics: tuple[str, ...] = ()  # Warning, Reason, ms-diagnostics(-public) values
+    text: str = ""  # the whole message as it travelled (decrypted), for a reader to open
 
     @property
     def label(self) -> str:
@@ -88,6 +89,7 @@ class StunInfo:
     integrity: bool = False
     fingerprint: bool = False
     use_candidate: bool = False
+    attributes: tuple[tuple[str, str], ...] = ()  # every attribute in order: (NAME, value)
 
     @property
     def label(self) -> str:
@@ -173,6 +175,9 @@ class MediaLeg:
     gaps: int = 0
     jitter_ms: float = 0.0
     rtcp: int = 0
+    #: every RTP packet as it was captured: (time ns, bytes, RFC 3550 jitter so far in ms),
+    #: for drawing the media over time
+    timeline: list[tuple[int, int, float]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
