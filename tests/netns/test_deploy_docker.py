@@ -94,7 +94,7 @@ def test_the_merge_pod_refuses_a_missing_shard_and_merges_a_full_set(tmp_path: P
 
 def _serve_takes_a_token_file() -> bool:
     proc = dockerhelp.docker("run", "--rm", "--network=none", *dockerhelp.CHECKOUT,
-                             dockerhelp.IMAGE, "serve", "--help")
+                             *dockerhelp.new_dependencies(), dockerhelp.IMAGE, "serve", "--help")
     return proc.returncode == 0 and "--token-file" in proc.stdout
 
 
@@ -110,13 +110,14 @@ def test_a_seat_pod_answers_on_its_port_with_its_token(tmp_path: Path) -> None:
     run = DockerRun(_pod("classroom/example", "StatefulSet", "uclab-seat"), "serve", name=name,
                     pod_name="uclab-seat-0", volumes={"tokens": tokens},
                     labels=dockerhelp.labels())
-    argv = run.argv(dockerhelp.IMAGE, extra=dockerhelp.CHECKOUT)
+    argv = run.argv(dockerhelp.IMAGE, extra=dockerhelp.CHECKOUT + dockerhelp.new_dependencies())
     argv.insert(2, "--detach")
     argv.remove("--rm")
     with dockerhelp.removed_after(name):
         proc = dockerhelp.run(argv, timeout=60)
         assert proc.returncode == 0, proc.stderr
-        assert _status(name, "seat0-token-from-the-secret-0123") == "200"
+        status = _status(name, "seat0-token-from-the-secret-0123")
+        assert status == "200", dockerhelp.docker("logs", name).stderr[-3000:]
         assert _status(name, "seat1-token-from-the-secret-4567") in ("401", "403")
         stop = dockerhelp.docker("stop", "--time=30", name, timeout=60)
         assert stop.returncode == 0
