@@ -49,7 +49,7 @@ def service(name: str) -> dict[str, Any]:
 
 def ingress(names: list[str], host: str | None) -> dict[str, Any]:
     """One path per seat, /SEAT/..., passed to that seat's serve without its prefix
-    (ingress-nginx's regex paths and rewrite-target)."""
+    (ingress-nginx's regex paths and rewrite-target); serve's pages use relative URLs."""
     paths = [{"path": f"/{name}(/|$)(.*)", "pathType": "ImplementationSpecific",
               "backend": {"service": {"name": name, "port": {"name": "http"}}}}
              for name in names]
