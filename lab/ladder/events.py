@@ -174,6 +174,7 @@ class MediaLeg:
     lost: int = 0
     gaps: int = 0
     jitter_ms: float = 0.0
+    clock_rate: int = 90000  # of the payload type, for the jitter (lab.ladder.media)
     rtcp: int = 0
     #: every RTP packet as it was captured: (time ns, bytes, RFC 3550 jitter so far in ms),
     #: for drawing the media over time
