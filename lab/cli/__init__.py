@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lab.cli.firewall_cmds",
     "lab.cli.serve_cmds",
     "lab.cli.mininet_cmds",
+    "lab.cli.junit_cmds",
 )
 
 

@@ -2,18 +2,24 @@
 
 Exit codes: 0 the policies pass (every required flow passes, nothing unneeded gets through),
 1 they fail, 2 bad input (a policy nft or iptables-nft-restore rejects, a wrong node, a missing
-file), reported before anything is built.
+file), reported before anything is built. ``--batch DIR`` judges every pair of policies that
+``DIR/pairs.yaml`` names (:mod:`lab.firewall.batch`), one lab after the other: 0 when every
+pair has its expected verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.base.errors import InputError
 from lab.base.names import check_lab_name
 
 if TYPE_CHECKING:
+    from lab.firewall.batch import Pair, PairResult
     from lab.firewall.report import Report
 
 
@@ -52,6 +58,13 @@ def register(sub: Any) -> None:
                    "the flows of ports.md and the probes are taken at its addresses")
     c.add_argument("--runtime", metavar="NAME", default="netns",
                    help="what a node of the throwaway lab is: netns (default) or mininet")
+    c.add_argument("--batch", metavar="DIR", type=Path,
+                   help="judge every pair of policies named in DIR/pairs.yaml, one lab each; "
+                   "--json/--junit write the summary (one entry per pair)")
+    c.add_argument("--reports", metavar="DIR", type=Path,
+                   help="with --batch: each pair's report as DIR/PAIR.json and PAIR.junit.xml")
+    c.add_argument("--shard", metavar="K/N", default=None,
+                   help="with --batch: only the K-th of N deterministic slices of the pairs")
     c.set_defaults(func=cmd_check)
     p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
 
@@ -63,6 +76,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from lab.firewall.report import dumps  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
+    if args.batch is not None or args.reports is not None or args.shard is not None:
+        return cmd_batch(args)
     policies = parse_policies(args.policy)
     if args.quick:
         report = check(policies, args.format, lab=lab, topology_name=args.topology,
@@ -95,6 +110,89 @@ def cmd_check(args: argparse.Namespace) -> int:
         if path is not None:
             wrote(what, path)
     return 0 if report.verdict == "pass" else 1
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """``--batch DIR``: every pair of the manifest (policies validated first, all of them)."""
+    from lab import topology  # noqa: PLC0415
+    from lab.firewall import batch  # noqa: PLC0415
+    from lab.lifecycle import policies  # noqa: PLC0415
+    from lab.scenario.shard import Shard  # noqa: PLC0415
+
+    if args.batch is None:
+        raise InputError("--reports and --shard are for --batch", "--batch",
+                         fix="uclab firewall check --batch DIR [--reports OUT] [--shard K/N]")
+    for flag in ("policy", "traces"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag} is for one check, not --batch", f"--{flag}",
+                             fix="name the policies in pairs.yaml, or check one pair alone")
+    for path in (args.json, args.junit):
+        if path is not None and not path.parent.is_dir():
+            raise InputError("no such folder", path, fix="create the folder or change the path")
+    pairs = batch.load(args.batch)
+    topo = topology.load(args.topology)
+    for pair in pairs:  # nft / iptables-nft-restore judge every file before any lab
+        policies.validate(topo, policies.read(topo, pair.policies, args.format))
+    shard = Shard.parse(args.shard) if args.shard is not None else None
+    if shard is not None:
+        mine = set(shard.select(p.name for p in pairs))
+        pairs = [p for p in pairs if p.name in mine]
+        print(f"shard {shard}: {len(pairs)} pairs: {', '.join(sorted(mine)) or 'none'}")
+    results = [_check_pair(pair, args) for pair in pairs]
+    _print_batch(results)
+    label = str(shard) if shard else None
+    if args.json is not None:
+        args.json.write_text(json.dumps(batch.summary_json(results, label), indent=2) + "\n")
+    if args.junit is not None:
+        args.junit.write_text(batch.summary_junit(results, label))
+    if any(r.error is not None for r in results):
+        return 2
+    return 0 if all(r.holds for r in results) else 1
+
+
+def _check_pair(pair: Pair, args: argparse.Namespace) -> PairResult:
+    from lab.base.errors import UclabError  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
+    from lab.firewall import check, connection_attempts  # noqa: PLC0415
+    from lab.firewall.batch import PairResult  # noqa: PLC0415
+    from lab.firewall.report import dumps  # noqa: PLC0415
+
+    out = PairResult(pair)
+    t0 = time.perf_counter()
+    launcher = None if args.quick else prelaunch(args.name)
+    try:
+        report = check(pair.policies, args.format, lab=args.name, topology_name=args.topology,
+                       traffic=connection_attempts() if args.quick else None,
+                       runtime=args.runtime)
+    except UclabError as exc:
+        out.error = str(exc)
+        return out
+    finally:
+        if launcher is not None:
+            launcher.close()
+        out.seconds = time.perf_counter() - t0
+    out.verdict, out.first_broken_step = report.verdict, report.to_json()["first_broken_step"]
+    if args.reports is not None:
+        args.reports.mkdir(parents=True, exist_ok=True)
+        for kind, text in (("json", dumps(report)), ("junit", report.to_junit())):
+            path = args.reports / f"{pair.name}.{'json' if kind == 'json' else 'junit.xml'}"
+            path.write_text(text)
+            out.reports[kind] = str(path)
+    return out
+
+
+def _print_batch(results: list[PairResult]) -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    out = Console(highlight=False, soft_wrap=True).print
+    for r in results:
+        mark = "[green]HOLDS[/]" if r.holds else "[bold red]WRONG[/]"
+        got = r.verdict or "error"
+        step = f", first broken step {r.first_broken_step}" if r.first_broken_step else ""
+        out(f"{mark} {r.pair.name}: expected {r.pair.expect}, got {got}{step} "
+            f"({r.seconds:.1f} s)" + (f"\n      error: {r.error}" if r.error else ""))
+    held = sum(r.holds for r in results)
+    out(f"{held} of {len(results)} policy pairs have their expected verdict")
 
 
 def print_report(report: Report) -> None:

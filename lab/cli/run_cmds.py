@@ -54,6 +54,9 @@ def register(sub: Any) -> None:
     p.add_argument("scenario", metavar="SCENARIO", nargs="?", help="e.g. screen-share")
     p.add_argument("--all", action="store_true",
                    help="run every scenario of the library (uclab scenarios) and summarise")
+    p.add_argument("--shard", metavar="K/N", default=None,
+                   help="with --all: only the K-th of N deterministic slices of the library "
+                   "(by a hash of the scenario names; the N shards together run each once)")
     p.add_argument("--junit", metavar="FILE", type=Path,
                    help="with --all (or one scenario): JUnit XML, one test case per scenario")
     p.add_argument("--name", default="uclab", metavar="LAB",
@@ -84,6 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (args.scenario is None) == (not args.all):
         raise InputError("give one SCENARIO or --all", "uclab run",
                          fix="`uclab scenarios` lists them; `uclab run screen-share` runs one")
+    if args.shard is not None and not args.all:
+        raise InputError("--shard is for --all", "--shard",
+                         fix="uclab run --all --shard K/N, or run the scenario alone")
     lab = check_lab_name(args.name)
     if args.all:
         from lab.cli import scenario_view  # noqa: PLC0415

@@ -4,7 +4,9 @@
 then runs them one after the other, each in a lab of its own that the run removes, prints one
 line per scenario as it ends and a summary table; ``--junit FILE`` writes one test case per
 scenario (failure: the expectations that did not hold; system-out: the verdict and the
-diagnosis), ``--json FILE`` the summary.
+diagnosis), ``--json FILE`` the summary. ``--shard K/N`` runs only the K-th of N slices of the
+library (:mod:`lab.scenario.shard`); its JUnit suite carries the property ``shard = K/N`` for
+``uclab junit merge``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lab.base.errors import InputError, UclabError
 from lab.base.names import RUN_ROOT
 from lab.run import RunOptions, RunPlan, RunResult, run
 from lab.scenario import Scenario
+from lab.scenario.shard import Shard
 
 
 def expects(sc: Scenario) -> str:
@@ -98,7 +101,13 @@ def run_all(args: argparse.Namespace) -> int:
     for path in (args.json, args.junit):
         if path is not None and not path.parent.is_dir():
             raise InputError("no such folder", path, fix="create the folder or change the path")
-    scenarios = [scenario.load(name) for name in scenario.names()]  # InputError: nothing built
+    shard = Shard.parse(args.shard) if args.shard is not None else None
+    # every file is read, this shard's or not: a bad one stops every shard before any lab
+    library = {name: scenario.load(name) for name in scenario.names()}
+    scenarios = [library[n] for n in (shard.select(library) if shard else library)]
+    if shard is not None:
+        print(f"shard {shard}: {len(scenarios)} of {len(library)} scenarios: "
+              + (", ".join(sc.name for sc in scenarios) or "none"))
     if (RUN_ROOT / args.name).exists():
         raise InputError(f"lab {args.name} exists; --all builds a lab of its own per scenario",
                          "--name", fix=f"`uclab down --name {args.name}` first, or give "
@@ -115,11 +124,11 @@ def run_all(args: argparse.Namespace) -> int:
     from lab.cli import wrote  # noqa: PLC0415
 
     if args.junit is not None:
-        args.junit.write_text(junit(outcomes), encoding="utf-8")
+        args.junit.write_text(junit(outcomes, shard), encoding="utf-8")
         wrote("JUnit XML", args.junit)
     if args.json is not None:
-        args.json.write_text(json.dumps([summary_json(o) for o in outcomes], indent=2) + "\n",
-                             encoding="utf-8")
+        rows = [{**summary_json(o), "shard": str(shard) if shard else None} for o in outcomes]
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
         wrote("the summary as JSON", args.json)
     if any(o.error is not None for o in outcomes):
         return 2
@@ -191,9 +200,13 @@ def summary_json(o: Outcome) -> dict[str, Any]:
             "faults": r.outcome.faults if r else []}
 
 
-def junit(outcomes: list[Outcome]) -> str:
-    """JUnit XML: one test case per scenario."""
-    suite = ET.Element("testsuite", name="uclab scenarios", tests=str(len(outcomes)))
+def junit(outcomes: list[Outcome], shard: Shard | None = None) -> str:
+    """JUnit XML: one test case per scenario; a shard's suite has the property ``shard``."""
+    suite = ET.Element("testsuite", name="uclab scenarios" + (f" (shard {shard})" if shard
+                                                               else ""), tests=str(len(outcomes)))
+    if shard is not None:
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="shard", value=str(shard))
     failures = errors = 0
     for o in outcomes:
         case = ET.SubElement(suite, "testcase", classname="scenarios", name=o.scenario.name,

@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
                    help=f"lab name, or the seats' prefix (default {DEFAULT_LAB})")
     p.add_argument("--max-runs", metavar="N", type=int, default=None,
                    help="calls running at once over all seats (default: 4); more wait")
+    p.add_argument("--token-file", metavar="FILE", type=Path, default=None,
+                   help="with --seats 1: the seat's token, read from FILE (e.g. a Kubernetes "
+                   "Secret's file) instead of made at start")
     p.add_argument("--tokens", metavar="FILE", type=Path, default=None,
                    help="also write the seats' URLs to FILE (mode 0600) for handing out")
     p.set_defaults(func=cmd_serve)
@@ -59,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lab.web.server import ServeConfig, serve  # noqa: PLC0415
 
     config = ServeConfig.from_args(args.listen, args.seats, args.name, args.max_runs,
-                                   args.tokens)
+                                   args.tokens, token_file=args.token_file)
     return serve(config)
 
 

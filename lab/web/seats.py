@@ -87,11 +87,14 @@ class Seat:
 class Seats:
     """The seats of one server and the trainer's token."""
 
-    def __init__(self, labs: list[str], work: Path) -> None:
+    def __init__(self, labs: list[str], work: Path, given: tuple[str, ...] = ()) -> None:
+        """``given``: the tokens of the first seats, as the operator made them (a Secret's);
+        the other seats' are made here."""
         for lab in labs:
             check_lab_name(lab)
         self.trainer_token = new_token()
-        self.seats = {i: Seat(i, new_token(), lab, work / f"seat{i}")
+        tokens = [*given, *(new_token() for _ in labs[len(given):])]
+        self.seats = {i: Seat(i, tokens[i - 1], lab, work / f"seat{i}")
                       for i, lab in enumerate(labs, 1)}
 
     def get(self, number: int, token: str) -> Seat | None:

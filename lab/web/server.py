@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -44,10 +45,12 @@ class ServeConfig:
     max_runs: int = DEFAULT_MAX_RUNS
     tokens_file: Path | None = None
     work: Path | None = field(default=None)
+    seat_tokens: tuple[str, ...] = ()
 
     @classmethod
     def from_args(cls, listen: str, seats: int | None, name: str, max_runs: int | None = None,
-                  tokens_file: Path | None = None) -> ServeConfig:
+                  tokens_file: Path | None = None, *, token_file: Path | None = None
+                  ) -> ServeConfig:
         host, sep, port_text = listen.rpartition(":")
         if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise InputError(f"--listen {listen!r} is not HOST:PORT", "--listen",
@@ -69,8 +72,30 @@ class ServeConfig:
             except InputError:
                 raise InputError(f"--name {name!r} is too long for {len(labs)} seats (lab "
                                  f"{lab}f)", "--name", fix="a shorter name, e.g. uc") from None
+        given = (read_token(token_file, seats),) if token_file is not None else ()
         return cls(host, int(port_text), labs, seats, max_runs or DEFAULT_MAX_RUNS,
-                   tokens_file)
+                   tokens_file, seat_tokens=given)
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def read_token(path: Path, seats: int | None) -> str:
+    """``--token-file``: the one seat's token, made by the operator (a Kubernetes Secret):
+    16 to 128 URL-safe characters (it travels in the seat's URL)."""
+    if seats != 1:
+        raise InputError("--token-file gives one seat its token", "--token-file",
+                         fix="use it with --seats 1 (one seat per server, as in a pod)")
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the token: {exc}", path,
+                         fix="give a file holding the seat's token") from None
+    if not _TOKEN.fullmatch(token):
+        raise InputError("not a token: 16 to 128 of A-Z a-z 0-9 _ -", path,
+                         fix="make one with: python3 -c 'import secrets; "
+                         "print(secrets.token_urlsafe(16))'")
+    return token
 
 
 def check_free(labs: list[str]) -> None:
@@ -84,7 +109,7 @@ def check_free(labs: list[str]) -> None:
 def make_app(config: ServeConfig, work: Path) -> web.Application:
     app = web.Application(client_max_size=security.MAX_BODY,
                           middlewares=[security.guard(security.is_loopback(config.host))])
-    app[SEATS] = Seats(config.labs, work)
+    app[SEATS] = Seats(config.labs, work, config.seat_tokens)
     app[JOBS] = Jobs(config.max_runs)
     add_routes(app)
     return app

@@ -4,8 +4,9 @@
 
 const params = new URLSearchParams(location.search);
 const TOKEN = params.get("token") || "";
-const SEAT = location.pathname.split("/").filter(Boolean)[1];
-const API = `/api/seat/${SEAT}`;
+// the page is .../seat/N; every URL is relative to it, so the pages work behind a path prefix
+const SEAT = location.pathname.split("/").filter(Boolean).pop();
+const API = `../api/seat/${SEAT}`;
 const COLS = 4, WIDTH = 760, ROW = 26, TOP = 24;
 const X = (i) => WIDTH / COLS * (i + 0.5);
 const COLORS = {SIP: "#1f5fa8", TURN: "#7a3fa0", ICE: "#c46a00", TCP: "#777", Media: "#16702a"};

@@ -3,7 +3,7 @@
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 function cell(text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; }
 async function refresh() {
-  const r = await fetch("/api/trainer/state", {headers: {"X-Uclab-Token": TOKEN}});
+  const r = await fetch("api/trainer/state", {headers: {"X-Uclab-Token": TOKEN}});
   if (!r.ok) return;
   const data = await r.json();
   const body = document.querySelector("#seats tbody");
