@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab import build, topology
-from lab.names import namespace
-from lab.nft.render import nat_ruleset
+from lab import topology
+from lab.base.names import namespace
+from lab.lifecycle import build
+from lab.rulesets.render import nat_ruleset
 from lab.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent

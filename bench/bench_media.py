@@ -27,9 +27,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from lab.net.ice import IceResult
-from lab.net.media import FrameStream, MediaEndpoint, TcpFrameStream
-from lab.net.turn_io import connect_tcp, tcp_socket
+from lab.aio.ice import IceResult
+from lab.aio.media import FrameStream, MediaEndpoint, TcpFrameStream
+from lab.aio.turn_io import connect_tcp, tcp_socket
 from lab.proto.rtp import MediaStats
 from tests.icehelp import build_seed_net, edge_turn_config, expe_turn_config, run_pair, serve_turn
 from tests.nethelp import NetBench, NsLoop, ns_loops

@@ -19,8 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lab.net.sip_proxy import SipProxy
-from lab.net.sip_transport import Listener, TransportConfig
+from lab.aio.sip_proxy import SipProxy
+from lab.aio.sip_transport import Listener, TransportConfig
 from lab.proto.sip.core import Target
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
 from tests.interop.kamailio_run import start_kamailio

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.kernel import enter_netns  # noqa: E402
-from lab.net.turn_client import TurnClient  # noqa: E402
+from lab.aio.turn_client import TurnClient  # noqa: E402
+from lab.kernel.setns import enter_netns  # noqa: E402
 from tests.nethelp import NetBench, NsLoop  # noqa: E402
 from tests.turnhelp import (  # noqa: E402
     CLI,

@@ -9,9 +9,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from lab.net.media import FrameStream, MediaEndpoint
-from lab.net.sip_transport import Listener, TransportConfig
-from lab.net.sip_ua import SipUserAgent
+from lab.aio.media import FrameStream, MediaEndpoint
+from lab.aio.sip_transport import Listener, TransportConfig
+from lab.aio.sip_ua import SipUserAgent
 from lab.proto.ice import CandidatePair, label
 from lab.proto.rtp import MediaStats
 from lab.proto.sdp import Candidate, SessionDescription, ice_credentials, share_media

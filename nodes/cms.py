@@ -23,9 +23,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.net.ice import IceFailed, IceGatherer, IceSession
-from lab.net.sip_ua import Answer, Reject, SipUserAgent
-from lab.net.turn_client import PeerStream, TurnClient, TurnError
+from lab.aio.ice import IceFailed, IceGatherer, IceSession
+from lab.aio.sip_ua import Answer, Reject, SipUserAgent
+from lab.aio.turn_client import PeerStream, TurnClient, TurnError
 from lab.proto.ice import IceConfig
 from lab.proto.sdp import IceCredentials, Origin, ParseError, build_share_answer, rfc5245_candidates
 from lab.proto.sip.ua import Call, UaConfig

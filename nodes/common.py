@@ -2,7 +2,7 @@
 
 A daemon is ``python -m nodes.<role> --config <run>/config/<node>.json --control
 <run>/control/<node>.sock``, started inside its node's namespace by ``uclab up``
-(:mod:`lab.daemons`). Its body (the role's ``serve(daemon)``) starts its servers in the
+(:mod:`lab.daemons.supervisor`). Its body (the role's ``serve(daemon)``) starts its servers in the
 daemon's TaskGroup, then calls :meth:`Daemon.ready`, which opens the control socket: that
 socket's existence is the readiness signal. SIGTERM (``uclab down``) cancels everything;
 the socket is removed on the way out. Logs go to stderr, which is ``<run>/logs/<node>.log``.
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.control import ControlServer, Handler, Reply
-from lab.daemon_config import DaemonConfig, SipPlan, read_config
-from lab.errors import LabError
+from lab.base.errors import LabError
+from lab.daemons.config import DaemonConfig, SipPlan, read_config
+from lab.daemons.control import ControlServer, Handler, Reply
 
 log = logging.getLogger("nodes")
 
@@ -181,8 +181,8 @@ class Daemon:
         for ``sip_transport: tcp``."""
         if self.config.transport != "tls":
             return None, None
-        from lab.net.tls import client_context, server_context  # noqa: PLC0415
-        from lab.pki import LabPki  # noqa: PLC0415
+        from lab.aio.tls import client_context, server_context  # noqa: PLC0415
+        from lab.base.pki import LabPki  # noqa: PLC0415
 
         pki = LabPki(self.config.pki)
         node = pki.node(self.name)
@@ -207,9 +207,9 @@ class Daemon:
 
 
 def proxy_from_plan(daemon: Daemon, plan: SipPlan) -> Any:
-    """The :class:`lab.net.sip_proxy.SipProxy` a :class:`SipPlan` describes."""
-    from lab.net.sip_proxy import SipProxy  # noqa: PLC0415
-    from lab.net.sip_transport import Listener, TransportConfig  # noqa: PLC0415
+    """The :class:`lab.aio.sip_proxy.SipProxy` a :class:`SipPlan` describes."""
+    from lab.aio.sip_proxy import SipProxy  # noqa: PLC0415
+    from lab.aio.sip_transport import Listener, TransportConfig  # noqa: PLC0415
     from lab.proto.sip.core import Target  # noqa: PLC0415
     from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute  # noqa: PLC0415
 

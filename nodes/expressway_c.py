@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from lab.errors import LabError
+from lab.base.errors import LabError
 from nodes.common import Daemon, hostport, main, proxy_from_plan, wait_for
 
 

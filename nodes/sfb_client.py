@@ -22,9 +22,9 @@ import secrets
 import sys
 from typing import Any
 
-from lab.net.ice import IceFailed, IceGatherer, IceResult, IceSession
-from lab.net.sip_ua import CallFailed, SipUserAgent
-from lab.net.turn_client import TurnClient
+from lab.aio.ice import IceFailed, IceGatherer, IceResult, IceSession
+from lab.aio.sip_ua import CallFailed, SipUserAgent
+from lab.aio.turn_client import TurnClient
 from lab.proto.ice import IceConfig
 from lab.proto.sdp import (
     IceCredentials,

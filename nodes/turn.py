@@ -3,8 +3,8 @@ daemon both of those nodes run: a SIP proxy beside a TURN server."""
 
 from __future__ import annotations
 
-from lab.errors import LabError
-from lab.net.turn_server import TurnServer
+from lab.aio.turn_server import TurnServer
+from lab.base.errors import LabError
 from lab.proto.turn.config import TurnServerConfig
 from lab.topology.roles import ExpresswayESettings, SfbEdgeSettings, TurnServerSettings
 from nodes.common import Daemon, proxy_from_plan

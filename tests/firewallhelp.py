@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lab import datafile
+from lab.base import datafile
 
 POLICIES = Path(__file__).parent / "data" / "policies"
 TRACES = Path(__file__).parent / "data" / "firewall"
@@ -93,7 +93,7 @@ def readdressed_topology(folder: Path) -> Path:
     inside LAN 10.48.54.0/24 becomes 10.20.30.0/24 and the Internet 192.168.1.0/24 becomes
     172.16.9.0/24, with its baseline policies rendered for those addresses next to it."""
     from lab import topology  # noqa: PLC0415
-    from lab.nft import firewall_policy, flows_through, required_flows  # noqa: PLC0415
+    from lab.rulesets import firewall_policy, flows_through, required_flows  # noqa: PLC0415
 
     text = (topology.TOPOLOGY_DIR / "sfb-cms-expressway.yaml").read_text()
     text = text.replace("10.48.54.", "10.20.30.").replace("192.168.1.", "172.16.9.")

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lab.net.ice import IceFailed, IceGatherer, IceResult, IceSession
-from lab.net.turn_client import TurnClient
+from lab.aio.ice import IceFailed, IceGatherer, IceResult, IceSession
+from lab.aio.turn_client import TurnClient
 from lab.proto.ice import IceConfig, PairReport, new_ufrag_pwd
 from lab.proto.sdp import Candidate, ms_candidates, rfc5245_candidates
 from lab.proto.turn.config import TurnServerConfig
@@ -216,7 +216,7 @@ def run_pair(skype_loop: NsLoop, cms_loop: NsLoop, *, media_skype: MediaFn | Non
     return skype, cms, r1, r2
 
 
-# --- our TURN server (lab.net.turn_server) in a namespace loop ---------------------------------
+# --- our TURN server (lab.aio.turn_server) in a namespace loop ---------------------------------
 
 
 def edge_turn_config() -> TurnServerConfig:
@@ -236,7 +236,7 @@ def expe_turn_config() -> TurnServerConfig:
 def serve_turn(loop: NsLoop, node: Node, config: TurnServerConfig) -> None:
     """Start our TURN server on ``loop`` (in ``node``'s namespace); ready when it listens.
     It stops when the loop is closed (its task is cancelled)."""
-    from lab.net.turn_server import TurnServer  # noqa: PLC0415 - the TURN issue's module
+    from lab.aio.turn_server import TurnServer  # noqa: PLC0415 - the TURN issue's module
 
     # a concurrent future: NsLoop.submit's asyncio.wrap_future needs a loop in *this* thread
     asyncio.run_coroutine_threadsafe(TurnServer(config).serve(), loop.loop)

@@ -15,11 +15,13 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from lab import build, kernel_nft, teardown, topology
-from lab.build import BuildContext, Step
-from lab.errors import LabError
-from lab.kernel import run_in_netns
-from lab.status import parse_counters
+from lab import topology
+from lab.base.errors import LabError
+from lab.kernel import nftables
+from lab.kernel.setns import run_in_netns
+from lab.lifecycle import build, teardown
+from lab.lifecycle.build import BuildContext, Step
+from lab.lifecycle.status import parse_counters
 
 _counter = itertools.count()
 
@@ -88,7 +90,7 @@ def accepted_peer(srv: socket.socket) -> tuple[str, int]:
 def counters(ctx: BuildContext, node: str) -> dict[str, int]:
     """``{rule comment: packets}`` of the nftables ruleset in ``node``."""
     ns = ctx.ns(node)
-    text = kernel_nft.list_rulesets([ns])[ns]
+    text = nftables.list_rulesets([ns])[ns]
     return {r.comment: r.packets for r in parse_counters(text)}
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lab.kernel import enter_netns
+from lab.kernel.setns import enter_netns
 
 T = TypeVar("T")
 

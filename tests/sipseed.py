@@ -1,7 +1,7 @@
 """The seed's SIP path as data, for the tests: proxy configurations of the Edge and both
 Expressways, and the two user agents (flow.md §1-§3, architecture.md [LAB] values), written out
 by hand. The node daemons do not use this: they build their cores from the topology
-(``lab.daemon_config``); tests use it to drive the SIP stack on the seed's addresses.
+(``lab.daemons.config``); tests use it to drive the SIP stack on the seed's addresses.
 ``transport`` is the topology's ``sip_transport: tls|tcp``.
 
 Each dual-homed proxy double Record-Routes (RFC 5658) so that either side can reach it.

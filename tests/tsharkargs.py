@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from lab.ladder.tls import tls_port_table
+from lab.ladder.decrypt import tls_port_table
 from tests import sipseed as seed
 
 

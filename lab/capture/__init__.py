@@ -18,7 +18,7 @@ from lab.capture.pcapfile import (
     parse_capture,
     read_capture,
 )
-from lab.capture.session import LabCapture, PartStats
+from lab.capture.taps import LabCapture, PartStats
 
 __all__ = [
     "LINKTYPE_ETHERNET",

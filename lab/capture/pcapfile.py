@@ -10,7 +10,7 @@
 
 A file cut short (a capture killed mid-write, a customer's truncated upload) is read up to its
 last whole packet and flagged ``truncated``; a file that is not a capture at all raises
-:class:`lab.errors.InputError` naming the file and the fix.
+:class:`lab.base.errors.InputError` naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 
 PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D

@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from lab.errors import UclabError
+from lab.base.errors import UclabError
 
 # Modules that add subcommands. Each exposes ``register(subparsers) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.names import check_lab_name
+from lab.base.names import check_lab_name
 
 if TYPE_CHECKING:
     from lab.firewall.report import Report
@@ -56,9 +56,9 @@ def register(sub: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from lab.cli.lab_cmds import parse_policies  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
     from lab.firewall import check, connection_attempts  # noqa: PLC0415
     from lab.firewall.report import dumps  # noqa: PLC0415
-    from lab.launcher import prelaunch  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     policies = parse_policies(args.policy)

@@ -1,7 +1,8 @@
 """``uclab up | down | status | exec | clean | graph``: the lab's own commands.
 
-Thin: argument parsing, calling :mod:`lab.build` / :mod:`lab.teardown` / :mod:`lab.status`,
-printing (rich, or ``--json``). Heavy modules are imported inside the handlers.
+Thin: argument parsing, calling :mod:`lab.lifecycle.build` / :mod:`lab.lifecycle.teardown` /
+:mod:`lab.lifecycle.status`, printing (rich, or ``--json``). Heavy modules are imported inside the
+handlers.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.errors import InputError
-from lab.names import DEFAULT_LAB, check_lab_name
+from lab.base.errors import InputError
+from lab.base.names import DEFAULT_LAB, check_lab_name
 
 
 def register(sub: Any) -> None:
@@ -85,8 +86,9 @@ def parse_policies(items: list[str]) -> dict[str, Path]:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from lab import build, topology  # noqa: PLC0415
+    from lab import topology  # noqa: PLC0415
     from lab.cli import lab_view  # noqa: PLC0415
+    from lab.lifecycle import build  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     policies = parse_policies(args.policy)
@@ -95,7 +97,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.no_daemons:
         ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS)
     else:
-        from lab.launcher import prelaunch  # noqa: PLC0415
+        from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
         launcher = prelaunch(lab)  # the daemons' imports overlap the network's build
         try:
@@ -112,7 +114,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from lab import teardown  # noqa: PLC0415
+    from lab.lifecycle import teardown  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     t0 = time.perf_counter()
@@ -128,8 +130,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from lab import status  # noqa: PLC0415
     from lab.cli import lab_view  # noqa: PLC0415
+    from lab.lifecycle import status  # noqa: PLC0415
 
     st = status.collect(check_lab_name(args.name))
     if args.json:
@@ -141,9 +143,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from lab import kernel_ns  # noqa: PLC0415
-    from lab.names import namespace  # noqa: PLC0415
-    from lab.state import LabState  # noqa: PLC0415
+    from lab.base.names import namespace  # noqa: PLC0415
+    from lab.base.state import LabState  # noqa: PLC0415
+    from lab.kernel import processes  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
     state = LabState.load(lab)
@@ -155,11 +157,11 @@ def cmd_exec(args: argparse.Namespace) -> int:
         import os  # noqa: PLC0415
 
         cmd = [os.environ.get("SHELL", "/bin/bash")]
-    kernel_ns.exec_in_netns(namespace(lab, args.node), cmd)
+    processes.exec_in_netns(namespace(lab, args.node), cmd)
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from lab import teardown  # noqa: PLC0415
+    from lab.lifecycle import teardown  # noqa: PLC0415
 
     report = teardown.clean(everything=args.all)
     if args.json:

@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from lab.names import DEFAULT_LAB
-from lab.status import LabStatus, NodeStatus
+from lab.base.names import DEFAULT_LAB
+from lab.lifecycle.status import LabStatus, NodeStatus
 from lab.topology import Node, Topology
 
 console = Console(highlight=False)

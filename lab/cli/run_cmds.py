@@ -74,9 +74,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lab.errors import InputError  # noqa: PLC0415
-    from lab.launcher import prelaunch  # noqa: PLC0415
-    from lab.names import check_lab_name  # noqa: PLC0415
+    from lab.base.errors import InputError  # noqa: PLC0415
+    from lab.base.names import check_lab_name  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
     if (args.scenario is None) == (not args.all):
         raise InputError("give one SCENARIO or --all", "uclab run",

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.run import RunOptions, RunPlan, RunResult, run
 from lab.scenario import MediaSpec, load, with_faults
 

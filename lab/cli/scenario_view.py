@@ -18,8 +18,8 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from lab import scenario
-from lab.errors import InputError, UclabError
-from lab.names import RUN_ROOT
+from lab.base.errors import InputError, UclabError
+from lab.base.names import RUN_ROOT
 from lab.run import RunOptions, RunPlan, RunResult, run
 from lab.scenario import Scenario
 
@@ -92,7 +92,7 @@ def _refuse_single_outputs(args: argparse.Namespace) -> None:
 
 def run_all(args: argparse.Namespace) -> int:
     """Every scenario of the library (see the module docstring)."""
-    from lab.launcher import prelaunch  # noqa: PLC0415
+    from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
     _refuse_single_outputs(args)
     for path in (args.json, args.junit):

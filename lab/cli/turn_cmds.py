@@ -9,7 +9,7 @@ import logging
 import sys
 from typing import Any
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 
 DEFAULT_REALM = "TANDBERG"
 
@@ -137,12 +137,12 @@ def build_config(args: argparse.Namespace) -> Any:
 def cmd_turn_server(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
-    from lab.net.turn_server import TurnServer  # noqa: PLC0415
+    from lab.aio.turn_server import TurnServer  # noqa: PLC0415
 
     config = build_config(args)
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger("lab.proto.turn").setLevel(logging.INFO)
-        logging.getLogger("lab.net").setLevel(logging.INFO)
+        logging.getLogger("lab.aio").setLevel(logging.INFO)
 
     async def main() -> None:
         server = TurnServer(config)
@@ -167,7 +167,7 @@ def cmd_turn_server(args: argparse.Namespace) -> int:
 def cmd_turn_probe(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
-    from lab.net.turn_probe import ProbeOptions, run_probe  # noqa: PLC0415
+    from lab.aio.turn_probe import ProbeOptions, run_probe  # noqa: PLC0415
 
     user, password = parse_user(args.user)
     server = parse_addr(args.server, "--server")

@@ -42,8 +42,8 @@ from lab.firewall.check import (
 from lab.firewall.flows import FlowSpec, Probe, classify, flow_specs, probes
 from lab.firewall.policy import Policy, Prepared, RuleNames, detect_format, prepare
 from lab.firewall.report import Report, judge
-from lab.firewall.session import TraceSession
 from lab.firewall.trace import PacketTrace, parse
+from lab.firewall.tracing import TraceSession
 from lab.firewall.traffic import send_probes
 
 __all__ = [

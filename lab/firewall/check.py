@@ -29,15 +29,17 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Protocol
 
-from lab import build, daemons, teardown, topology
-from lab.build import BuildContext, Step
-from lab.errors import LabError
+from lab import topology
+from lab.base.errors import LabError
+from lab.daemons import supervisor
 from lab.firewall.flows import FlowSpec, Probe, classify, flow_specs, probes
 from lab.firewall.policy import Format, early_chains, loaded_rulesets, prepare
 from lab.firewall.report import Report, judge
-from lab.firewall.session import TraceSession
 from lab.firewall.trace import FiveTuple, PacketTrace
+from lab.firewall.tracing import TraceSession
 from lab.firewall.traffic import AttemptResult, ProbeSent, drive, plan, send_probes
+from lab.lifecycle import build, teardown
+from lab.lifecycle.build import BuildContext, Step
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class RunOutcome:
 @dataclass(frozen=True)
 class Traffic:
     """Who makes the traffic: ``run(ctx, specs)`` while tracing, and the build steps of
-    :data:`lab.build.STEPS` the lab needs for it (None: all of them, daemons included).
+    :data:`lab.lifecycle.build.STEPS` the lab needs for it (None: all of them, daemons included).
     ``complement``: flows the traffic did not open in full get connection attempts after it.
     ``made_by`` names the traffic's connections in the report."""
 
@@ -100,7 +102,7 @@ def screen_share(*, media_seconds: float = SHARE_MEDIA_S, time_scale: float = SH
         result = run_built(ctx, RunPlan(sc, ctx.topology, media_seconds=media_seconds,
                                         time_scale=time_scale), RunOptions(lab=ctx.lab))
         with ctx.state.locked():  # the call is over: attempts and probes need their ports
-            daemons.stop_daemons(ctx.state)
+            supervisor.stop_daemons(ctx.state)
         ladder = result.ladder
         stopped = ladder.verdict.stopped_at if ladder else None
         share = {"ladder": ladder.verdict.summary if ladder else "no ladder",

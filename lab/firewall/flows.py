@@ -1,7 +1,7 @@
 """What a firewall check judges: the required flows of ports.md and the probes of flows the call
 does not need, as data, and the classifier that maps a traced packet to one of them.
 
-The required flows themselves are :func:`lab.nft.flows.required_flows` (the rows the baseline
+The required flows themselves are :func:`lab.rulesets.flows.required_flows` (the rows the baseline
 policies are rendered from); :class:`FlowSpec` adds what judging needs: the node whose ruleset
 decides (the flow's firewall, or the NAT for F7, which crosses no firewall) and the connections
 the call opens for it, each with the ladder step of flow.md §3 it carries.
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, Literal
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.firewall.trace import FiveTuple, PacketTrace
-from lab.nft.flows import RequiredFlow, end_of, required_flows
+from lab.rulesets.flows import RequiredFlow, end_of, required_flows
 from lab.topology import Topology
 
 #: Per required flow: the connections the call opens, in order, and the flow.md §3 step each

@@ -5,11 +5,11 @@ through iptables-nft; checked before anything is built, loaded into the lab's fi
         ctx = build.up(prep.topology, lab, steps=lab_steps(traffic, prep.steps))
         names = prep.rule_names(lab)       # the rule that decided, as the owner wrote it
 
-nftables files are checked by the lab's own ``nft -c`` check (:func:`lab.build.check_policies`);
-iptables-save files by ``iptables-nft-restore --test`` and a real restore, both in a throwaway
-namespace. An iptables firewall gets a comment-only nftables file as its lab policy (so that
-``uclab up``'s nft step has something to load and ``uclab status`` says where the rules came
-from), then a build step restores the iptables-save file in its namespace.
+nftables files are checked by the lab's own ``nft -c`` check
+(:func:`lab.lifecycle.build.check_policies`); iptables-save files by ``iptables-nft-restore --test``
+and a real restore, both in a throwaway namespace. An iptables firewall gets a comment-only nftables
+file as its lab policy (so that ``uclab up``'s nft step has something to load and ``uclab status``
+says where the rules came from), then a build step restores the iptables-save file in its namespace.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lab import build, kernel_nft
-from lab.build import BuildContext, Step
-from lab.errors import InputError
+from lab.base.errors import InputError
+from lab.base.names import namespace
 from lab.firewall.iptables import SavedRule, SavedRules, handle_map, looks_like_iptables_save
 from lab.firewall.iptables import parse_saved as parse_iptables
 from lab.firewall.report import NamedRule
 from lab.firewall.trace import TRACE_TABLE, Decision
-from lab.names import namespace
+from lab.kernel import nftables
+from lab.lifecycle import build
+from lab.lifecycle.build import BuildContext, Step
 from lab.topology import Topology
 
 Format = Literal["nft", "iptables"]
@@ -80,7 +81,7 @@ def validate(topo: Topology, policies: tuple[Policy, ...]) -> None:
     """Every policy must load: InputError quoting the tool's own message and line, before
     anything is built."""
     ipt = [p.path for p in policies if p.format == "iptables"]
-    for failure in kernel_nft.iptables_check_files(ipt):
+    for failure in nftables.iptables_check_files(ipt):
         raise InputError(f"iptables-nft-restore rejects this policy:\n{failure.message}",
                          failure.path, failure.line,
                          fix="correct the line it points at; `iptables-nft-restore --test "
@@ -91,7 +92,7 @@ def validate(topo: Topology, policies: tuple[Policy, ...]) -> None:
 
 @dataclass
 class Prepared:
-    """Validated policies, ready for :func:`lab.build.up`."""
+    """Validated policies, ready for :func:`lab.lifecycle.build.up`."""
 
     policies: tuple[Policy, ...]
     topology: Topology  # with each firewall's lab policy (the nft file or an iptables stub)
@@ -116,7 +117,7 @@ def rule_names(policies: tuple[Policy, ...], rulesets: Mapping[str, str]) -> Rul
 
 def loaded_rulesets(lab: str, nodes: list[str]) -> dict[str, str]:
     """``{node: nft -j list ruleset}`` of the lab's nodes (rules with their handles)."""
-    listed = kernel_nft.list_rulesets_json([namespace(lab, n) for n in nodes])
+    listed = nftables.list_rulesets_json([namespace(lab, n) for n in nodes])
     return {n: listed[namespace(lab, n)] for n in nodes}
 
 
@@ -141,7 +142,7 @@ def prepare(topo: Topology, files: Mapping[str, Path], fmt: Format | None = None
 
 
 def _restore(ctx: BuildContext, policies: list[Policy]) -> None:
-    kernel_nft.iptables_load([(ctx.ns(p.node), p.path) for p in policies])
+    nftables.iptables_load([(ctx.ns(p.node), p.path) for p in policies])
 
 
 @dataclass

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Literal
 
-#: The lab-owned table that marks packets for tracing (see :mod:`lab.firewall.session`).
+#: The lab-owned table that marks packets for tracing (see :mod:`lab.firewall.tracing`).
 TRACE_TABLE = "uclab_trace"
 
 _HEAD = re.compile(r"^trace id (?P<id>[0-9a-f]+) (?P<family>\w+) (?P<table>\S+) (?P<chain>\S+) "

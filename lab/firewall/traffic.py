@@ -21,11 +21,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from lab import kernel_links
-from lab.errors import LabError
+from lab.base.errors import LabError
+from lab.base.names import namespace
 from lab.firewall.flows import FlowSpec, Probe
-from lab.kernel import run_in_netns
-from lab.names import namespace
+from lab.kernel import links
+from lab.kernel.setns import run_in_netns
 from lab.topology import Topology
 
 #: Source ports of flow.md §2 for the flows whose port the seed shows (others: the first port
@@ -188,7 +188,7 @@ def _routes(lab: str, probes: Sequence[Probe]) -> Iterator[None]:
         for node, dst, via in sorted({(p.node, p.dst, p.via) for p in probes if p.via},
                                      key=str):
             assert via is not None
-            stack.enter_context(kernel_links.temporary_route(
+            stack.enter_context(links.temporary_route(
                 namespace(lab, node), IPv4Network(f"{dst}/32"), via))
         yield
 

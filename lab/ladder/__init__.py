@@ -19,8 +19,7 @@ from pathlib import Path
 
 from lab.ladder.analysis import Analysis, analyse_capture
 from lab.ladder.check import Expectations, check_steps, load_expectations
-from lab.ladder.ladder import Ladder, Row, build_ladder
-from lab.ladder.names import (
+from lab.ladder.columns import (
     ROLES,
     Column,
     Names,
@@ -30,6 +29,7 @@ from lab.ladder.names import (
     make_names,
     names_from_topology,
 )
+from lab.ladder.compute import Ladder, Row, build_ladder
 from lab.ladder.steps import STEPS, Status, StepResult, StepSpec
 from lab.ladder.verdict import Verdict, judge
 

@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass, field
 
 from lab.capture.pcapfile import Capture
-from lab.ladder import tls
+from lab.ladder import decrypt
+from lab.ladder.events import Connection, Endpoint, Event, Kind, MediaLeg, TcpInfo
 from lab.ladder.media import MediaBook
 from lab.ladder.messages import sip_info, stun_info
-from lab.ladder.model import Connection, Endpoint, Event, Kind, MediaLeg, TcpInfo
 from lab.ladder.packets import segments
 from lab.ladder.streams import StreamDecoder, Unit, datagram_unit
 from lab.ladder.tcp import Chunk, TcpResult, connections
@@ -46,7 +46,7 @@ class _Builder:
     tcp: TcpResult
     events: list[Event] = field(default_factory=list)
     media: MediaBook = field(default_factory=MediaBook)
-    tls_frames: dict[int, tls.StreamKey] = field(default_factory=dict)
+    tls_frames: dict[int, decrypt.StreamKey] = field(default_factory=dict)
     tls_ports: set[int] = field(default_factory=set)
 
     def unit(self, unit: Unit, chunk: Chunk, stream: tuple[Endpoint, Endpoint, str],
@@ -93,7 +93,7 @@ class _Builder:
             self.events.append(Event(conn.syn_ns, conn.syn_frame, conn.iface, conn.client,
                                      conn.server, "TCP", Kind.TCP, conn.index, tcp=info))
 
-    def plaintext(self, key: tls.StreamKey, chunks: list[Chunk]) -> None:
+    def plaintext(self, key: decrypt.StreamKey, chunks: list[Chunk]) -> None:
         stream = self.tcp.streams[key]
         decoder = StreamDecoder()
         for chunk in chunks:
@@ -120,7 +120,7 @@ def analyse_capture(cap: Capture, keylog: bytes = b"") -> Analysis:
     warnings: list[str] = []
     if cap.truncated:
         warnings.append("the capture file is cut short: its last packet is incomplete")
-    decrypted = tls.decrypt(cap, b.tls_frames, b.tls_ports, cap.tls_keylog + b"\n" + keylog)
+    decrypted = decrypt.decrypt(cap, b.tls_frames, b.tls_ports, cap.tls_keylog + b"\n" + keylog)
     if decrypted.warning:
         warnings.append(decrypted.warning)
     for key, chunks in decrypted.plaintext.items():
@@ -149,4 +149,4 @@ def _opaque_note(tcp: TcpResult, index: int, keylog: bytes) -> str:
     up = tcp.streams.get((index, "up"))
     first = b"".join(c.data for c in up.chunks)[:64] if up is not None else b""
     return (f"TLS {conn.client} -> {conn.server} not decrypted: "
-            f"{tls.opaque_reason(first, keylog)}")
+            f"{decrypt.opaque_reason(first, keylog)}")

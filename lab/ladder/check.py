@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from lab import datafile
-from lab.errors import InputError
+from lab.base import datafile
+from lab.base.errors import InputError
 from lab.ladder.analysis import Analysis
+from lab.ladder.columns import Names
 from lab.ladder.context import Context
 from lab.ladder.match_sip import match_sip
 from lab.ladder.match_turn import match_turn
-from lab.ladder.names import Names
 from lab.ladder.steps import BY_NUMBER, STEPS, Status, StepResult
 from lab.proto.ascii import is_digits
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.ladder.analysis import Analysis
-from lab.ladder.model import Connection, Event, Kind, SipInfo, StunInfo
-from lab.ladder.names import Names
+from lab.ladder.columns import Names
+from lab.ladder.events import Connection, Event, Kind, SipInfo, StunInfo
 from lab.ladder.steps import BY_NUMBER, Observation, StepResult, base_status
 
 

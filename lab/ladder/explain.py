@@ -10,8 +10,8 @@ ConnectionBind within 30 s).
 from __future__ import annotations
 
 from lab.ladder.analysis import Analysis
-from lab.ladder.model import Connection, Event, Kind
-from lab.ladder.names import Names
+from lab.ladder.columns import Names
+from lab.ladder.events import Connection, Event, Kind
 from lab.ladder.steps import CMS, EXPE, SFB, StepResult
 
 _STUN_HINTS = {

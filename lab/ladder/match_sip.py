@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lab.ladder.context import Context, first, observe, sdp_text
-from lab.ladder.model import Event, SipInfo
+from lab.ladder.events import Event, SipInfo
 from lab.ladder.steps import CMS, EXPC, EXPE, SFB, StepResult
 
 #: interfaces' clocks may disagree by this much (lab.ladder.check.ORDER_TOLERANCE_NS)

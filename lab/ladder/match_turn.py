@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.ladder.context import Context, first, observe
-from lab.ladder.model import Connection, Endpoint, Event, Kind, MediaLeg, StunInfo
+from lab.ladder.events import Connection, Endpoint, Event, Kind, MediaLeg, StunInfo
 from lab.ladder.steps import CMS, EXPE, SFB, Observation, StepResult
 
 EvPred = Callable[[Event, StunInfo], bool]

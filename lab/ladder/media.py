@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.ladder.model import Endpoint, MediaLeg
+from lab.ladder.events import Endpoint, MediaLeg
 from lab.ladder.streams import Unit
 from lab.proto.rtp import ParseError, ReceptionStats, parse_rtp
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.ladder.model import Endpoint, SipInfo, StunInfo
+from lab.ladder.events import Endpoint, SipInfo, StunInfo
 from lab.proto.ascii import is_digits
 from lab.proto.sip.errors import ParseError as SipParseError
 from lab.proto.sip.message import Request, parse

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from lab.ladder.ladder import Ladder
+from lab.ladder.compute import Ladder
 from lab.ladder.render_svg import ladder_svg
 from lab.ladder.steps import Status
 

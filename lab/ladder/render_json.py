@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lab.ladder.ladder import Ladder
-from lab.ladder.model import MediaLeg
+from lab.ladder.compute import Ladder
+from lab.ladder.events import MediaLeg
 from lab.ladder.steps import StepResult
 
 JsonObj = dict[str, object]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from lab.ladder.ladder import Ladder, Row
+from lab.ladder.compute import Ladder, Row
 from lab.ladder.steps import BY_NUMBER
 
 LEFT, LANE, COL_GAP, TOP = 140, 150, 70, 150

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lab.ladder.ladder import ANNOTATE, Ladder, Row
+from lab.ladder.compute import ANNOTATE, Ladder, Row
 from lab.ladder.steps import Status
 
 GROUP_STYLE = {"SIP": "cyan", "TURN": "yellow", "ICE": "magenta", "TCP": "white",

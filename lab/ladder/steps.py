@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from lab.ladder.model import Event
+from lab.ladder.events import Event
 
 SFB, EXPE, EXPC, CMS = "sfb", "expressway-e", "expressway-c", "cms"
 

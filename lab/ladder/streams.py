@@ -130,7 +130,7 @@ class StreamDecoder:
             self._feed_sip(data, out)
         elif self.mode == "opaque":
             self.opaque_octets += len(data)
-        # "tls": the ciphertext is left to lab.ladder.tls, which asks tshark for the plaintext
+        # "tls": the ciphertext is left to lab.ladder.decrypt, which asks tshark for the plaintext
 
     def _feed_stun(self, data: bytes, out: list[Unit]) -> None:
         self._stun.feed(data)

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lab.ladder.model import Connection, Endpoint
+from lab.ladder.events import Connection, Endpoint
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Segment
 
 Key4 = tuple[tuple[str, int], tuple[str, int]]

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.ladder.analysis import Analysis
+from lab.ladder.columns import Names
 from lab.ladder.explain import explain
-from lab.ladder.names import Names
 from lab.ladder.steps import STEPS, Status, StepResult, descendants
 
 INVITE_TO_CMS, OK_FROM_CMS = 5, 11

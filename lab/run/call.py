@@ -1,9 +1,9 @@
 """Driving the share through the daemons' control sockets: trigger, wait for media both ways,
 let it run, end the call from the CMS side, collect what the daemons saw.
 
-Everything here is a Unix-socket request (:mod:`lab.control`): no packet is sent from the root
-namespace. Every wait is on an event the daemons report (``wait``), in slices, so that a daemon
-that dies is noticed at once and named (:func:`lab.daemons.health`), never after a long
+Everything here is a Unix-socket request (:mod:`lab.daemons.control`): no packet is sent from the
+root namespace. Every wait is on an event the daemons report (``wait``), in slices, so that a daemon
+that dies is noticed at once and named (:func:`lab.daemons.supervisor.health`), never after a long
 timeout.
 
 Why CMS hangs up: its BYE travels CMS -> Expressway-C -> (traversal zone) -> Expressway-E ->
@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.control import ControlError, request
-from lab.daemons import DaemonHealth, health
+from lab.base.state import LabState
+from lab.daemons.control import ControlError, request
+from lab.daemons.supervisor import DaemonHealth, health
 from lab.run.faults import Fault
 from lab.scenario import Scenario
-from lab.state import LabState
 
 log = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from lab.base.errors import InputError
 from lab.capture import Capture
-from lab.errors import InputError
 from lab.ladder import Ladder
-from lab.ladder.model import Connection, Kind
+from lab.ladder.events import Connection, Kind
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_SYN, Segment, segments
-from lab.nft.flows import RequiredFlow, required_flows
 from lab.proto.ice import IceConfig
 from lab.proto.turn.config import CLIENT_TIMEOUT, TurnServerConfig
+from lab.rulesets.flows import RequiredFlow, required_flows
 from lab.topology import Node, Topology
 
 #: What a STUN error code means for this call (RFC 8656 §18.11, RFC 6062 §6.3).

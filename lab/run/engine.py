@@ -41,16 +41,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import build, daemons, teardown
-from lab.build import BuildContext, Step
+from lab.base.errors import InputError, LabError, UclabError
+from lab.base.names import DEFAULT_LAB, check_lab_name
+from lab.base.state import LabState, RunDir
 from lab.capture import LabCapture
-from lab.errors import InputError, LabError, UclabError
+from lab.daemons import supervisor
 from lab.firewall.policy import prepare
-from lab.names import DEFAULT_LAB, check_lab_name
+from lab.lifecycle import build, teardown
+from lab.lifecycle.build import BuildContext, Step
 from lab.run.call import CallDriver, CallOutcome
 from lab.run.faults import Fault, faults_for
 from lab.scenario import Scenario
-from lab.state import LabState, RunDir
 from lab.topology import Topology
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ def run_built(ctx: BuildContext, plan: RunPlan, options: RunOptions | None = Non
     try:
         with _Timer(timings)("daemons start"), ctx.state.locked():
             capture.start()
-            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+            supervisor.start_daemons(ctx, time_scale=plan.time_scale)
     except LabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
@@ -266,7 +267,7 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
         capture.start()
 
     def start_daemons(ctx: BuildContext) -> None:
-        daemons.start_daemons(ctx, time_scale=plan.time_scale)
+        supervisor.start_daemons(ctx, time_scale=plan.time_scale)
 
     steps: list[Step] = []
     for step in build.STEPS:
@@ -304,10 +305,10 @@ def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
     ctx = BuildContext(lab, plan.topology, state)
     try:
         with state.locked():
-            daemons.stop_daemons(state)
+            supervisor.stop_daemons(state)
             (ctx.run.pki / "keylog.txt").write_bytes(b"")  # new daemons, new TLS sessions
             capture.start()
-            daemons.start_daemons(ctx, time_scale=plan.time_scale)
+            supervisor.start_daemons(ctx, time_scale=plan.time_scale)
     except LabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()

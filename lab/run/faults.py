@@ -14,7 +14,7 @@ words, what happened (printed and kept in the JSON).
     PacketLoss("internet", 5, [LossPoint("fw-outside", "forward")])   # 1 packet in 20 dropped
     LinkCut("sfb-edge", "external", at=Trigger("cms", "answered"))
 
-:func:`faults_for` makes them from a scenario's ``faults:`` (:mod:`lab.scenario.model`).
+:func:`faults_for` makes them from a scenario's ``faults:`` (:mod:`lab.scenario.definition`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from lab import kernel_links, kernel_nft, kernel_ns
-from lab.control import ControlError, request
-from lab.daemons import daemon_records, node_of
-from lab.errors import LabError
-from lab.names import namespace
+from lab.base.errors import LabError
+from lab.base.names import namespace
+from lab.base.state import LabState
+from lab.daemons.control import ControlError, request
+from lab.daemons.supervisor import daemon_records, node_of
+from lab.kernel import links, nftables, processes
 from lab.scenario import CutFault, FaultSpec, LossFault, StopFault, Trigger
-from lab.state import LabState
 from lab.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class KillDaemon(_Triggered):
         for record in daemon_records(state):
             if node_of(record) != self.node or record.pid is None or record.start is None:
                 continue
-            if kernel_ns.alive(kernel_ns.ProcessId(record.pid, record.start)):
+            if processes.alive(processes.ProcessId(record.pid, record.start)):
                 os.kill(record.pid, signal.SIGKILL)
                 log.info("fault: killed the %s daemon (pid %d)", self.node, record.pid)
                 when = f" when {self.at.node} reported {self.at.event!r}" if self.at else ""
@@ -198,20 +198,20 @@ class PacketLoss(_Triggered):
 
     def act(self, state: LabState) -> None:
         label = f"{self.percent:g}% loss on {self.segment}"
-        jobs = [kernel_nft.NftJob(namespace(state.lab, p.node),
+        jobs = [nftables.NftJob(namespace(state.lab, p.node),
                                   text=loss_ruleset(self.percent, self.random, p, label))
                 for p in self.points]
-        kernel_nft.load(jobs)
+        nftables.load(jobs)
         self._loaded = [j.ns for j in jobs]
         log.info("fault: %s", self.description)
 
     def undo(self, state: LabState) -> None:
         if not self._loaded:
             return
-        listed = kernel_nft.list_rulesets(self._loaded)
+        listed = nftables.list_rulesets(self._loaded)
         dropped = sum(int(m.group(1)) for text in listed.values()
                       for m in _COUNTER.finditer(text))
-        kernel_nft.load([kernel_nft.NftJob(ns, text=f"table inet {FAULT_TABLE}\n"
+        nftables.load([nftables.NftJob(ns, text=f"table inet {FAULT_TABLE}\n"
                                            f"delete table inet {FAULT_TABLE}\n")
                          for ns in self._loaded])
         self.done.append(f"{self.percent:g}% packet loss on {self.segment}: the rule dropped "
@@ -230,14 +230,14 @@ class LinkCut(_Triggered):
         self._cut = False
 
     def act(self, state: LabState) -> None:
-        kernel_links.set_link_state(namespace(state.lab, self.node), self.iface, False)
+        links.set_link_state(namespace(state.lab, self.node), self.iface, False)
         self._cut = True
         self.done.append(f"cut the link {self.node}:{self.iface} (down)" + (
             f" when {self.at.node} reported {self.at.event!r}" if self.at else ""))
 
     def undo(self, state: LabState) -> None:
         if self._cut:
-            kernel_links.set_link_state(namespace(state.lab, self.node), self.iface, True)
+            links.set_link_state(namespace(state.lab, self.node), self.iface, True)
             self._cut = False
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from lab.kernel_ns import ProcessId
-    from lab.state import LabState, Record
+    from lab.base.state import LabState, Record
+    from lab.kernel.processes import ProcessId
     from lab.topology import Node
 
 
@@ -61,7 +61,7 @@ class NodeRuntime(Protocol):
     def create(self, state: LabState, node: Node) -> NodeHandle:
         """Make ``node``: record it in ``state`` first, then create it, then confirm the
         record. On return its namespace exists as ``/run/netns/<handle.netns>``; the calling
-        thread may then enter it (:func:`lab.kernel.enter_netns`) to configure it."""
+        thread may then enter it (:func:`lab.kernel.setns.enter_netns`) to configure it."""
         ...
 
     def spawn(self, handle: NodeHandle, argv: Sequence[str], log_path: Path, *,

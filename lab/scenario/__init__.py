@@ -7,8 +7,7 @@
     scenario.with_faults(sc, ["cut: {link: sfb-edge:external, at: cms:answered}"])  # --fault
 """
 
-from lab.scenario.load import SCENARIO_DIR, load, names, resolve, with_faults
-from lab.scenario.model import (
+from lab.scenario.definition import (
     DAEMON_EVENTS,
     CutFault,
     Expect,
@@ -21,6 +20,7 @@ from lab.scenario.model import (
     StopFault,
     Trigger,
 )
+from lab.scenario.load import SCENARIO_DIR, load, names, resolve, with_faults
 
 __all__ = ["DAEMON_EVENTS", "SCENARIO_DIR", "CutFault", "Expect", "FaultSpec", "Limits",
            "LossFault", "MediaSpec", "Scenario", "ScenarioFile", "StopFault", "Trigger", "load",

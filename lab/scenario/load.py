@@ -1,7 +1,7 @@
 """Finding and reading scenario files: ``uclab run NAME`` (``scenarios/NAME.yaml``) or a path.
 
-Every mistake is an :class:`~lab.errors.InputError` naming the file, the line and the fix,
-before anything is built: unknown keys and bad values (:mod:`lab.datafile`), overrides of a
+Every mistake is an :class:`~lab.base.errors.InputError` naming the file, the line and the fix,
+before anything is built: unknown keys and bad values (:mod:`lab.base.datafile`), overrides of a
 node that has no such settings, an address that is not the node's own, a policy for a node
 that is not a firewall or a file that is not there, a fault on a segment, link or node the
 topology does not have, a trigger event the daemon never reports. Whether a policy file parses
@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import datafile, topology
-from lab.datafile import Document, KeyPath
-from lab.errors import InputError
-from lab.scenario.model import (
+from lab import topology
+from lab.base import datafile
+from lab.base.datafile import Document, KeyPath
+from lab.base.errors import InputError
+from lab.scenario.definition import (
     DAEMON_EVENTS,
     CutFault,
     FaultSpec,

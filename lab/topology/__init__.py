@@ -8,7 +8,7 @@ loading with strict validation (:mod:`.load`).
     topology.namespace("uclab", "cms")        # -> "uclab-cms"
 """
 
-from lab.names import DEFAULT_LAB, namespace
+from lab.base.names import DEFAULT_LAB, namespace
 from lab.topology.load import DEFAULT_TOPOLOGY, TOPOLOGY_DIR, from_document, load, resolve
 from lab.topology.model import (
     Endpoint,

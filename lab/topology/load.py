@@ -1,6 +1,6 @@
-"""Loading a topology file: strict reading (:mod:`lab.datafile`) then cross checks.
+"""Loading a topology file: strict reading (:mod:`lab.base.datafile`) then cross checks.
 
-Every mistake is an :class:`~lab.errors.InputError` naming the file, the line and the fix: an
+Every mistake is an :class:`~lab.base.errors.InputError` naming the file, the line and the fix: an
 unknown key, an address outside its segment, a duplicate address, a link to a missing node, an
 interface linked twice or never, a route through nothing, a NAT that cannot work. Nothing is
 built from a file that does not pass.
@@ -28,9 +28,9 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Literal
 
-from lab import datafile
-from lab.datafile import Deferred, Document, KeyPath
-from lab.errors import InputError
+from lab.base import datafile
+from lab.base.datafile import Deferred, Document, KeyPath
+from lab.base.errors import InputError
 from lab.topology.model import (
     Endpoint,
     Interface,

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Literal
 
-from lab.names import DEFAULT_LAB, namespace
+from lab.base.names import DEFAULT_LAB, namespace
 from lab.topology.values import HostPort
 
 

@@ -1,8 +1,8 @@
 """Node roles and the schema of each role's ``settings:`` block in a topology file.
 
 A role says what a node is (a host running a daemon, a router, a bridging firewall) and how its
-``settings:`` are read: strictly, by :mod:`lab.datafile`, into the frozen dataclasses below. The
-node daemons (``nodes/<role>.py``) receive these settings; scenario files override a few of them
+``settings:`` are read: strictly, by :mod:`lab.base.datafile`, into the frozen dataclasses below.
+The node daemons (``nodes/<role>.py``) receive these settings; scenario files override a few of them
 with ``Document.read(cls, keys, base=current)``.
 
 To extend a role: add a field here (with a default if old files must keep loading) and write it

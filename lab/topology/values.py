@@ -1,6 +1,6 @@
 """Small value types written as text in topology and scenario files (``10.149.4.10:443``,
 ``25000-29999``, ``traversal``). Each has ``from_text`` (raising ``ValueError``) and ``__str__``
-giving the text back, so :mod:`lab.datafile` can read them and the CLI can print them.
+giving the text back, so :mod:`lab.base.datafile` can read them and the CLI can print them.
 """
 
 from __future__ import annotations

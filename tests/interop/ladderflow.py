@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.aio.ice import IceResult
+from lab.aio.media import MediaEndpoint
+from lab.aio.sip_ua import Answer, Reject
 from lab.capture import LabCapture
 from lab.ladder import Names, make_names
-from lab.net.ice import IceResult
-from lab.net.media import MediaEndpoint
-from lab.net.sip_ua import Answer, Reject
 from lab.proto.sdp import (
     Candidate,
     IceCredentials,

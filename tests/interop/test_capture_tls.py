@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import pki as labpki
+from lab.base import pki as labpki
 from lab.capture import LabCapture, read_capture
-from lab.kernel import run_in_netns
+from lab.kernel.setns import run_in_netns
 from lab.ladder import analyse_capture
-from lab.ladder.model import Kind
+from lab.ladder.events import Kind
 from tests.conftest import require_tool
 from tests.nethelp import NetBench, Node
 

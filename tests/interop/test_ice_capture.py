@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.net.ice import IceResult
-from lab.net.media import MediaEndpoint
+from lab.aio.ice import IceResult
+from lab.aio.media import MediaEndpoint
 from lab.proto.rtp import MediaStats
 from tests.conftest import require_tool
 from tests.icehelp import (

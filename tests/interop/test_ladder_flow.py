@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.capture.pcapfile import read_capture
 from lab.ladder import build_ladder
-from lab.ladder.model import Kind
+from lab.ladder.events import Kind
 from lab.ladder.packets import segments
 from lab.ladder.tcp import connections
 from tests.conftest import require_tool

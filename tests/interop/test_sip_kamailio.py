@@ -10,8 +10,8 @@ from pathlib import Path
 
 import sipmessage
 
-from lab.net.sip_transport import Connection, Listener, SipTransport, TransportConfig
-from lab.net.sip_ua import SipUserAgent
+from lab.aio.sip_transport import Connection, Listener, SipTransport, TransportConfig
+from lab.aio.sip_ua import SipUserAgent
 from lab.proto.sip.message import Message
 from lab.proto.sip.ua import UaConfig
 from lab.proto.sip.uri import Uri

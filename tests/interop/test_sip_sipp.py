@@ -11,8 +11,8 @@ from pathlib import Path
 
 import sipmessage
 
-from lab.net.sip_proxy import SipProxy
-from lab.net.sip_transport import Connection, Listener, SipTransport, TransportConfig
+from lab.aio.sip_proxy import SipProxy
+from lab.aio.sip_transport import Connection, Listener, SipTransport, TransportConfig
 from lab.proto.sip.core import Target
 from lab.proto.sip.message import Message
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.aio.sip_ua import Answer, Reject
 from lab.capture import LabCapture
-from lab.net.sip_ua import Answer, Reject
 from lab.proto.sdp import IceCredentials, Origin, build_share_answer, build_share_offer
 from lab.proto.sip.ua import Call
 from tests import sipseed as seed

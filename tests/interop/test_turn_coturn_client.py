@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.net.turn_client import Trace, TurnClient, TurnError
+from lab.aio.turn_client import Trace, TurnClient, TurnError
 from tests.conftest import require_tool
 from tests.nethelp import NetBench, ns_loops, tcpdump
 from tests.turncapture import check_integrity, long_term, stun_messages, tshark_check

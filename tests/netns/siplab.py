@@ -9,11 +9,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lab import pki as labpki
-from lab.net.sip_proxy import SipProxy
-from lab.net.sip_transport import Listener, TransportConfig
-from lab.net.sip_ua import Answer, Reject, SipUserAgent
-from lab.net.tls import client_context, server_context
+from lab.aio.sip_proxy import SipProxy
+from lab.aio.sip_transport import Listener, TransportConfig
+from lab.aio.sip_ua import Answer, Reject, SipUserAgent
+from lab.aio.tls import client_context, server_context
+from lab.base import pki as labpki
 from lab.proto.sip.ua import Call
 from tests import sipseed as seed
 from tests.nethelp import NetBench, Node, NsLoop

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.base.errors import LabError
 from lab.capture import LabCapture, read_capture
-from lab.errors import LabError
-from lab.kernel import run_in_netns
+from lab.kernel.setns import run_in_netns
 from tests.conftest import require_tool
 from tests.nethelp import NetBench, sh
 

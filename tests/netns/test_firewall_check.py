@@ -15,10 +15,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from lab import build, kernel_nft, kernel_ns, topology
-from lab.build import BuildContext
+from lab import topology
+from lab.base.errors import LabError
+from lab.base.names import RUN_ROOT
 from lab.cli import main
-from lab.errors import LabError
 from lab.firewall import (
     RunOutcome,
     TraceSession,
@@ -34,7 +34,9 @@ from lab.firewall import (
 )
 from lab.firewall.flows import FlowSpec
 from lab.firewall.trace import TRACE_TABLE
-from lab.names import RUN_ROOT
+from lab.kernel import nftables, processes
+from lab.lifecycle import build
+from lab.lifecycle.build import BuildContext
 from tests.firewallhelp import POLICIES, readdressed_topology
 from tests.labhelp import connect, lab_name, lab_namespaces, listen, running_lab
 
@@ -238,16 +240,16 @@ def test_trace_session_on_a_running_lab() -> None:
             "I1": "blocked", "O6": "blocked"}, (tries, raw)
         assert never_seen(tries, chosen, traces, specs) == []
         # the monitors are gone; the tracing table stays until removed
-        assert all(kernel_ns.pids_in_netns(ctx.ns(n)) == [] for n in nodes)
+        assert all(processes.pids_in_netns(ctx.ns(n)) == [] for n in nodes)
         ns = ctx.ns("fw-inside")
-        assert TRACE_TABLE in kernel_nft.list_rulesets([ns])[ns]
+        assert TRACE_TABLE in nftables.list_rulesets([ns])[ns]
         session.remove_table()
-        assert TRACE_TABLE not in kernel_nft.list_rulesets([ns])[ns]
+        assert TRACE_TABLE not in nftables.list_rulesets([ns])[ns]
 
 
 def test_monitor_stops_by_itself_and_probe_routes_are_removed() -> None:
     with running_lab(steps=BARE) as ctx:
-        proc = kernel_nft.start_trace_monitor(ctx.ns("fw-inside"), 0.5)
+        proc = nftables.start_trace_monitor(ctx.ns("fw-inside"), 0.5)
         try:
             deadline = time.monotonic() + 5
             while proc.poll() is None and time.monotonic() < deadline:

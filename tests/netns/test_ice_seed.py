@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lab.net.ice import IceFailed, IceGatherer, IceResult, IceSession
-from lab.net.media import MediaEndpoint
+from lab.aio.ice import IceFailed, IceGatherer, IceResult, IceSession
+from lab.aio.media import MediaEndpoint
 from lab.proto.ice import IceConfig, new_ufrag_pwd
 from lab.proto.rtp import MediaStats
 from lab.proto.sdp import Candidate, rfc5245_candidates

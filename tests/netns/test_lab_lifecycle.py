@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import build, kernel_ns, teardown, topology
-from lab.build import BuildContext, Step
-from lab.errors import InputError, LabError
-from lab.names import RUN_ROOT
+from lab import topology
+from lab.base.errors import InputError, LabError
+from lab.base.names import RUN_ROOT
+from lab.kernel import processes
+from lab.lifecycle import build, teardown
+from lab.lifecycle.build import BuildContext, Step
 from tests.labhelp import accepted_peer, connect, lab_name, lab_namespaces, listen, running_lab
 from tests.nethelp import wait_until
 
@@ -51,27 +53,28 @@ def test_two_labs_side_by_side() -> None:
 
 def test_failure_half_way_rolls_back_everything() -> None:
     lab = lab_name()
-    started: list[kernel_ns.ProcessId] = []
+    started: list[processes.ProcessId] = []
 
     def sleeper_then_fail(ctx: BuildContext) -> None:
         record = build.start_process(ctx, "cms", "sleeper", ["sleep", "30"])
         assert record.pid is not None and record.start is not None
-        started.append(kernel_ns.ProcessId(record.pid, record.start))
-        assert kernel_ns.alive(started[0])
+        started.append(processes.ProcessId(record.pid, record.start))
+        assert processes.alive(started[0])
         assert len(lab_namespaces(lab)) == 8
         raise LabError("injected failure")
 
     with pytest.raises(LabError, match="injected failure"):
         build.up(topology.load(), lab,
                  steps=[*build.NETWORK_STEPS, Step("fail", sleeper_then_fail)])
-    assert not kernel_ns.alive(started[0])
+    assert not processes.alive(started[0])
     assert_gone(lab)
 
 
 CRASHING_UP = """
 import sys, time
 from pathlib import Path
-from lab import build, topology
+from lab import topology
+from lab.lifecycle import build
 lab, flag = sys.argv[1], Path(sys.argv[2])
 def stall(ctx):
     build.start_process(ctx, "cms", "sleeper", ["sleep", "60"])
@@ -121,7 +124,7 @@ def _down_after_crash(lab: str, pid: int, start: int) -> None:
     ns = f"{lab}-expressway-c"
     stray = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "60"])
     try:
-        wait_until(lambda: stray.pid in kernel_ns.pids_in_netns(ns),
+        wait_until(lambda: stray.pid in processes.pids_in_netns(ns),
                    "the stray process is in the namespace", within=5)
         result = uclab("down", "--name", lab, "--json")
         assert result.returncode == 0, result.stderr
@@ -132,7 +135,7 @@ def _down_after_crash(lab: str, pid: int, start: int) -> None:
     finally:
         if stray.poll() is None:
             stray.kill()
-    assert not kernel_ns.alive(kernel_ns.ProcessId(pid, start))
+    assert not processes.alive(processes.ProcessId(pid, start))
     assert_gone(lab)
 
 
@@ -250,13 +253,13 @@ def test_spawned_processes_live_in_their_namespace(tmp_path: Path) -> None:
 
     with running_lab(steps=[*build.NETWORK_STEPS, Step("probe", probe)]) as ctx:
         record = next(r for r in ctx.state.records if r.kind == "process")
-        assert record.pid in kernel_ns.pids_in_netns(ctx.ns("cms"))
+        assert record.pid in processes.pids_in_netns(ctx.ns("cms"))
         log = ctx.run.log("cms")
         deadline = time.monotonic() + 5
         while "10.48.54.230" not in (log.read_text() if log.exists() else ""):
             assert time.monotonic() < deadline, "the process did not write its addresses"
             time.sleep(0.02)
         assert record.pid is not None and record.start is not None
-        proc = kernel_ns.ProcessId(record.pid, record.start)
-        assert kernel_ns.alive(proc)
-    assert not kernel_ns.alive(proc)
+        proc = processes.ProcessId(record.pid, record.start)
+        assert processes.alive(proc)
+    assert not processes.alive(proc)

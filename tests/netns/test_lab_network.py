@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from lab import topology
-from lab.build import BuildContext
-from lab.kernel import run_in_netns
+from lab.kernel.setns import run_in_netns
+from lab.lifecycle.build import BuildContext
 from tests.labhelp import accepted_peer, connect, counters, listen, running_lab
 
 LAB_NETS = [s.subnet for s in topology.load().segments]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.kernel import run_in_netns
+from lab.kernel.setns import run_in_netns
 from tests.conftest import require_tool
 from tests.nethelp import NetBench, sh, stop_process, tcpdump, wait_listening
 

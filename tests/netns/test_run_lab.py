@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lab import kernel_ns, scenario
-from lab.names import RUN_ROOT
+from lab import scenario
+from lab.base.names import RUN_ROOT
+from lab.base.state import LabState
+from lab.kernel import processes
 from lab.run import KillDaemon, RunOptions, RunPlan, run
-from lab.state import LabState
 from tests.labhelp import lab_name, lab_namespaces
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -146,4 +147,4 @@ def test_a_daemon_killed_mid_call_fails_the_run_naming_node_and_step() -> None:
     assert any("event invite" in line for line in out.dead[0].last_lines)
     assert out.faults and out.faults[0].startswith("killed the cms daemon")
     assert_gone(lab)
-    assert not kernel_ns.pids_in_namespaces([f"{lab}-cms"])[f"{lab}-cms"]
+    assert not processes.pids_in_namespaces([f"{lab}-cms"])[f"{lab}-cms"]

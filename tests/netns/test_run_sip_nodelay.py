@@ -8,8 +8,8 @@ import asyncio
 import socket
 from collections.abc import Callable
 
-from lab.kernel import run_in_netns
-from lab.net.sip_transport import Listener, SipTransport, TransportConfig
+from lab.aio.sip_transport import Listener, SipTransport, TransportConfig
+from lab.kernel.setns import run_in_netns
 from lab.proto.sip.ua import UserAgentCore
 from tests import sipseed as seed
 from tests.nethelp import NetBench

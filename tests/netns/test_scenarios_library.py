@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from lab import scenario
-from lab.names import RUN_ROOT
+from lab.base.names import RUN_ROOT
 from tests.labhelp import lab_name, lab_namespaces
 
 ROOT = Path(__file__).resolve().parent.parent.parent

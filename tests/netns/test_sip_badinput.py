@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from lab.kernel import run_in_netns
-from lab.net.sip_proxy import SipProxy
-from lab.net.sip_transport import Listener, TransportConfig
-from lab.net.sip_ua import Answer, CallFailed, Reject, SipUserAgent
+from lab.aio.sip_proxy import SipProxy
+from lab.aio.sip_transport import Listener, TransportConfig
+from lab.aio.sip_ua import Answer, CallFailed, Reject, SipUserAgent
+from lab.kernel.setns import run_in_netns
 from lab.proto.sip.core import Target
 from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
 from lab.proto.sip.ua import Call, UaConfig

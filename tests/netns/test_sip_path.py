@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.net.sip_ua import Answer, CallFailed, Reject
+from lab.aio.sip_ua import Answer, CallFailed, Reject
 from lab.proto.sip.ua import Call
 from tests import sipseed as seed
 from tests.nethelp import NetBench, wait_until

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from lab.kernel import run_in_netns
-from lab.net.sip_transport import Listener, TransportConfig
-from lab.net.sip_ua import Answer, Reject, SipUserAgent
+from lab.aio.sip_transport import Listener, TransportConfig
+from lab.aio.sip_ua import Answer, Reject, SipUserAgent
+from lab.kernel.setns import run_in_netns
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
 from tests.nethelp import NetBench

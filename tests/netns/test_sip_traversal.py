@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from lab.kernel_nft import NftJob, load
-from lab.net.sip_proxy import SipProxy
-from lab.net.sip_transport import Listener, TransportConfig
+from lab.aio.sip_proxy import SipProxy
+from lab.aio.sip_transport import Listener, TransportConfig
+from lab.kernel.nftables import NftJob, load
 from tests import sipseed as seed
 from tests.nethelp import NetBench, wait_listening, wait_until
 from tests.netns.siplab import NodeThread
@@ -31,7 +31,7 @@ DROP = f"""table inet uclabtest {{
 
 def test_silent_drop_is_noticed_by_the_pongs_and_the_zone_reconnects(
         netbench: Callable[[], NetBench], caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="lab.net.sip_transport")
+    caplog.set_level(logging.INFO, logger="lab.aio.sip_transport")
     bench = netbench()
     expe, expc = bench.node("expe"), bench.node("expc")
     bench.segment("in", [(expe, "eth1", f"{seed.EXPE_INT}/24"),

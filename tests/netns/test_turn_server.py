@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from lab.net.turn_client import TurnClient, TurnError
-from lab.net.turn_io import connect_tcp
-from lab.net.turn_server import TurnServer
+from lab.aio.turn_client import TurnClient, TurnError
+from lab.aio.turn_io import connect_tcp
+from lab.aio.turn_server import TurnServer
 from lab.proto.stun import Message, Method, RequestedTransport, parse
 from lab.proto.turn.config import PeerPolicy, TurnServerConfig
 from lab.proto.turn.state import Action

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lab.base.errors import InputError
 from lab.capture import PcapngWriter, parse_capture, read_capture
 from lab.capture.pcapfile import BLOCK_DSB, SECRETS_TLS_KEYLOG
-from lab.errors import InputError
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ladder"
 FLOW = DATA / "seed-flow-tcp.pcapng"

@@ -1,4 +1,4 @@
-"""Each daemon's configuration, computed from the topology (lab.daemon_config): the SIP plans of
+"""Each daemon's configuration, computed from the topology (lab.daemons.config): the SIP plans of
 the three proxies (sides, listeners, routes with every address behind them), the traversal
 zone's dependency, the JSON file round trip and its strict reading."""
 
@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from lab import topology
-from lab.daemon_config import (
+from lab.base.errors import InputError, LabError
+from lab.base.state import RunDir
+from lab.daemons.config import (
     DAEMON_MODULES,
     SipRoute,
     config_for,
     daemon_nodes,
     read_config,
 )
-from lab.errors import InputError, LabError
-from lab.state import RunDir
 from lab.topology.roles import CmsSettings, SfbClientSettings
 
 RUN = RunDir("t1", Path("/nonexistent/run"))

@@ -1,4 +1,5 @@
-"""The daemons' control protocol (lab.control) and event log (nodes.common): one JSON request
+"""The daemons' control protocol (lab.daemons.control) and event log (nodes.common): one JSON
+request
 per connection on a Unix socket, errors answered not raised, readiness by the socket's
 existence, waits on events past and future."""
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lab.control import ControlError, ControlServer, reachable, request
+from lab.daemons.control import ControlError, ControlServer, reachable, request
 from nodes.common import EventLog
 
 

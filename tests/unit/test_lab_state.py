@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import build, teardown, topology
-from lab.errors import InputError, LabError
-from lab.names import check_lab_name, namespace
-from lab.state import LabState, Record, RunDir, list_labs
-from lab.status import parse_counters
+from lab import topology
+from lab.base.errors import InputError, LabError
+from lab.base.names import check_lab_name, namespace
+from lab.base.state import LabState, Record, RunDir, list_labs
+from lab.lifecycle import build, teardown
+from lab.lifecycle.status import parse_counters
 from lab.topology.graph import svg
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "nft"
@@ -74,7 +75,7 @@ def test_one_lab_per_name_and_the_lock(tmp_path: Path) -> None:
 
 
 def test_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
-    code = ("import sys, time; from pathlib import Path; from lab.state import LabState; "
+    code = ("import sys, time; from pathlib import Path; from lab.base.state import LabState; "
             "LabState.create('lab1', Path('/t'), {}, {}, root=Path(sys.argv[1])); "
             "print('ok', flush=True); time.sleep(30)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,

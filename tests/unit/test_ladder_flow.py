@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from lab.capture import Capture
 from lab.ladder import Status, build_ladder
-from lab.ladder.model import Kind
+from lab.ladder.events import Kind
 from tests.ladderhelp import (
     CMS,
     EDGE_OUT,

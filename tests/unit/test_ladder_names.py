@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.ladder import infer_names, lab_names_for, load_names, names_from_topology
 from lab.topology import load
 from tests.ladderhelp import flow_ladder

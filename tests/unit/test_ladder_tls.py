@@ -1,4 +1,4 @@
-"""TLS plaintext from tshark (lab.ladder.tls) on a real capture whose Expressway-C -> CMS
+"""TLS plaintext from tshark (lab.ladder.decrypt) on a real capture whose Expressway-C -> CMS
 connection left from source port 27017, MongoDB's port in tshark's TLS port table."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 from lab.capture.pcapfile import read_capture
 from lab.ladder.analysis import analyse_capture
-from lab.ladder.model import Kind
-from lab.ladder.tls import tls_port_table
+from lab.ladder.decrypt import tls_port_table
+from lab.ladder.events import Kind
 from tests.conftest import require_tool
 
 CAPTURE = (Path(__file__).resolve().parent.parent / "data" / "ladder" /

@@ -4,9 +4,9 @@ pass, broken ones fail)."""
 
 from __future__ import annotations
 
-from lab.ladder import Ladder, Status, build_ladder, tls
+from lab.ladder import Ladder, Status, build_ladder, decrypt
 from lab.ladder.check import ORDER_TOLERANCE_NS
-from lab.ladder.model import Event
+from lab.ladder.events import Event
 from lab.ladder.packets import TCP_SYN, Segment
 from tests.ladderhelp import (
     CMS,
@@ -188,13 +188,13 @@ def test_an_unreadable_invite_hop_answered_with_a_wrong_sdp_is_not_where_the_cal
 def test_why_a_tls_connection_stayed_encrypted() -> None:
     hello = bytes.fromhex("16030100f8010000f40303") + bytes(range(32)) + b"\x20" + b"\0" * 40
     random = bytes(range(32)).hex().encode()
-    assert tls.client_random(hello) == bytes(range(32))
-    assert tls.opaque_reason(hello, b"") == "no TLS key log (give --keylog FILE)"
-    assert tls.opaque_reason(hello, b"CLIENT_RANDOM " + b"ab" * 32 + b" 00\n") == (
+    assert decrypt.client_random(hello) == bytes(range(32))
+    assert decrypt.opaque_reason(hello, b"") == "no TLS key log (give --keylog FILE)"
+    assert decrypt.opaque_reason(hello, b"CLIENT_RANDOM " + b"ab" * 32 + b" 00\n") == (
         "the key log has no secrets for its ClientHello")
-    assert tls.opaque_reason(hello, b"CLIENT_HANDSHAKE_TRAFFIC_SECRET " + random.upper()
+    assert decrypt.opaque_reason(hello, b"CLIENT_HANDSHAKE_TRAFFIC_SECRET " + random.upper()
                              + b" 00\n").startswith("the key log has its secrets")
     app_data = bytes.fromhex("1703030020") + b"\0" * 32  # the capture began mid-connection
-    assert tls.client_random(app_data) is None
-    assert tls.opaque_reason(app_data, b"x") == (
+    assert decrypt.client_random(app_data) is None
+    assert decrypt.opaque_reason(app_data, b"x") == (
         "its handshake (ClientHello) is not in the capture")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab import topology
-from lab.nft import default_flows, firewall_policy, flows_through, nat_ruleset
+from lab.rulesets import default_flows, firewall_policy, flows_through, nat_ruleset
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "nft"
 POLICIES = topology.TOPOLOGY_DIR / "policies"
@@ -60,7 +60,7 @@ def test_flow_rule_text() -> None:
 
 def test_required_flows_and_probes_follow_the_topologys_addresses(tmp_path: Path) -> None:
     from lab.firewall import flow_specs, probes  # noqa: PLC0415
-    from lab.nft import required_flows  # noqa: PLC0415
+    from lab.rulesets import required_flows  # noqa: PLC0415
     from tests.firewallhelp import readdressed_topology  # noqa: PLC0415
 
     topo = topology.load(readdressed_topology(tmp_path))
@@ -81,8 +81,8 @@ def test_required_flows_and_probes_follow_the_topologys_addresses(tmp_path: Path
 
 
 def test_a_topology_without_a_role_of_ports_md_is_told(tmp_path: Path) -> None:
-    from lab.errors import InputError  # noqa: PLC0415
-    from lab.nft import required_flows  # noqa: PLC0415
+    from lab.base.errors import InputError  # noqa: PLC0415
+    from lab.rulesets import required_flows  # noqa: PLC0415
 
     topo = topology.load()
     no_cms = dataclasses.replace(topo, nodes=tuple(n for n in topo.nodes if n.role != "cms"))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from lab.net.media import MediaEndpoint, TcpFrameStream
+from lab.aio.media import MediaEndpoint, TcpFrameStream
 from lab.proto.rtp import SHARE_PAYLOAD_TYPE, MediaStats, parse_rtp
 from lab.proto.stun import Rfc4571Framer
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab import scenario, topology
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.ladder import build_ladder
 from lab.run.expect import expected_values, judge, ladder_names, mapped
 from lab.scenario import Expect

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab import scenario, topology
-from lab.errors import InputError
+from lab.base.errors import InputError
 from lab.run.engine import RunPlan
 from lab.run.faults import KillDaemon, LinkCut, LossPoint, PacketLoss, faults_for, loss_ruleset
 from lab.scenario import DAEMON_EVENTS, Trigger

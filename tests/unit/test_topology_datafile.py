@@ -1,4 +1,4 @@
-"""lab.datafile: strict, type-driven reading of YAML with file, line and fix in every error."""
+"""lab.base.datafile: strict, type-driven reading of YAML with file, line and fix in every error."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Literal
 
 import pytest
 
-from lab import datafile
-from lab.datafile import Deferred
-from lab.errors import InputError
+from lab.base import datafile
+from lab.base.datafile import Deferred
+from lab.base.errors import InputError
 from lab.topology.values import HostPort, PortRange, RouteTarget
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import datafile, topology
-from lab.errors import InputError
+from lab import topology
+from lab.base import datafile
+from lab.base.errors import InputError
 from lab.topology import roles
 from lab.topology.values import HostPort, PortRange
 

@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
+from lab.base.errors import InputError
 from lab.cli import build_parser
 from lab.cli.turn_cmds import build_config, parse_addr, parse_user
-from lab.errors import InputError
 from lab.proto.turn.config import IPRange, PeerPolicy, TurnServerConfig
 
 

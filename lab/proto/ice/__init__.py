@@ -6,7 +6,7 @@
     agent.handle_timer(now); actions = agent.actions()   # Connect / Send / Close / Selected
     agent.connected(conn, now); agent.frame_received(conn, stun_bytes, now)
 
-The asyncio adapter that performs the actions is :mod:`lab.net.ice`.
+The asyncio adapter that performs the actions is :mod:`lab.aio.ice`.
 """
 
 from lab.proto.ice.agent import AgentState, IceAgent, IceConfig

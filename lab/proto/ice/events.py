@@ -1,6 +1,6 @@
 """What the sans-I/O ICE agent asks its adapter to do, and what it reports.
 
-The adapter (``lab.net.ice``) drains :meth:`IceAgent.actions` after every call and performs them:
+The adapter (``lab.aio.ice``) drains :meth:`IceAgent.actions` after every call and performs them:
 open a TCP connection for a pair (directly from a host address, or as a TURN Connect on an
 allocation), send one STUN message on a connection (framed per RFC 4571), close a connection.
 :class:`Selected` and :class:`Failed` end the checks.

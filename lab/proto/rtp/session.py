@@ -2,7 +2,7 @@
 
 A :class:`RtpSession` turns payloads into RTP packets (RFC 3550 §5.1) and SRs (§6.4.1), and
 turns received frames (RTP or RTCP, demultiplexed per RFC 5761 §4) into statistics. The caller
-moves the bytes (RFC 4571 framing on the ICE stream, :mod:`lab.net.media`) and passes the time.
+moves the bytes (RFC 4571 framing on the ICE stream, :mod:`lab.aio.media`) and passes the time.
 """
 
 from __future__ import annotations

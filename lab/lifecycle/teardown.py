@@ -1,0 +1,114 @@
+"""Taking labs down: undo exactly what the state records name, newest first.
+
+Cheap to import (no pyroute2, no YAML): ``uclab down`` must be quick.
+
+    teardown.down("uclab")        # the whole lab; LabError if there is none, or it is busy
+    teardown.clean()              # labs a crash left behind, found only by their state records
+    teardown.undo(state)          # the records of one state (used by up's rollback)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.base.errors import LabError
+from lab.base.names import DEFAULT_LAB, RUN_ROOT
+from lab.base.state import LabState, RunDir, list_labs
+from lab.kernel import namespaces, processes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Removed:
+    """What :func:`undo` removed, for the CLI to report."""
+
+    namespaces: list[str] = field(default_factory=list)
+    processes: list[int] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+
+def undo(state: LabState) -> Removed:
+    """Remove everything ``state`` records: recorded processes, then every process inside the
+    lab's namespaces (by inode), then the namespaces, then recorded paths. Idempotent."""
+    removed = Removed()
+    procs = [processes.ProcessId(r.pid, r.start) for r in reversed(state.records)
+             if r.kind == "process" and r.pid is not None and r.start is not None]
+    removed.processes += [p.pid for p in processes.stop_processes(procs)]
+    netns = [r.name for r in reversed(state.records) if r.kind == "netns"]
+    removed.processes += [p.pid for p in processes.kill_netns_processes(netns)]
+    for ns in netns:
+        if namespaces.delete_netns(ns):
+            removed.namespaces.append(ns)
+    for r in reversed(state.records):
+        if r.kind == "path":
+            removed.paths += _remove_path(state.run, r.name)
+    state.records = [r for r in state.records if r.kind not in ("process", "netns", "path")]
+    state.save()
+    return removed
+
+
+def _remove_path(run: RunDir, name: str) -> list[str]:
+    path = (run.path / name).resolve()
+    if run.path.resolve() not in path.parents:
+        log.warning("refusing to remove %s: outside the run folder %s", path, run.path)
+        return []
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+    else:
+        return []
+    return [str(path)]
+
+
+def down(lab: str = DEFAULT_LAB, root: Path = RUN_ROOT) -> Removed:
+    """Remove lab ``lab`` entirely (``LabError`` if there is no such lab, or it is busy)."""
+    state = LabState.load(lab, root)
+    with state.locked():
+        state.set_phase("removing")
+        removed = undo(state)
+        state.remove_run_dir()
+    return removed
+
+
+def clean(*, everything: bool = False, root: Path = RUN_ROOT) -> dict[str, Removed | str]:
+    """Remove the labs a crash left behind (phase not ``up``, nobody holding the lock); with
+    ``everything`` also the healthy ones. Found only through the run folders' state records.
+    Returns, per lab, what was removed or why it was left."""
+    report: dict[str, Removed | str] = {}
+    for lab in list_labs(root):
+        run = RunDir(lab, root)
+        if not run.state_file.exists():
+            report[lab] = _clean_stateless(run)
+            continue
+        try:
+            state = LabState.load(lab, root)
+        except LabError as exc:
+            report[lab] = f"left: {exc}"
+            continue
+        if state.phase == "up" and not everything:
+            report[lab] = "left: it is up (uclab down --name " + lab + ")"
+        elif state.busy():
+            report[lab] = "left: busy (another uclab is working on it)"
+        else:
+            try:
+                report[lab] = down(lab, root)
+            except LabError as exc:
+                report[lab] = f"left: {exc}"
+    return report
+
+
+def _clean_stateless(run: RunDir) -> str:
+    """A run folder without state.json: killed before its first record, so nothing else was
+    made. Removed unless it is brand new (an ``up`` may be starting right now)."""
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - run.path.stat().st_mtime < 5:
+            return "left: being created"
+        shutil.rmtree(run.path, ignore_errors=True)
+    return "removed an empty run folder"
