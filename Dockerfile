@@ -16,11 +16,12 @@ RUN ./setup --image runtime --step packages
 COPY setup extra-ca.cr[t] /usr/local/share/ca-certificates/uclab/
 COPY setup wheelhous[e] /opt/wheelhouse/
 COPY pyproject.toml ./
+RUN ./setup --image runtime --step deps
 COPY lab ./lab
 COPY nodes ./nodes
 COPY topologies ./topologies
 COPY scenarios ./scenarios
-RUN ./setup --image runtime --step python
+RUN ./setup --image runtime --step project
 ENTRYPOINT ["uclab"]
 CMD ["--help"]
 
@@ -39,7 +40,7 @@ ENTRYPOINT []
 CMD ["/usr/sbin/sshd", "-D", "-e"]
 
 FROM runtime AS test
-RUN ./setup --image test --step packages
+RUN ./setup --image test --step packages && ./setup --image test --step deps
 COPY tests ./tests
 COPY bench ./bench
-RUN ./setup --image test --step python
+RUN ./setup --image test --step project

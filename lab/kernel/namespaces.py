@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lab.base.errors import LabError
+from lab.kernel.confinement import check_confinement
 from lab.kernel.setns import _LIBC, CLONE_NEWNET, NETNS_DIR, netns_path
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_netns(name: str) -> None:
 
     Fails with :class:`LabError` if the name exists (it is never taken over).
     """
+    check_confinement()
     _make_run_dir_shared()
     path = netns_path(name)
     try:
@@ -80,6 +82,26 @@ def create_netns(name: str) -> None:
         with contextlib.suppress(OSError):
             path.unlink()
         raise LabError(f"cannot create network namespace {name}: {exc}") from None
+
+
+def bind_netns(name: str, pid: int) -> None:
+    """Name the network namespace of process ``pid`` (a container's first process) as
+    ``/run/netns/<name>``, as ``ip netns attach`` and containerlab do, so that ``ip -n``,
+    :func:`enter_netns` and the lab's build steps reach it. :func:`delete_netns` undoes it
+    (the namespace itself lives on with its processes). Fails if the name exists."""
+    _make_run_dir_shared()
+    path = netns_path(name)
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    except FileExistsError:
+        raise LabError(f"network namespace {name} already exists") from None
+    try:
+        _check(_LIBC.mount(f"/proc/{pid}/ns/net".encode(), str(path).encode(), b"none",
+                           MS_BIND, None), f"bind {path}")
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise LabError(f"cannot name the namespace of pid {pid} {name}: {exc}") from None
 
 
 def delete_netns(name: str) -> bool:
@@ -132,6 +154,8 @@ def in_anonymous_netns(fn: Callable[[], T], *, timeout: float = 60.0) -> T:
     (and with the processes it started). Used to check nftables files without touching any
     real namespace."""
 
+    check_confinement()
+
     def target() -> T:
         _check(_LIBC.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
         return fn()
@@ -146,6 +170,7 @@ def write_sysctls(values: Mapping[str, str | int]) -> None:
         try:
             path.write_text(f"{value}\n")
         except OSError as exc:
+            check_confinement()  # a read-only /proc/sys in a container: say which option
             raise LabError(f"cannot set {key}={value}: {exc.strerror}") from None
 
 

@@ -29,6 +29,7 @@ from lab.base.errors import InputError, LabError
 from lab.base.names import DEFAULT_LAB, RUN_ROOT, check_lab_name, namespace
 from lab.base.state import LabState, Record, RunDir
 from lab.kernel import links, namespaces, nftables, processes
+from lab.kernel.confinement import check_confinement
 from lab.kernel.setns import netns_path
 from lab.lifecycle import teardown
 from lab.rulesets.render import nat_ruleset
@@ -246,6 +247,7 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
     the error is raised; on success the lab's phase is ``up``."""
     topo = with_policies(topo, policies or {})
     check_lab_name(lab)
+    check_confinement()
     links.preload()
     check_policies(topo)
     preflight(topo, lab, root)

@@ -6,11 +6,12 @@
 
 Where no registry is reachable the base comes from Debian's archive: ``debootstrap
 --variant=minbase bookworm`` imported as :data:`BASE_TAG` (made once per machine). The build
-context is exactly the repository's files (``git ls-files``, or every file outside
-:data:`EXCLUDED` without git) plus, when given, the CA certificates the build must trust
-(``extra-ca.crt``; by default the host's bundle) and a wheelhouse (``wheelhouse/*.whl``), sent as
-a tar on ``docker build``'s standard input. The tag is the hash of that context, the target and
-the base: an unchanged tree is never built twice, and ``uclab:<target>`` names the newest one.
+context is exactly the repository's files the Dockerfile copies (:data:`SOURCES_OF`; from
+``git ls-files``, or every file outside :data:`EXCLUDED` without git) plus, when given, the CA
+certificates the build must trust (``extra-ca.crt``; by default the host's bundle) and a
+wheelhouse (``wheelhouse/*.whl``), sent as a tar on ``docker build``'s standard input. The tag
+is the hash of that context, the target and the base: an unchanged tree is never built twice,
+and ``uclab:<target>`` names the newest build.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.errors import LabError
+from lab.base.errors import LabError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ BASE_TAG = "uclab-base:bookworm-minbase"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 TARGETS = ("runtime", "vagrant", "test")
+#: What the Dockerfile copies, per target: the context (and so the tag) holds only these.
+SOURCES_OF: dict[str, tuple[str, ...]] = {
+    "runtime": ("Dockerfile", "setup", "pyproject.toml", "lab/", "nodes/", "topologies/",
+                "scenarios/"),
+}
+SOURCES_OF["vagrant"] = SOURCES_OF["runtime"]
+SOURCES_OF["test"] = (*SOURCES_OF["runtime"], "tests/", "bench/")
 LABEL = "org.uclab.source"  #: the context hash, on every image this module builds
 EXCLUDED = frozenset({".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache",
                       ".pytest_cache", ".hypothesis", ".vagrant", "out", "build",
@@ -56,8 +64,11 @@ class BuildInputs:
     files: tuple[str, ...] = field(default=(), compare=False)
 
     def with_files(self) -> BuildInputs:
+        wanted = SOURCES_OF.get(self.target, SOURCES_OF["runtime"])
+        files = [f for f in context_files(self.repo)
+                 if any(f == w or (w.endswith("/") and f.startswith(w)) for w in wanted)]
         return BuildInputs(self.target, self.base, self.ca, self.wheelhouse, self.repo,
-                           tuple(context_files(self.repo)))
+                           tuple(files))
 
     def extras(self) -> list[tuple[str, Path]]:
         """(name in the context, file on disk) of the optional inputs."""
@@ -194,7 +205,8 @@ def build(inputs: BuildInputs, *, quiet: bool = True) -> str:
         if inputs.base == BASE_TAG:
             ensure_base()
         log.info("docker build --target %s -t %s", inputs.target, tag)
-        args = ["build", "--target", inputs.target, "--build-arg", f"BASE={inputs.base}",
+        args = ["build", "--force-rm", "--target", inputs.target,
+                "--build-arg", f"BASE={inputs.base}",
                 "--label", f"{LABEL}={inputs.digest}", "-t", tag, "-"]
         if quiet:
             args.insert(1, "-q")
@@ -203,7 +215,25 @@ def build(inputs: BuildInputs, *, quiet: bool = True) -> str:
             err = (proc.stderr or b"").decode(errors="replace").strip()
             raise LabError(f"docker build of {tag} failed:\n{err[-3000:]}")
     _docker("tag", tag, f"uclab:{inputs.target}")
+    prune_older(inputs.target, keep=KEEP)
     return tag
+
+
+KEEP = 3  #: builds of each target kept (the newest); older ones are removed by their tag
+
+
+def prune_older(target: str, keep: int = KEEP) -> list[str]:
+    """Remove the tags ``uclab:<target>-<hash>`` this module made (they carry :data:`LABEL`)
+    beyond the newest ``keep``; an image a container still uses stays (docker refuses)."""
+    out = _docker("images", "--filter", f"label={LABEL}", "--filter",
+                  f"reference=uclab:{target}-*",
+                  "--format", "{{.CreatedAt}}\t{{.Repository}}:{{.Tag}}")
+    rows = sorted((line.split("\t") for line in out.stdout.decode().splitlines() if "\t" in line),
+                  reverse=True)
+    old = [ref for _, ref in rows[keep:]]
+    for ref in old:
+        _docker("rmi", ref)
+    return old
 
 
 def main(argv: Sequence[str] | None = None) -> int:
