@@ -9,7 +9,7 @@ the run's capture (its ``--json``): the share INVITE leaving the Skype Edge (ste
 first media packet on the bridged path (step 33), with the milestones in between. The
 reference, measured in the same run: the same lab's network alone (``uclab up --no-daemons``
 then ``uclab down``), the floor under which no run can go. Prints medians.
-Targets (issue 6): the whole run under 3 s, set-up under 300 ms, on the 2-core machine.
+Targets: the whole run under 3 s, set-up under 300 ms, on a 2-core machine.
 """
 
 from __future__ import annotations

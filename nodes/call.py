@@ -16,6 +16,7 @@ from lab.proto.ice import CandidatePair, label
 from lab.proto.rtp import MediaStats
 from lab.proto.sdp import Candidate, SessionDescription, ice_credentials, share_media
 from lab.proto.sip.ua import UaConfig
+from lab.topology.events import CallEvent
 from nodes.common import Daemon
 
 log = logging.getLogger("nodes.call")
@@ -66,7 +67,7 @@ class _Watched:
         frame = await self.stream.read_frame()
         if frame is not None and not self.seen:
             self.seen = True
-            await self.daemon.events.reach("media-received", f"{len(frame)} bytes")
+            await self.daemon.events.reach(CallEvent.MEDIA_RECEIVED, f"{len(frame)} bytes")
         return frame
 
     def write_frames(self, payloads: Any) -> None:
@@ -92,7 +93,7 @@ class MediaRun:
     def start(self) -> None:
         self._tasks = [self.daemon.spawn("media send", self.endpoint.send(MEDIA_LIMIT_S)),
                        self.daemon.spawn("media receive", self.endpoint.receive())]
-        self.daemon.events.add("media", self.endpoint.role)
+        self.daemon.events.add(CallEvent.MEDIA, self.endpoint.role)
 
     async def stop(self) -> MediaStats:
         for task in self._tasks:

@@ -31,6 +31,7 @@ from lab.proto.sdp import IceCredentials, Origin, ParseError, build_share_answer
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
 from lab.proto.turn.config import CLIENT_TIMEOUT
+from lab.topology.events import CmsEvent, DaemonEvent
 from lab.topology.roles import CmsSettings
 from nodes.call import MediaRun, RemoteSdp, pair_text, user_agent
 from nodes.common import Daemon, main
@@ -66,7 +67,7 @@ class _WithheldBind(TurnClient):
                         "connection_bind: false)", attempt.connection_id, *attempt.peer)
             if self.daemon is not None:
                 peer = f"{attempt.peer[0]}:{attempt.peer[1]}"
-                await self.daemon.events.reach("bind-withheld", peer)
+                await self.daemon.events.reach(CmsEvent.BIND_WITHHELD, peer)
 
 
 class Meeting:
@@ -91,16 +92,16 @@ class Meeting:
     async def on_invite(self, call: Call, offer: bytes) -> Answer | Reject:
         state = self.calls.get(call.call_id)
         if state is not None:  # a re-INVITE (the selected pair): same session, same answer
-            await self.daemon.events.reach("reinvite")
+            await self.daemon.events.reach(CmsEvent.REINVITE)
             return Answer(state.answer)
-        await self.daemon.events.reach("invite", call.call_id)
+        await self.daemon.events.reach(CmsEvent.INVITE, call.call_id)
         if not self.s.attendees_may_share:
-            await self.daemon.events.reach("rejected", "403 attendees cannot share")
+            await self.daemon.events.reach(CmsEvent.REJECTED, "403 attendees cannot share")
             return Reject(403, "Forbidden", (NOT_ALLOWED,))
         try:
             remote = RemoteSdp.parse(offer)
         except ParseError as exc:
-            await self.daemon.events.reach("rejected", f"488 {exc}")
+            await self.daemon.events.reach(CmsEvent.REJECTED, f"488 {exc}")
             return Reject(488, "Not Acceptable Here")
         state = self.calls[call.call_id] = _CallState(call)
         answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -108,9 +109,9 @@ class Meeting:
         try:
             state.answer = await answered
         except Exception as exc:
-            await self.daemon.events.reach("rejected", f"500 {exc}")
+            await self.daemon.events.reach(CmsEvent.REJECTED, f"500 {exc}")
             return Reject(500, "Server Internal Error")
-        await self.daemon.events.reach("answered")
+        await self.daemon.events.reach(CmsEvent.ANSWERED)
         return Answer(state.answer)
 
     async def _gather(self) -> IceGatherer:
@@ -125,10 +126,11 @@ class Meeting:
             client.daemon = self.daemon
         try:
             relay = await g.relay_passive(client)
-            await self.daemon.events.reach("allocated", f"{relay.relayed[0]}:{relay.relayed[1]}")
+            relayed = f"{relay.relayed[0]}:{relay.relayed[1]}"
+            await self.daemon.events.reach(CmsEvent.ALLOCATED, relayed)
         except (TurnError, OSError) as exc:  # CMS falls back to its host candidate
             log.warning("no TURN relay from %s: %s", t.server, exc)
-            await self.daemon.events.reach("turn-failed", str(exc))
+            await self.daemon.events.reach(CmsEvent.TURN_FAILED, str(exc))
         return g
 
     async def _session(self, state: _CallState, remote: RemoteSdp,
@@ -153,19 +155,20 @@ class Meeting:
                 raise
             answered.set_result(sdp.encode())
             await self._media(state, ice)
-        await self.daemon.events.reach("ended", state.call.call_id)
+        await self.daemon.events.reach(CmsEvent.ENDED, state.call.call_id)
 
     async def _media(self, state: _CallState, ice: IceSession) -> None:
         try:
             result = await ice.completed()
         except IceFailed as exc:
             state.report = [str(r) for r in exc.report]
-            await self.daemon.events.reach("failed", f"ICE: {exc.reason}")
+            await self.daemon.events.reach(DaemonEvent.FAILED, f"ICE: {exc.reason}")
             await self.ua.wait_ended(state.call, FOREVER)
             return
         state.report = [str(r) for r in result.report]
         state.pair = pair_text(result.pair)
-        await self.daemon.events.reach("ice", f"{result.stream.local} <- {result.stream.remote}")
+        await self.daemon.events.reach(CmsEvent.ICE,
+                                       f"{result.stream.local} <- {result.stream.remote}")
         state.media = MediaRun(self.daemon, result.stream, role="viewer")
         state.media.start()
         await self.ua.wait_ended(state.call, FOREVER)

@@ -34,6 +34,7 @@ from typing import Any
 from lab.base.errors import LabError
 from lab.daemons.config import DaemonConfig, SipPlan, read_config
 from lab.daemons.control import ControlServer, Handler, Reply
+from lab.topology.events import DaemonEvent
 
 log = logging.getLogger("nodes")
 
@@ -160,7 +161,7 @@ class Daemon:
                 await coro
             except Exception as exc:
                 log.exception("%s failed", what)
-                await self.events.reach("failed", f"{what}: {exc}")
+                await self.events.reach(DaemonEvent.FAILED, f"{what}: {exc}")
 
         if self.tg is None:
             raise LabError("the daemon is not running")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from lab.base.errors import LabError
+from lab.topology.events import ExpresswayCEvent
 from nodes.common import Daemon, hostport, main, proxy_from_plan, wait_for
 
 
@@ -29,9 +30,10 @@ async def serve(daemon: Daemon) -> None:
     await wait_for(lambda: zone in transport.pool or transport.zone_failure is not None,
                    f"the traversal zone to {zone[0]}:{zone[1]} (up or failed)")
     if zone in transport.pool:
-        await daemon.events.reach("zone-up", plan.traversal_server)
+        await daemon.events.reach(ExpresswayCEvent.ZONE_UP, plan.traversal_server)
     else:
-        await daemon.events.reach("zone-down", f"{plan.traversal_server}: {transport.zone_failure}")
+        await daemon.events.reach(ExpresswayCEvent.ZONE_DOWN,
+                                  f"{plan.traversal_server}: {transport.zone_failure}")
     await daemon.ready()
 
 

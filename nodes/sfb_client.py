@@ -36,6 +36,7 @@ from lab.proto.sdp import (
 from lab.proto.sip.core import DEFAULT_PORTS
 from lab.proto.sip.ua import Call, UaConfig
 from lab.proto.sip.uri import Uri
+from lab.topology.events import DaemonEvent, SfbClientEvent
 from lab.topology.roles import SfbClientSettings
 from nodes.call import MediaRun, RemoteSdp, pair_text, user_agent
 from nodes.common import Daemon, main
@@ -86,7 +87,7 @@ class Sharer:
             g = await self._gather()
             await self._call(g, target)
         except (CallFailed, IceFailed, OSError, TimeoutError) as exc:
-            await self.daemon.events.reach("failed", str(exc).splitlines()[0])
+            await self.daemon.events.reach(DaemonEvent.FAILED, str(exc).splitlines()[0])
             log.warning("share failed: %s", exc)
         finally:
             self.busy = False
@@ -107,7 +108,7 @@ class Sharer:
         except BaseException:
             await g.close()
             raise
-        await self.daemon.events.reach("gathered", f"{len(g.specs)} candidates")
+        await self.daemon.events.reach(SfbClientEvent.GATHERED, f"{len(g.specs)} candidates")
         return g
 
     def _sdp(self, g: IceGatherer, foundation: str | None = None) -> bytes:
@@ -125,10 +126,10 @@ class Sharer:
         async with IceSession(g, cands, controlling=True, ufrag=self.s.ice.ufrag,
                               pwd=self.s.ice.pwd, config=IceConfig(ms_ice2=True).scaled(
                                   self.daemon.config.time_scale)) as ice:
-            await self.daemon.events.reach("invite", str(target))
+            await self.daemon.events.reach(SfbClientEvent.INVITE, str(target))
             call, answer = await self.ua.invite(target, self._sdp(g))
             self.call = call
-            await self.daemon.events.reach("answered", call.call_id)
+            await self.daemon.events.reach(SfbClientEvent.ANSWERED, call.call_id)
             remote = RemoteSdp.parse(answer)
             await ice.set_remote(remote.ufrag, remote.pwd, remote.candidates)
             try:
@@ -138,14 +139,15 @@ class Sharer:
                 await self.ua.bye(call)
                 raise
             await self._share_media(g, call, result)
-        await self.daemon.events.reach("ended", call.call_id)
+        await self.daemon.events.reach(SfbClientEvent.ENDED, call.call_id)
 
     async def _share_media(self, g: IceGatherer, call: Call, result: IceResult) -> None:
         self.report = [str(r) for r in result.report]
         self.pair = pair_text(result.pair)
-        await self.daemon.events.reach("ice", f"{result.stream.local} -> {result.stream.remote}")
+        await self.daemon.events.reach(SfbClientEvent.ICE,
+                                       f"{result.stream.local} -> {result.stream.remote}")
         await self.ua.reinvite(call, self._sdp(g, result.pair.local.foundation))
-        await self.daemon.events.reach("reinvited")
+        await self.daemon.events.reach(SfbClientEvent.REINVITED)
         m = self.s.media
         self.media = MediaRun(self.daemon, result.stream, role="sharer",
                               rate_bps=m.packets_per_second * m.payload_bytes * 8)

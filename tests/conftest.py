@@ -1,6 +1,6 @@
 """Shared fixtures and layer markers.
 
-Layers (STYLE.md habit 9), selected by directory: ``tests/unit`` pure, ``tests/netns`` builds
+Layers, selected by directory: ``tests/unit`` pure, ``tests/netns`` builds
 namespaces (root), ``tests/interop`` runs real peers (coturn, kamailio, sipp, tshark).
 """
 

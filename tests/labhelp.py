@@ -20,7 +20,7 @@ from lab.base.errors import LabError
 from lab.kernel import nftables
 from lab.kernel.setns import run_in_netns
 from lab.lifecycle import build, teardown
-from lab.lifecycle.build import BuildContext, Step
+from lab.lifecycle.context import BuildContext, Step
 from lab.lifecycle.status import parse_counters
 
 _counter = itertools.count()

@@ -1,7 +1,7 @@
 """The one wait every asyncio adapter's timer loop makes over its sans-I/O core: until the core's
 next deadline (``next_deadline()``, None: none pending) or until the adapter wakes it because
-something it did may have moved that deadline (STYLE.md habit 1: the core keeps the time as data,
-the adapter only sleeps)."""
+something it did may have moved that deadline (the core keeps the time as data, the adapter only
+sleeps)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """YAML data files that remember where every value came from, read strictly into typed objects.
 
-Topologies and scenarios are data files (STYLE.md habit 8). A mistake in one is an
+Topologies and scenarios are data files with strict validation. A mistake in one is an
 :class:`~lab.base.errors.InputError` naming the file, the line and the fix, raised before anything
 is built. This module is generic: it knows nothing about topologies.
 

@@ -33,8 +33,10 @@ from lab.base.errors import LabError
 from lab.base.names import LAB_NAME, RUN_ROOT, check_lab_name, run_dir
 
 SUBDIRS = ("logs", "config", "control", "pki", "captures")
+#: The name of a node daemon's process record is this prefix and the node's name.
+DAEMON_RECORD = "daemon:"
 Phase = Literal["building", "up", "removing", "failed"]
-RecordKind = Literal["netns", "process", "path", "container"]
+RecordKind = str  # "process", "path", or a kind of the lab's runtime (lab.runtime)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class LabState:
     topology: str
     nodes: dict[str, str] = field(default_factory=dict)  # node -> role, in build order
     policies: dict[str, str] = field(default_factory=dict)
+    runtime: str = "netns"  # the node runtime that made the nodes (lab.runtime)
     phase: Phase = "building"
     owner: int = field(default_factory=os.getpid)
     created: float = field(default_factory=time.time)
@@ -108,7 +111,8 @@ class LabState:
     # -- life cycle -------------------------------------------------------------------------------
     @classmethod
     def create(cls, lab: str, topology: Path, nodes: dict[str, str],
-               policies: dict[str, Path], root: Path = RUN_ROOT) -> LabState:
+               policies: dict[str, Path], *, runtime: str = "netns",
+               root: Path = RUN_ROOT) -> LabState:
         """Make the run folder (it must not exist: one lab per name) and the first state; the
         returned state holds the lab's lock (:meth:`release` it when done)."""
         run = RunDir(check_lab_name(lab), root)
@@ -120,7 +124,8 @@ class LabState:
                            f"`uclab down --name {lab}` (or `uclab clean`) first") from None
         for sub in SUBDIRS:
             (run.path / sub).mkdir()
-        state = cls(run, str(topology), dict(nodes), {k: str(v) for k, v in policies.items()})
+        state = cls(run, str(topology), dict(nodes), {k: str(v) for k, v in policies.items()},
+                    runtime)
         state.acquire()
         state.save()
         return state
@@ -175,9 +180,6 @@ class LabState:
     def set_phase(self, phase: Phase) -> None:
         self.phase = phase
         self.save()
-
-    def namespaces(self) -> list[str]:
-        return [r.name for r in self.records if r.kind == "netns"]
 
     # -- exclusion --------------------------------------------------------------------------------
     def acquire(self) -> None:

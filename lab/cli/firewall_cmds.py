@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.base.names import check_lab_name
+from lab.cli.lab_cmds import add_runtime_option
 
 if TYPE_CHECKING:
     from lab.firewall.report import Report
@@ -47,6 +48,7 @@ def register(sub: Any) -> None:
                    "a lab without daemons (about a second; the ladder step is a prediction)")
     c.add_argument("--name", metavar="LAB", default="fwcheck",
                    help="name of the throwaway lab (default fwcheck; namespaces LAB-NODE)")
+    add_runtime_option(c)
     c.add_argument("--topology", metavar="PATH|NAME", default=None,
                    help="topology file or name under topologies/ (default sfb-cms-expressway); "
                    "the flows of ports.md and the probes are taken at its addresses")
@@ -64,11 +66,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     policies = parse_policies(args.policy)
     if args.quick:
         report = check(policies, args.format, lab=lab, topology_name=args.topology,
-                       traffic=connection_attempts())
+                       traffic=connection_attempts(), runtime=args.runtime)
     else:
         launcher = prelaunch(lab)  # the daemons' stacks import while the lab is built
         try:
-            report = check(policies, args.format, lab=lab, topology_name=args.topology)
+            report = check(policies, args.format, lab=lab, topology_name=args.topology,
+                           runtime=args.runtime)
         finally:
             launcher.close()
     print_report(report)

@@ -18,16 +18,24 @@ from lab.base.errors import InputError
 from lab.base.names import DEFAULT_LAB, check_lab_name
 
 
+def add_runtime_option(p: argparse.ArgumentParser) -> None:
+    """--runtime, shared by ``uclab up``, ``run`` and ``firewall check``."""
+    p.add_argument("--runtime", metavar="NAME", default="netns",
+                   help="what a node is: netns (a network namespace, the default) or docker "
+                   "(a container of the uclab image, docs/docker.md)")
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("up", help="build the lab: namespaces, links, NAT, firewalls")
     p.add_argument("--topology", metavar="PATH|NAME", default=None,
                    help="topology file or name under topologies/ (default sfb-cms-expressway)")
     _name(p)
     p.add_argument("--policy", metavar="NODE=FILE", action="append", default=[],
-                   help="load FILE (a complete nftables file) into firewall NODE instead of its "
-                   "baseline; repeatable")
+                   help="load FILE (a complete nftables file, or an iptables-save file) into "
+                   "firewall NODE instead of its baseline; repeatable")
     p.add_argument("--no-daemons", action="store_true",
                    help="the network only: no PKI, no node daemons")
+    add_runtime_option(p)
     _json(p)
     p.set_defaults(func=cmd_up)
 
@@ -95,13 +103,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     topo = topology.load(args.topology)
     t0 = time.perf_counter()
     if args.no_daemons:
-        ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS)
+        ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS,
+                       runtime=args.runtime)
     else:
         from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
         launcher = prelaunch(lab)  # the daemons' imports overlap the network's build
         try:
-            ctx = build.up(topo, lab, policies=policies)
+            ctx = build.up(topo, lab, policies=policies, runtime=args.runtime)
         finally:
             launcher.close()
     seconds = time.perf_counter() - t0
@@ -143,7 +152,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from lab.base.names import namespace  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from lab import runtime as runtimes  # noqa: PLC0415
+    from lab.base.errors import LabError  # noqa: PLC0415
     from lab.base.state import LabState  # noqa: PLC0415
     from lab.kernel import processes  # noqa: PLC0415
 
@@ -154,10 +166,13 @@ def cmd_exec(args: argparse.Namespace) -> int:
                          fix="use one of: " + ", ".join(state.nodes))
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
-        import os  # noqa: PLC0415
-
         cmd = [os.environ.get("SHELL", "/bin/bash")]
-    processes.exec_in_netns(namespace(lab, args.node), cmd)
+    rt = runtimes.get(state.runtime)
+    handle = rt.handle(lab, args.node)
+    if not handle.netns_path.exists():
+        raise LabError(f"node {args.node} of lab {lab} is gone ({handle.netns_path} does not "
+                       f"exist): `uclab status --name {lab}` shows the lab")
+    processes.become(rt.exec_argv(handle, cmd, interactive=True))
 
 
 def cmd_clean(args: argparse.Namespace) -> int:

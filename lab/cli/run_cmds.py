@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.cli.lab_cmds import add_runtime_option
+
 if TYPE_CHECKING:
     from lab.ladder import Ladder
 
@@ -60,6 +62,7 @@ def register(sub: Any) -> None:
                    help="lab name (default uclab); two runs with two names run side by side")
     p.add_argument("--pcap", metavar="FILE", type=Path,
                    help="keep the capture: one pcapng, interfaces node:iface, TLS secrets in it")
+    add_runtime_option(p)
     add_output_options(p)
     p.add_argument("--media-seconds", metavar="S", type=float, default=None,
                    help="media both ways for S seconds (default: the scenario's)")
@@ -110,20 +113,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    help="terminal width of the ladder (default: the terminal's)")
 
 
-def print_report(ladder: Ladder, width: int | None = None) -> None:
-    """Print the ladder, the step check, media and verdict (rich)."""
-    from rich.console import Console  # noqa: PLC0415 - heavy import only when used
-
-    from lab.ladder.render_text import report  # noqa: PLC0415
-
-    console = Console(width=width) if width else Console()
-    if not width and not console.is_terminal:  # into a file or a pipe: a readable width
-        console = Console(width=120)
-    console.print(report(ladder, min(max(console.width, 100), 200)))
-
-
 def emit(ladder: Ladder, args: argparse.Namespace) -> int:
     """Print and write what ``args`` asks for; the exit code of the verdict."""
+    from lab.cli.run_view import print_report  # noqa: PLC0415
     from lab.ladder import write_outputs  # noqa: PLC0415
 
     print_report(ladder, args.width)

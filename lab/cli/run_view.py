@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.base.errors import InputError
 from lab.run import RunOptions, RunPlan, RunResult, run
 from lab.scenario import MediaSpec, load, with_faults
+
+if TYPE_CHECKING:
+    from lab.ladder import Ladder
 
 # rich and the ladder's renderers are imported when printing: the engine has imported them
 # in the background by then (lab.run.engine.LATER)
@@ -32,8 +35,8 @@ def run_command(args: argparse.Namespace) -> int:
         if path is not None and not path.parent.is_dir():
             raise InputError("no such folder", path, fix="create the folder or change the path")
     plan = RunPlan.of(scenario, media_seconds=args.media_seconds)
-    result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap))
-    from lab.cli.run_cmds import print_report  # noqa: PLC0415
+    result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap,
+                                         runtime=args.runtime))
     from lab.ladder import write_outputs  # noqa: PLC0415
 
     if result.ladder is not None:
@@ -184,3 +187,15 @@ def print_run(result: RunResult, args: argparse.Namespace) -> None:
     else:
         for line in result.unmet:
             console.print(f"[bold red]scenario {sc.name}: {line}[/]")
+
+
+def print_report(ladder: Ladder, width: int | None = None) -> None:
+    """Print the ladder, the step check, media and verdict (rich)."""
+    from rich.console import Console  # noqa: PLC0415 - heavy import only when used
+
+    from lab.ladder.render_text import report  # noqa: PLC0415
+
+    console = Console(width=width) if width else Console()
+    if not width and not console.is_terminal:  # into a file or a pipe: a readable width
+        console = Console(width=120)
+    console.print(report(ladder, min(max(console.width, 100), 200)))

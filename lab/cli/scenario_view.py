@@ -127,7 +127,7 @@ def _one(sc: Scenario, args: argparse.Namespace) -> Outcome:
     out = Outcome(sc)
     try:
         out.result = run(RunPlan.of(sc, media_seconds=args.media_seconds),
-                         RunOptions(lab=args.name))
+                         RunOptions(lab=args.name, runtime=args.runtime))
         out.unmet = out.result.unmet
     except UclabError as exc:
         out.error = str(exc)

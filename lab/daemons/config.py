@@ -42,14 +42,8 @@ from lab.topology.values import HostPort, RouteTarget
 
 T = TypeVar("T")
 
-#: role -> the daemon's module (``python -m nodes.<module>``)
-DAEMON_MODULES: dict[str, str] = {
-    "sfb-client": "nodes.sfb_client",
-    "sfb-edge": "nodes.sfb_edge",
-    "expressway-e": "nodes.expressway_e",
-    "expressway-c": "nodes.expressway_c",
-    "cms": "nodes.cms",
-}
+#: role -> the daemon's module (``python -m nodes.<module>``), from the role registry
+DAEMON_MODULES: dict[str, str] = {r.name: r.daemon for r in ROLES.values() if r.daemon}
 SIP_PORTS = {"tls": 5061, "tcp": 5060}  # RFC 3261 §19.1.2
 TRAVERSAL_ZONE = "traversal"
 

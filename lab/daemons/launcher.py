@@ -1,4 +1,4 @@
-"""The parent's handle on the fork server (:mod:`lab.daemons.forkserver`), started early: it
+"""The parent's handle on the fork server (:mod:`nodes.forkserver`), started early: it
 imports the protocol stacks while the lab is being built, then forks the daemons
 (:mod:`lab.daemons.supervisor` records them).
 
@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 
 
 class Launcher:
-    """:mod:`lab.daemons.forkserver` started before it is needed: it imports the protocol stacks
+    """:mod:`nodes.forkserver` started before it is needed: it imports the protocol stacks
     while the lab is being built, then forks the daemons when :meth:`launch` gives it the nodes.
     It lives in the root namespace only until then, and leaves by itself if never used."""
 
     def __init__(self) -> None:
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - read when the launcher is done
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "lab.daemons.forkserver", "--run", "-"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "nodes.forkserver", "--run", "-"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self._err)
 
     def launch(self, run: RunDir, specs: Sequence[str], timeout: float) -> tuple[int, str, str]:

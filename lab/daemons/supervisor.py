@@ -5,7 +5,7 @@ Two steps of ``uclab up`` (:data:`lab.lifecycle.build.STEPS`):
 * ``pki``: the lab's CA and one certificate per daemon node naming its addresses
   (:mod:`lab.base.pki`), in ``<run>/pki/``, with the TLS key log ``<run>/pki/keylog.txt``;
 * ``daemons``: ``<run>/config/<node>.json`` for each daemon node (:mod:`lab.daemons.config`),
-  then every daemon started in its node's namespace *at once* (:mod:`lab.daemons.forkserver` imports
+  then every daemon started in its node's namespace *at once* (:mod:`nodes.forkserver` imports
   the stacks once and forks one ``nodes.<role>`` daemon per node), each recorded (pid + start
   time) before it starts, logging to ``<run>/logs/<node>.log``; the step returns
   when every daemon's control socket ``<run>/control/<node>.sock`` accepts (the readiness
@@ -23,24 +23,41 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lab.base.errors import LabError
-from lab.base.state import LabState, Record, RunDir
+from lab.base.state import DAEMON_RECORD, LabState, Record, RunDir
 from lab.daemons.config import DaemonConfig, config_for, daemon_nodes
 from lab.daemons.control import reachable
-from lab.daemons.launcher import take
+from lab.daemons.launcher import Launcher, take
 from lab.kernel import processes
-
-if TYPE_CHECKING:  # lab.lifecycle.build imports this module
-    from lab.lifecycle.build import BuildContext
+from lab.runtime import NodeHandle, NodeRuntime
+from lab.topology import Topology
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 15.0  # seconds for every daemon to become ready (2 cores, 5 interpreters)
 POLL = 0.005
 LOG_LINES = 12
-LABEL = "daemon:"
+LABEL = DAEMON_RECORD
+
+
+class BuildContext(Protocol):
+    """What the daemon steps need of the lab being built
+    (:class:`lab.lifecycle.context.BuildContext` is one)."""
+
+    @property
+    def lab(self) -> str: ...
+    @property
+    def topology(self) -> Topology: ...
+    @property
+    def state(self) -> LabState: ...
+    @property
+    def runtime(self) -> NodeRuntime: ...
+    @property
+    def run(self) -> RunDir: ...
+    def node(self, node: str) -> NodeHandle: ...
+    def ns(self, node: str) -> str: ...
 
 
 def make_pki(ctx: BuildContext) -> None:
@@ -68,8 +85,9 @@ def daemon_argv(cfg: DaemonConfig, run: RunDir) -> list[str]:
 
 def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
                   time_scale: float = 1.0) -> None:
-    """The ``daemons`` step: every daemon at once (:mod:`lab.daemons.forkserver` forks them from one
-    interpreter), each recorded before it starts; returns when all are ready."""
+    """The ``daemons`` step: every daemon at once, each recorded before it starts; returns
+    when all are ready. Nodes that share the host's file system get theirs forked by one
+    interpreter (:mod:`nodes.forkserver`); others get each started inside by the runtime."""
     configs = write_configs(ctx, time_scale=time_scale)
     launcher = take(ctx.lab)
     if not configs:
@@ -78,6 +96,19 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
     records = {cfg.node: ctx.state.add(Record("process", LABEL + cfg.node, ns=ctx.ns(cfg.node),
                                               argv=daemon_argv(cfg, ctx.run)))
                for cfg in configs}
+    if ctx.runtime.shares_host_filesystem:
+        _fork_all(ctx, configs, records, launcher, timeout)
+    else:
+        launcher.close()
+        for cfg in configs:
+            proc = ctx.runtime.spawn(ctx.node(cfg.node), daemon_argv(cfg, ctx.run),
+                                     ctx.run.log(cfg.node))
+            ctx.state.confirm(records[cfg.node], pid=proc.pid, start=proc.start)
+    wait_ready(ctx.run, records, timeout)
+
+
+def _fork_all(ctx: BuildContext, configs: Sequence[DaemonConfig], records: dict[str, Record],
+              launcher: Launcher, timeout: float) -> None:
     code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
                                                for c in configs], timeout)
     for line in out.splitlines():
@@ -89,7 +120,6 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
     if code != 0 or missing:
         raise LabError(f"the daemon launcher failed (exit {code}; not started: "
                        f"{', '.join(missing) or 'none'}):\n{err.strip()[-2000:]}")
-    wait_ready(ctx.run, records, timeout)
 
 
 def wait_ready(run: RunDir, records: dict[str, Record], timeout: float) -> None:

@@ -1,25 +1,26 @@
-"""``uclab firewall check``: a firewall policy judged by real traffic (issue 7).
+"""``uclab firewall check``: a firewall policy judged by real traffic.
 
     report = check(policies)                                   # the real screen share
     report = check(policies, traffic=connection_attempts())    # --quick: attempts only
 
 The pieces, each usable on its own:
 
-    from lab.firewall import (TraceSession, check, flow_specs, judge, prepare,
-                              probe_until_seen, probes)
-    with prepare(topo, {"fw-inside": Path("fw.rules")}) as prep:         # validate, InputError
-        ctx = build.up(prep.topology, lab, steps=lab_steps(traffic, prep.steps))
-        names = prep.rule_names(lab)
-        specs, sent = flow_specs(prep.topology), probes(prep.topology)  # at its addresses
-        with TraceSession(lab, judged_nodes(specs, sent)) as session:     # trace new connections
-            ...                                                           # any traffic
-            probe_until_seen(lab, session, specs, sent)                   # flows not needed
-            traces = session.stop()
-        report = judge(traces, specs, sent, names=names, ladder_step=None)
+    from lab.firewall import (TraceSession, check, flow_specs, judge, probe_until_seen,
+                              probes, rule_names)
+    ctx = build.up(topo, lab, policies={"fw-inside": Path("fw.rules")},   # InputError first
+                   steps=lab_steps(traffic))
+    names = rule_names(ctx.policies, loaded_rulesets(lab, nodes))
+    specs, sent = flow_specs(topo), probes(topo)                      # at its addresses
+    with TraceSession(lab, judged_nodes(specs, sent)) as session:     # trace new connections
+        ...                                                           # any traffic
+        probe_until_seen(lab, session, specs, sent)                   # flows not needed
+        traces = session.stop()
+    report = judge(traces, specs, sent, names=names, ladder_step=None)
     report.verdict, report.to_json(), report.to_junit()
 
-Modules: :mod:`.policy` (formats, validation, loading, rule names), :mod:`.iptables`
-(iptables-save lines back from nft handles), :mod:`.session` (tracing table and monitors),
+Policies are read, checked and loaded by :mod:`lab.lifecycle.policies`. Modules:
+:mod:`.policy` (rule names, early chains), :mod:`.iptables` (iptables-save lines back from nft
+handles), :mod:`.tracing` (tracing table and monitors),
 :mod:`.trace` (parsing ``nft monitor trace``), :mod:`.flows` (required flows, probes,
 classification), :mod:`.traffic` (connection attempts and probes), :mod:`.report` (verdicts,
 JSON, JUnit), :mod:`.check` (the command's orchestration; the screen share runs through
@@ -40,7 +41,7 @@ from lab.firewall.check import (
     unopened,
 )
 from lab.firewall.flows import FlowSpec, Probe, classify, flow_specs, probes
-from lab.firewall.policy import Policy, Prepared, RuleNames, detect_format, prepare
+from lab.firewall.policy import RuleNames, loaded_rulesets, rule_names
 from lab.firewall.report import Report, judge
 from lab.firewall.trace import PacketTrace, parse
 from lab.firewall.tracing import TraceSession
@@ -50,8 +51,6 @@ __all__ = [
     "DEFAULT_LAB",
     "FlowSpec",
     "PacketTrace",
-    "Policy",
-    "Prepared",
     "Probe",
     "Report",
     "RuleNames",
@@ -61,16 +60,16 @@ __all__ = [
     "check",
     "classify",
     "connection_attempts",
-    "detect_format",
     "flow_specs",
     "judge",
     "judged_nodes",
     "lab_steps",
+    "loaded_rulesets",
     "never_seen",
     "parse",
-    "prepare",
     "probe_until_seen",
     "probes",
+    "rule_names",
     "screen_share",
     "send_probes",
     "unopened",

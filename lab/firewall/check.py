@@ -33,13 +33,14 @@ from lab import topology
 from lab.base.errors import LabError
 from lab.daemons import supervisor
 from lab.firewall.flows import FlowSpec, Probe, classify, flow_specs, probes
-from lab.firewall.policy import Format, early_chains, loaded_rulesets, prepare
+from lab.firewall.policy import early_chains, loaded_rulesets, rule_names
 from lab.firewall.report import Report, judge
 from lab.firewall.trace import FiveTuple, PacketTrace
 from lab.firewall.tracing import TraceSession
 from lab.firewall.traffic import AttemptResult, ProbeSent, drive, plan, send_probes
 from lab.lifecycle import build, teardown
-from lab.lifecycle.build import BuildContext, Step
+from lab.lifecycle.context import BuildContext, Step
+from lab.lifecycle.policies import Format
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +116,10 @@ def screen_share(*, media_seconds: float = SHARE_MEDIA_S, time_scale: float = SH
     return Traffic(run, ("network", "nftables", "pki"), complement=True, made_by="share")
 
 
-def lab_steps(traffic: Traffic, extra: list[Step]) -> list[Step]:
-    """The build steps: those the traffic needs, with the policies' own steps (iptables
-    restores) right after the ``nftables`` step."""
-    out: list[Step] = []
-    for step in build.STEPS:
-        if traffic.build_steps is None or step.name in traffic.build_steps:
-            out.append(step)
-            if step.name == "nftables":
-                out += extra
-    return out
+def lab_steps(traffic: Traffic) -> list[Step]:
+    """The build steps the traffic needs."""
+    return [step for step in build.STEPS
+            if traffic.build_steps is None or step.name in traffic.build_steps]
 
 
 def judged_nodes(specs: tuple[FlowSpec, ...], sent: tuple[Probe, ...] = ()) -> list[str]:
@@ -210,41 +205,41 @@ def _complement(ctx: BuildContext, session: TraceSession, specs: tuple[FlowSpec,
 def check(policies: Mapping[str, Path], fmt: Format | None = None, *, lab: str = DEFAULT_LAB,
           topology_name: str | Path | None = None, traffic: Traffic | None = None,
           probe_wait: float = 0.3, trace_limit: float = 120.0,
-          attempt_timeout: float = 0.8) -> Report:
+          attempt_timeout: float = 0.8, runtime: str = "netns") -> Report:
     """Check ``policies`` (firewall node -> file) against real traffic in lab ``lab``: by
     default the real screen share (:func:`screen_share`)."""
     topo = topology.load(topology_name)
     make_traffic = traffic or screen_share()
     made = _Made()
-    with prepare(topo, policies, fmt) as prep:
-        specs, sent = flow_specs(prep.topology), probes(prep.topology)
-        ctx = build.up(prep.topology, lab, steps=lab_steps(make_traffic, prep.steps))
-        try:
-            nodes = judged_nodes(specs, sent)
-            rulesets = loaded_rulesets(lab, nodes)
-            names = prep.rule_names(lab, rulesets)
-            with TraceSession(lab, nodes, limit=trace_limit) as session:
-                made.outcome = make_traffic.run(ctx, specs)
-                if make_traffic.complement:
-                    made.attempted = _complement(ctx, session, specs, attempt_timeout)
-                tries = probe_until_seen(lab, session, specs, sent, wait=probe_wait)
-                traces = session.stop()
-                raw = {node: session.lines(node) for node in session.nodes}
-        finally:
-            with contextlib.suppress(LabError):
-                teardown.down(lab)
+    specs, sent = flow_specs(topo), probes(topo)
+    ctx = build.up(topo, lab, policies=policies, policy_format=fmt,
+                   steps=lab_steps(make_traffic), runtime=runtime)
+    try:
+        nodes = judged_nodes(specs, sent)
+        rulesets = loaded_rulesets(lab, nodes)
+        names = rule_names(ctx.policies, rulesets)
+        with TraceSession(lab, nodes, limit=trace_limit) as session:
+            made.outcome = make_traffic.run(ctx, specs)
+            if make_traffic.complement:
+                made.attempted = _complement(ctx, session, specs, attempt_timeout)
+            tries = probe_until_seen(lab, session, specs, sent, wait=probe_wait)
+            traces = session.stop()
+            raw = {node: session.lines(node) for node in session.nodes}
+    finally:
+        with contextlib.suppress(LabError):
+            teardown.down(lab)
     outcome = made.outcome
     report = judge(traces, specs, sent, names=names, ladder_step=outcome.ladder_step,
                    made_by=make_traffic.made_by, attempted=made.attempted)
     report.raw_traces, report.rulesets, report.share = raw, rulesets, outcome.share
     report.notes = [f"{p.node}: chain {chain} runs before the lab's trace point (prerouting, "
                     "priority -199); a flow it drops shows as 'not seen'"
-                    for p in prep.policies for chain in early_chains(rulesets[p.node])]
+                    for p in ctx.policies for chain in early_chains(rulesets[p.node])]
     report.notes += never_seen(tries, sent, traces, specs)
     report.notes += [f"{flow}: the share did not open all its connections (it stopped before "
                      "needing them); judged by connection attempts made after it"
                      for flow in made.attempted]
-    given = {p.node: p for p in prep.policies}
+    given = {p.node: p for p in ctx.policies}
     report.policies = {
         n.name: {"file": str(given[n.name].path), "format": given[n.name].format}
         if n.name in given else {"file": str(n.policy), "format": "nft (the lab's baseline)"}

@@ -40,12 +40,6 @@ class SavedRules:
     exact: bool = True  # False if the file uses commands whose effect is not followed here
 
 
-def looks_like_iptables_save(text: str) -> bool:
-    """An iptables-save file has ``*table`` sections closed by ``COMMIT``."""
-    lines = {ln.strip() for ln in text.splitlines()}
-    return "COMMIT" in lines and any(re.fullmatch(r"\*[a-z]+", ln) for ln in lines)
-
-
 def parse_saved(text: str) -> SavedRules:
     """Read an iptables-save file (as ``iptables-save -c`` prints it, or without counters)."""
     out = SavedRules()

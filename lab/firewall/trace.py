@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Literal
 
+from lab.lifecycle.policies import RESERVED_TABLE
+
 #: The lab-owned table that marks packets for tracing (see :mod:`lab.firewall.tracing`).
-TRACE_TABLE = "uclab_trace"
+TRACE_TABLE = RESERVED_TABLE  # the lab-owned tracing table (no policy may use the name)
 
 _HEAD = re.compile(r"^trace id (?P<id>[0-9a-f]+) (?P<family>\w+) (?P<table>\S+) (?P<chain>\S+) "
                    r"(?P<kind>packet:|rule|policy|verdict|unknown)\s?(?P<rest>.*)$")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from lab.base.errors import LabError
-from lab.kernel.namespaces import netns_exists, netns_id
+from lab.kernel.namespaces import netns_id
 from lab.kernel.setns import run_in_netns
 
 log = logging.getLogger(__name__)
@@ -148,10 +148,9 @@ def spawn_in_netns(name: str, argv: Sequence[str], log_path: Path, *,
     return ProcessId(pid, st if st is not None else -1)
 
 
-def exec_in_netns(name: str, argv: Sequence[str]) -> NoReturn:
-    """Become ``ip netns exec <name> argv...`` (interactive use: ``uclab exec``)."""
-    if not netns_exists(name):
-        raise LabError(f"network namespace {name} does not exist")
-    os.execvp("ip", ["ip", "netns", "exec", name, *argv])  # noqa: S606
+def become(argv: Sequence[str]) -> NoReturn:
+    """Replace this process by ``argv`` (interactive use: ``uclab exec`` becomes the argv its
+    node's runtime gives, e.g. ``ip netns exec <ns> bash``)."""
+    os.execvp(argv[0], list(argv))  # noqa: S606
 
 

@@ -1,5 +1,5 @@
 """What the ladder is made of: endpoints, TCP connections, events (one per message on the wire)
-and media legs. Frozen dataclasses, built by :mod:`lab.ladder.decode` from a capture."""
+and media legs. Frozen dataclasses, built by :mod:`lab.ladder.analysis` from a capture."""
 
 from __future__ import annotations
 

@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab import runtime as runtimes
 from lab.base.errors import LabError
 from lab.base.names import DEFAULT_LAB, RUN_ROOT
 from lab.base.state import LabState, RunDir, list_labs
-from lab.kernel import namespaces, processes
+from lab.kernel import processes
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +35,22 @@ class Removed:
 
 
 def undo(state: LabState) -> Removed:
-    """Remove everything ``state`` records: recorded processes, then every process inside the
-    lab's namespaces (by inode), then the namespaces, then recorded paths. Idempotent."""
+    """Remove everything ``state`` records: recorded processes, then the nodes (their
+    runtime removes them with whatever runs inside), then recorded paths. Idempotent."""
     removed = Removed()
     procs = [processes.ProcessId(r.pid, r.start) for r in reversed(state.records)
              if r.kind == "process" and r.pid is not None and r.start is not None]
     removed.processes += [p.pid for p in processes.stop_processes(procs)]
-    netns = [r.name for r in reversed(state.records) if r.kind == "netns"]
-    removed.processes += [p.pid for p in processes.kill_netns_processes(netns)]
-    for ns in netns:
-        if namespaces.delete_netns(ns):
-            removed.namespaces.append(ns)
+    runtime = runtimes.get(state.runtime)
+    nodes = [r for r in reversed(state.records) if r.kind in runtime.record_kinds]
+    removal = runtime.remove(state, nodes)
+    removed.processes += removal.processes
+    removed.namespaces += removal.nodes
     for r in reversed(state.records):
         if r.kind == "path":
             removed.paths += _remove_path(state.run, r.name)
-    state.records = [r for r in state.records if r.kind not in ("process", "netns", "path")]
+    gone = {"process", "path", *runtime.record_kinds}
+    state.records = [r for r in state.records if r.kind not in gone]
     state.save()
     return removed
 

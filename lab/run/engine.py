@@ -18,7 +18,7 @@
 
 A scenario reaches the run through :class:`RunPlan` (``RunPlan.of(scenario)``): the topology
 with its overrides, firewall ``policies`` (nftables or iptables-save, checked by
-:func:`lab.firewall.prepare` before anything is built and loaded by ``up``), ``faults``
+:mod:`lab.lifecycle.policies` before anything is built and loaded by ``up``), ``faults``
 (:mod:`lab.run.faults`, armed when the share starts) and ``time_scale`` (every daemon's long
 timers). After the ladder, :func:`lab.run.diagnose.diagnose` says from the capture what went
 wrong, and :func:`lab.run.expect.judge` holds it against the scenario's ``expect``.
@@ -41,14 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lab import runtime as runtimes
 from lab.base.errors import InputError, LabError, UclabError
 from lab.base.names import DEFAULT_LAB, check_lab_name
 from lab.base.state import LabState, RunDir
 from lab.capture import LabCapture
 from lab.daemons import supervisor
-from lab.firewall.policy import prepare
 from lab.lifecycle import build, teardown
-from lab.lifecycle.build import BuildContext, Step
+from lab.lifecycle.context import BuildContext, Step
 from lab.run.call import CallDriver, CallOutcome
 from lab.run.faults import Fault, faults_for
 from lab.scenario import Scenario
@@ -99,6 +99,7 @@ class RunOptions:
     lab: str = DEFAULT_LAB
     keep: bool = False  # leave a lab this run built up afterwards
     pcap: Path | None = None  # where to keep the merged capture
+    runtime: str = runtimes.DEFAULT_RUNTIME  # what a node of a lab this run builds is
 
 
 @dataclass
@@ -150,12 +151,11 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     run_dir = RunDir(lab)
-    with prepare(topo, plan.policies) as prep:  # InputError: nothing is built
-        capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
-        built = not run_dir.path.exists()
-        with _Timer(timings)("lab up" if built else "daemons restart"):
-            ctx = _build(plan, lab, capture, topo=prep.topology, policy_steps=prep.steps,
-                         timings=timings) if built else _attach(plan, lab, capture)
+    capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
+    built = not run_dir.path.exists()
+    with _Timer(timings)("lab up" if built else "daemons restart"):
+        ctx = (_build(plan, lab, capture, timings=timings, runtime=opts.runtime) if built
+               else _attach(plan, lab, capture))
     return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
                  down=built and not opts.keep)
 
@@ -259,10 +259,9 @@ def _down(lab: str, timings: dict[str, float]) -> None:
     timings["lab down"] = time.perf_counter() - t0
 
 
-def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
-           policy_steps: list[Step], timings: dict[str, float]) -> BuildContext:
-    """``up`` (with the policies' own steps after nftables) with the capture started just
-    before the daemons."""
+def _build(plan: RunPlan, lab: str, capture: LabCapture, *, timings: dict[str, float],
+           runtime: str = runtimes.DEFAULT_RUNTIME) -> BuildContext:
+    """``up`` with the plan's policies, the capture started just before the daemons."""
     def start_capture(ctx: BuildContext) -> None:
         capture.start()
 
@@ -275,10 +274,9 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *, topo: Topology,
             steps += [Step("capture", start_capture), Step("daemons", start_daemons)]
         else:
             steps.append(step)
-        if step.name == "nftables":
-            steps += policy_steps
     try:
-        ctx = build.up(topo, lab, steps=steps)
+        ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps,
+                       runtime=runtime)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
@@ -302,7 +300,7 @@ def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
         raise InputError(f"lab {lab} runs {state.topology} as it is; scenario "
                          f"{plan.scenario.name} needs a lab of its own ({what})", "--name",
                          fix=f"`uclab down --name {lab}` first, or give another --name")
-    ctx = BuildContext(lab, plan.topology, state)
+    ctx = BuildContext(lab, plan.topology, state, runtimes.get(state.runtime))
     try:
         with state.locked():
             supervisor.stop_daemons(state)

@@ -20,20 +20,18 @@ words, what happened (printed and kept in the JSON).
 from __future__ import annotations
 
 import logging
-import os
 import re
-import signal
 import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from lab import runtime as runtimes
 from lab.base.errors import LabError
 from lab.base.names import namespace
 from lab.base.state import LabState
 from lab.daemons.control import ControlError, request
-from lab.daemons.supervisor import daemon_records, node_of
-from lab.kernel import links, nftables, processes
+from lab.kernel import links, nftables
 from lab.scenario import CutFault, FaultSpec, LossFault, StopFault, Trigger
 from lab.topology import Topology
 
@@ -144,15 +142,12 @@ class KillDaemon(_Triggered):
         self.description = description or f"kill the {node} daemon {self._when()}"
 
     def act(self, state: LabState) -> None:
-        for record in daemon_records(state):
-            if node_of(record) != self.node or record.pid is None or record.start is None:
-                continue
-            if processes.alive(processes.ProcessId(record.pid, record.start)):
-                os.kill(record.pid, signal.SIGKILL)
-                log.info("fault: killed the %s daemon (pid %d)", self.node, record.pid)
-                when = f" when {self.at.node} reported {self.at.event!r}" if self.at else ""
-                self.done.append(f"killed the {self.node} daemon (pid {record.pid}, SIGKILL)"
-                                 + when)
+        runtime = runtimes.get(state.runtime)
+        stopped = runtime.stop(state, runtime.handle(state.lab, self.node))
+        when = f" when {self.at.node} reported {self.at.event!r}" if self.at else ""
+        for what in stopped:
+            log.info("fault: %s", what)
+            self.done.append(what + when)
 
 
 @dataclass(frozen=True)

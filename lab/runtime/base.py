@@ -18,7 +18,7 @@ of the lab needs no change to use them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,6 +42,15 @@ class NodeHandle:
         return Path("/run/netns") / self.netns
 
 
+@dataclass
+class Removal:
+    """What :meth:`NodeRuntime.remove` removed: nodes (by the name its records give) and the
+    pids of the processes it stopped inside them."""
+
+    nodes: list[str] = field(default_factory=list)
+    processes: list[int] = field(default_factory=list)
+
+
 class NodeRuntime(Protocol):
     """What a node runtime provides (see the module docstring)."""
 
@@ -49,6 +58,11 @@ class NodeRuntime(Protocol):
     name: str
     #: The record kinds this runtime writes and :meth:`remove` understands.
     record_kinds: frozenset[str]
+    #: True when a node's processes see the host's file system (a bare network namespace, a
+    #: Mininet host): the daemons can then be forked from one interpreter that enters each
+    #: node's namespace (:mod:`nodes.forkserver`); False (a container): each daemon is started
+    #: inside its node with :meth:`spawn`.
+    shares_host_filesystem: bool
 
     def handle(self, lab: str, node: str) -> NodeHandle:
         """The handle of ``node`` of ``lab`` (whether or not it exists yet)."""
@@ -75,11 +89,12 @@ class NodeRuntime(Protocol):
         """The argv that runs ``argv`` inside the node from the root namespace."""
         ...
 
-    def stop(self, handle: NodeHandle) -> None:
-        """Stop every process of the node at once, as a crash of that host would (a fault)."""
+    def stop(self, state: LabState, handle: NodeHandle) -> list[str]:
+        """Stop the node's daemon at once, as a crash of that host would (a fault); returns
+        what was stopped, in words."""
         ...
 
-    def remove(self, state: LabState, records: Sequence[Record]) -> list[str]:
-        """Remove what ``records`` (of :attr:`record_kinds`, newest first) name; idempotent;
-        never touches an object the records do not name. Returns what was removed."""
+    def remove(self, state: LabState, records: Sequence[Record]) -> Removal:
+        """Remove what ``records`` (of :attr:`record_kinds`, newest first) name, with every
+        process inside; idempotent; never touches an object the records do not name."""
         ...

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lab.base.errors import LabError
 from lab.base.state import LabState, Record
 from lab.kernel import namespaces, processes
-from lab.runtime.base import NodeHandle
+from lab.runtime.base import NodeHandle, Removal
 
 if TYPE_CHECKING:
     import docker
@@ -74,6 +74,7 @@ class DockerRuntime:
 
     name = "docker"
     record_kinds = frozenset({"container", "netns"})
+    shares_host_filesystem = False  # each daemon is started inside its container (spawn)
 
     def __init__(self, image: str | None = None, *, mount_source: bool = True) -> None:
         self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
@@ -172,24 +173,33 @@ class DockerRuntime:
 
     def exec_argv(self, handle: NodeHandle, argv: Sequence[str], *,
                   interactive: bool = False) -> list[str]:
-        return ["docker", "exec", "-it" if interactive else "-i", handle.netns, *argv]
+        tty = interactive and sys.stdin.isatty()  # docker refuses -t without a terminal
+        return ["docker", "exec", "-it" if tty else "-i", handle.netns, *argv]
 
-    def stop(self, handle: NodeHandle) -> None:
+    def stop(self, state: LabState, handle: NodeHandle) -> list[str]:
         """A crash of that host: every process of the container killed at once (``docker
-        kill``); its namespace and links stay, named by ``/run/netns``."""
+        kill``, SIGKILL); its namespace and links stay, named by ``/run/netns``."""
         import docker  # noqa: PLC0415
 
-        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-            self.client.containers.get(handle.netns).kill()
+        try:
+            container = self.client.containers.get(handle.netns)
+            if container.labels.get(STATE_LABEL) != state_label(state):
+                return []
+            container.kill()
+        except (docker.errors.NotFound, docker.errors.APIError):
+            return []
+        return [f"killed container {handle.netns} (docker kill: every process of the node)"]
 
     # -- removal ----------------------------------------------------------------------------------
-    def remove(self, state: LabState, records: Sequence[Record]) -> list[str]:
-        removed: list[str] = []
+    def remove(self, state: LabState, records: Sequence[Record]) -> Removal:
+        """Newest first: a namespace's name is unmounted, a container (with its processes)
+        removed if its labels say it is this lab's. ``Removal.nodes`` says which of the two."""
+        removed = Removal()
         for r in records:
             if r.kind == "netns" and namespaces.delete_netns(r.name):
-                removed.append(f"netns {r.name}")
+                removed.nodes.append(f"netns {r.name}")
             elif r.kind == "container" and self._remove_container(state, r.name):
-                removed.append(f"container {r.name}")
+                removed.nodes.append(f"container {r.name}")
         return removed
 
     def _remove_container(self, state: LabState, name: str) -> bool:

@@ -34,18 +34,14 @@ from typing import Literal
 
 from lab.base.datafile import Deferred
 from lab.topology import Topology
+from lab.topology.roles import ROLES
 
 MAX_MEDIA_SECONDS = 600.0
 
-#: The events each daemon role reports (``nodes/<role>.py``, ``daemon.events.add``): what a
-#: fault may wait for. A unit test keeps this list and the daemons in step.
-DAEMON_EVENTS: dict[str, tuple[str, ...]] = {
-    "sfb-client": ("gathered", "invite", "answered", "ice", "reinvited", "media",
-                   "media-received", "ended", "failed"),
-    "cms": ("invite", "allocated", "turn-failed", "rejected", "answered", "ice", "reinvite",
-            "media", "media-received", "bind-withheld", "ended", "failed"),
-    "expressway-c": ("zone-up", "zone-down"),
-}
+#: The events each daemon role reports (:mod:`lab.topology.events`, by the role registry):
+#: what a fault may wait for.
+DAEMON_EVENTS: dict[str, tuple[str, ...]] = {r.name: r.events for r in ROLES.values()
+                                             if r.events}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lab.topology.events import (
+    CallEvent,
+    CmsEvent,
+    DaemonEvent,
+    ExpresswayCEvent,
+    SfbClientEvent,
+    names,
+)
 from lab.topology.values import HostPort, ListenAddress, LocalIP, Port, PortRange, RouteTarget
 
 # RFC 5245 §15.1: ice-char = ALPHA / DIGIT / "+" / "/"
@@ -179,26 +187,35 @@ NodeKind = Literal["host", "bridge"]
 
 @dataclass(frozen=True)
 class Role:
-    """What a node is. ``kind="bridge"`` nodes hold the bridges of segments (no addresses)."""
+    """What a node is. ``kind="bridge"`` nodes hold the bridges of segments (no addresses).
+    A role with a daemon names its module (``python -m nodes.<role>``), the settings model its
+    ``settings:`` are read into and the events it reports (:mod:`lab.topology.events`)."""
 
     name: str
     kind: NodeKind
     description: str
     settings: type | None = None
     policy: bool = False  # a firewall: an nftables policy file is loaded into it
+    daemon: str | None = None  # the daemon's module
+    events: tuple[str, ...] = ()  # what a fault may wait for (NODE:EVENT)
 
 
 ROLES: dict[str, Role] = {
     r.name: r
     for r in (
-        Role("sfb-client", "host", "Skype for Business client (sharer)", SfbClientSettings),
+        Role("sfb-client", "host", "Skype for Business client (sharer)", SfbClientSettings,
+             daemon="nodes.sfb_client",
+             events=names(SfbClientEvent, CallEvent, DaemonEvent)),
         Role("nat", "host", "NAT router (nftables SNAT)"),
-        Role("sfb-edge", "host", "Skype Edge: Access Edge + A/V Edge", SfbEdgeSettings),
+        Role("sfb-edge", "host", "Skype Edge: Access Edge + A/V Edge", SfbEdgeSettings,
+             daemon="nodes.sfb_edge", events=names(DaemonEvent)),
         Role("expressway-e", "host", "Expressway-E: SIP, traversal server, TURN",
-             ExpresswayESettings),
+             ExpresswayESettings, daemon="nodes.expressway_e", events=names(DaemonEvent)),
         Role("expressway-c", "host", "Expressway-C: traversal client, SIP proxy",
-             ExpresswayCSettings),
-        Role("cms", "host", "Cisco Meeting Server call bridge", CmsSettings),
+             ExpresswayCSettings, daemon="nodes.expressway_c",
+             events=names(ExpresswayCEvent, DaemonEvent)),
+        Role("cms", "host", "Cisco Meeting Server call bridge", CmsSettings, daemon="nodes.cms",
+             events=names(CmsEvent, CallEvent, DaemonEvent)),
         Role("host", "host", "plain host (no daemon)"),
         Role("firewall", "bridge", "transparent stateful bridging firewall", policy=True),
         Role("switch", "bridge", "plain bridge (no filtering)"),

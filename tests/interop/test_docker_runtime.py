@@ -117,7 +117,8 @@ def test_stop_kills_the_container_and_keeps_its_links(lab: tuple[DockerRuntime, 
                    check=True)
     proc = rt.spawn(h, ["sleep", "600"], state.run.log("cms"))
     assert processes.alive(proc)
-    rt.stop(h)
+    assert rt.stop(state, h) == [
+        f"killed container {h.netns} (docker kill: every process of the node)"]
     assert rt.client.containers.get(h.netns).status == "exited"
     deadline = time.monotonic() + 5
     while processes.alive(proc) and time.monotonic() < deadline:
@@ -126,7 +127,7 @@ def test_stop_kills_the_container_and_keeps_its_links(lab: tuple[DockerRuntime, 
     out = subprocess.run(["ip", "-n", h.netns, "-o", "link"], capture_output=True, text=True,
                          check=True).stdout
     assert "d0" in out
-    removed = rt.remove(state, list(reversed(state.records)))
+    removed = rt.remove(state, list(reversed(state.records))).nodes
     assert removed == [f"netns {h.netns}", f"container {h.netns}"]
     assert not namespaces.netns_exists(h.netns)
     assert containers_labelled(LAB_LABEL, state.lab) == []
@@ -147,7 +148,7 @@ def test_a_namesake_container_is_refused_and_never_removed(
             rt.create(state, node)
         assert state.records == []  # the name was someone else's: not recorded as ours
         # even a record naming it (a forged or stale state) does not remove it
-        assert rt.remove(state, [Record("container", name, done=True)]) == []
+        assert rt.remove(state, [Record("container", name, done=True)]).nodes == []
         assert containers_labelled(TEST_LABEL, state.lab) == [name]
     finally:
         docker("rm", "-f", name)
@@ -159,4 +160,4 @@ def test_a_record_without_its_container_is_removed_quietly(
     rt, state = lab
     state.add(Record("container", rt.handle(state.lab, "cms").netns))
     state.add(Record("netns", rt.handle(state.lab, "cms").netns))
-    assert rt.remove(state, list(reversed(state.records))) == []
+    assert rt.remove(state, list(reversed(state.records))).nodes == []

@@ -36,7 +36,7 @@ from lab.firewall.flows import FlowSpec
 from lab.firewall.trace import TRACE_TABLE
 from lab.kernel import nftables, processes
 from lab.lifecycle import build
-from lab.lifecycle.build import BuildContext
+from lab.lifecycle.context import BuildContext
 from tests.firewallhelp import POLICIES, readdressed_topology
 from tests.labhelp import connect, lab_name, lab_namespaces, listen, running_lab
 

@@ -18,7 +18,7 @@ from lab.base.errors import InputError, LabError
 from lab.base.names import RUN_ROOT
 from lab.kernel import processes
 from lab.lifecycle import build, teardown
-from lab.lifecycle.build import BuildContext, Step
+from lab.lifecycle.context import BuildContext, Step, start_process
 from tests.labhelp import accepted_peer, connect, lab_name, lab_namespaces, listen, running_lab
 from tests.nethelp import wait_until
 
@@ -56,7 +56,7 @@ def test_failure_half_way_rolls_back_everything() -> None:
     started: list[processes.ProcessId] = []
 
     def sleeper_then_fail(ctx: BuildContext) -> None:
-        record = build.start_process(ctx, "cms", "sleeper", ["sleep", "30"])
+        record = start_process(ctx, "cms", "sleeper", ["sleep", "30"])
         assert record.pid is not None and record.start is not None
         started.append(processes.ProcessId(record.pid, record.start))
         assert processes.alive(started[0])
@@ -75,12 +75,13 @@ import sys, time
 from pathlib import Path
 from lab import topology
 from lab.lifecycle import build
+from lab.lifecycle.context import Step, start_process
 lab, flag = sys.argv[1], Path(sys.argv[2])
 def stall(ctx):
-    build.start_process(ctx, "cms", "sleeper", ["sleep", "60"])
+    start_process(ctx, "cms", "sleeper", ["sleep", "60"])
     flag.write_text("ready")
     time.sleep(60)
-build.up(topology.load(), lab, steps=[*build.NETWORK_STEPS, build.Step("stall", stall)])
+build.up(topology.load(), lab, steps=[*build.NETWORK_STEPS, Step("stall", stall)])
 """
 
 
@@ -249,7 +250,7 @@ def test_policy_replaces_the_baseline(tmp_path: Path) -> None:
 
 def test_spawned_processes_live_in_their_namespace(tmp_path: Path) -> None:
     def probe(ctx: BuildContext) -> None:
-        build.start_process(ctx, "cms", "probe", ["sh", "-c", "ip -4 -o addr; sleep 30"])
+        start_process(ctx, "cms", "probe", ["sh", "-c", "ip -4 -o addr; sleep 30"])
 
     with running_lab(steps=[*build.NETWORK_STEPS, Step("probe", probe)]) as ctx:
         record = next(r for r in ctx.state.records if r.kind == "process")

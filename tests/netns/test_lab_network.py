@@ -1,4 +1,4 @@
-"""The default topology, built for real, checked with real sockets (issue 2's list)."""
+"""The default topology, built for real, checked with real sockets (docs/lab.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from lab import topology
 from lab.kernel.setns import run_in_netns
-from lab.lifecycle.build import BuildContext
+from lab.lifecycle.context import BuildContext
 from tests.labhelp import accepted_peer, connect, counters, listen, running_lab
 
 LAB_NETS = [s.subnet for s in topology.load().segments]

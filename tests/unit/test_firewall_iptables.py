@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from lab.firewall.iptables import handle_map, looks_like_iptables_save, parse_saved
-from lab.firewall.policy import Policy, detect_format, early_chains, rule_names
+from lab.firewall.iptables import handle_map, parse_saved
+from lab.firewall.policy import early_chains, rule_names
 from lab.firewall.trace import parse
+from lab.lifecycle.policies import Policy, detect_format, looks_like_iptables_save
 from tests.firewallhelp import POLICIES, TRACES, expectation, policy_files
 
 CONNLIMIT = POLICIES / "inside-3478-connlimit-iptables.iptables"

@@ -8,10 +8,11 @@ from xml.etree import ElementTree as ET
 from lab import topology
 from lab.firewall.check import never_seen, probe_until_seen
 from lab.firewall.flows import Probe, classify, flow_specs, opens_connection, probes
-from lab.firewall.policy import Policy, rule_names
+from lab.firewall.policy import rule_names
 from lab.firewall.report import judge
 from lab.firewall.trace import FiveTuple, PacketTrace, parse
 from lab.firewall.traffic import ProbeSent, plan
+from lab.lifecycle.policies import Policy
 from tests.firewallhelp import POLICIES, TRACES
 
 TOPO = topology.load()

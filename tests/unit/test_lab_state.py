@@ -17,7 +17,7 @@ from lab import topology
 from lab.base.errors import InputError, LabError
 from lab.base.names import check_lab_name, namespace
 from lab.base.state import LabState, Record, RunDir, list_labs
-from lab.lifecycle import build, teardown
+from lab.lifecycle import network, teardown
 from lab.lifecycle.status import parse_counters
 from lab.topology.graph import svg
 
@@ -123,12 +123,12 @@ def test_clean_uses_records_only(tmp_path: Path) -> None:
 
 def test_node_sysctls() -> None:
     topo = topology.load()
-    assert build.node_sysctls(topo.node("sfb-nat"))["net.ipv4.ip_forward"] == 1
-    edge = build.node_sysctls(topo.node("sfb-edge"))
+    assert network.node_sysctls(topo.node("sfb-nat"))["net.ipv4.ip_forward"] == 1
+    edge = network.node_sysctls(topo.node("sfb-edge"))
     assert edge == {"net.ipv6.conf.all.disable_ipv6": 1,
                     "net.ipv6.conf.default.disable_ipv6": 1, "net.ipv4.ip_forward": 0,
                     "net.ipv4.icmp_ratelimit": 0}
-    fw = build.node_sysctls(topo.node("fw-inside"))
+    fw = network.node_sysctls(topo.node("fw-inside"))
     assert fw["net.bridge.bridge-nf-call-iptables"] == 1 and fw["net.ipv4.ip_forward"] == 0
 
 

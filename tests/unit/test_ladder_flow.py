@@ -1,6 +1,6 @@
 """The ladder of a real capture of the seed flow (tests/data/ladder): every step of flow.md §3
-seen in order with the values of issue 6 point 4, media both ways, and the same columns whether
-they come from a names file or are inferred from the traffic."""
+seen in order with the values the topology implies (lab.run.expect), media both ways, and the
+same columns whether they come from a names file or are inferred from the traffic."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ strictly (file, line, fix); the library itself; the runtime faults a scenario ma
 
 from __future__ import annotations
 
+import enum
 import re
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from lab.base.errors import InputError
 from lab.run.engine import RunPlan
 from lab.run.faults import KillDaemon, LinkCut, LossPoint, PacketLoss, faults_for, loss_ruleset
 from lab.scenario import DAEMON_EVENTS, Trigger
-from lab.topology.roles import CmsSettings, ExpresswayESettings
+from lab.topology import events as vocab
+from lab.topology.roles import ROLES, CmsSettings, ExpresswayESettings
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "name: x\ndescription: d\n"
@@ -107,14 +109,18 @@ def test_the_library() -> None:
 
 
 def test_daemon_events_are_the_ones_the_daemons_report() -> None:
-    modules = {"sfb-client": "sfb_client", "cms": "cms", "expressway-c": "expressway_c"}
-    for role, events in DAEMON_EVENTS.items():
-        source = (ROOT / "nodes" / f"{modules[role]}.py").read_text()
-        shared = (ROOT / "nodes" / "call.py").read_text() + (ROOT / "nodes" / "common.py"
-                                                             ).read_text()
-        reported = set(re.findall(r'events\.(?:add|reach)\("([a-z-]+)"', source + shared))
-        reported |= {"failed"}  # Daemon.spawn adds it for any task that fails
-        assert set(events) <= reported, (role, set(events) - reported)
+    """The daemons emit events only through the role registry's vocabularies, and every
+    event a fault may wait for is emitted by the daemon of its role (or its shared code)."""
+    shared = "".join((ROOT / "nodes" / f).read_text() for f in ("call.py", "common.py"))
+    classes = [c for c in vars(vocab).values()
+               if isinstance(c, type) and issubclass(c, enum.StrEnum) and c is not enum.StrEnum]
+    for role in (r for r in ROLES.values() if r.daemon):
+        source = (ROOT / (role.daemon or "").replace(".", "/")).with_suffix(".py").read_text()
+        assert not re.search(r"events\.(?:add|reach)\(\s*[\"']", source + shared), role.name
+        emitted = {str(c[m]) for c in classes for m in re.findall(
+            rf"\b{c.__name__}\.([A-Z_]+)\b", source + shared)}
+        assert set(role.events) <= emitted, (role.name, set(role.events) - emitted)
+    assert DAEMON_EVENTS["cms"] == ROLES["cms"].events
 
 
 def test_faults_for_a_scenario(tmp_path: Path) -> None:

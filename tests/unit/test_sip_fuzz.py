@@ -1,4 +1,4 @@
-"""Garbage in, one declared error out (architecture.md "Errors", STYLE.md habit 5): the SIP
+"""Garbage in, one declared error out (docs/architecture.md, "Errors"): the SIP
 message codec and its typed accessors raise :class:`~lab.proto.sip.ParseError` and nothing else,
 and the stream framer raises :class:`FramingError` and nothing else, on random bytes, on the
 RFC 4475 torture messages with bytes overwritten, and on messages assembled from header lines

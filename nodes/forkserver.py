@@ -8,7 +8,7 @@ node's log and becomes that node's daemon exactly as ``python -m nodes.<role>`` 
 (:func:`nodes.common.main`). The launcher prints ``<node> <pid>`` per child and exits; the lab
 records the pids (:func:`lab.daemons.supervisor.start_daemons`).
 
-    python -m lab.daemons.forkserver --run /run/uclab/uclab cms=uclab-cms:cms ...
+    python -m nodes.forkserver --run /run/uclab/uclab cms=uclab-cms:cms ...
 
 With ``--run -`` and no nodes it imports first, then reads the run folder and the nodes from
 stdin (two lines): ``uclab run`` starts it so before building the lab, and the imports overlap
