@@ -194,9 +194,9 @@ def context_tar(inputs: BuildInputs) -> bytes:
     return buf.getvalue()
 
 
-def build(inputs: BuildInputs, *, quiet: bool = True) -> str:
-    """Build ``inputs`` (nothing to do if its tag exists) and return the tag; the newest build
-    of a target is also tagged ``uclab:<target>``."""
+def build(inputs: BuildInputs, *, quiet: bool = True, alias: bool = True) -> str:
+    """Build ``inputs`` (nothing to do if its tag exists) and return the tag; with ``alias``
+    the build is also tagged ``uclab:<target>`` (what ``uclab up --runtime docker`` uses)."""
     inputs = inputs.with_files() if not inputs.files else inputs
     if inputs.target not in TARGETS:
         raise LabError(f"unknown image target {inputs.target!r}: one of {', '.join(TARGETS)}")
@@ -214,7 +214,8 @@ def build(inputs: BuildInputs, *, quiet: bool = True) -> str:
         if proc.returncode != 0:
             err = (proc.stderr or b"").decode(errors="replace").strip()
             raise LabError(f"docker build of {tag} failed:\n{err[-3000:]}")
-    _docker("tag", tag, f"uclab:{inputs.target}")
+    if alias:
+        _docker("tag", tag, f"uclab:{inputs.target}")
     prune_older(inputs.target, keep=KEEP)
     return tag
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lab.base.names import RUN_ROOT
 from lab.runtime.docker import LAB_LABEL, NODE_LABEL
 from tests.dockerhelp import containers_labelled, docker, uclab_image
@@ -21,6 +23,8 @@ from tests.firewallhelp import POLICIES
 from tests.labhelp import lab_name, lab_namespaces
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# the first test of a clean machine builds the image (debootstrap, apt, pip: minutes)
+pytestmark = pytest.mark.timeout(900)
 NODES = ["cms", "expressway-c", "expressway-e", "fw-inside", "fw-outside", "sfb-client",
          "sfb-edge", "sfb-nat"]
 

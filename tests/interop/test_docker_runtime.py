@@ -21,6 +21,9 @@ from lab.runtime.docker import LAB_LABEL, NODE_LABEL, DockerRuntime
 from tests.dockerhelp import TEST_LABEL, containers_labelled, docker, uclab_image
 from tests.labhelp import lab_name
 
+# the first test of a clean machine builds the image (debootstrap, apt, pip: minutes)
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[DockerRuntime, LabState]]:

@@ -8,10 +8,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.dockerhelp import docker, uclab_image
 from tests.labhelp import lab_name
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# the first test of a clean machine builds the image (debootstrap, apt, pip: minutes)
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_vagrant_up_with_the_docker_provider_runs_the_share(tmp_path: Path) -> None:
