@@ -25,6 +25,8 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +52,7 @@ IMAGE_ROOT = Path("/opt/uclab")  #: where the Dockerfile installs the project
 IMAGE_PYTHON = str(IMAGE_ROOT / ".venv/bin/python")
 CAPS = ("NET_ADMIN", "NET_RAW")
 SOURCE = Path(__file__).resolve().parents[2]  #: the host's checkout (lab/ and nodes/)
-STOP_TIMEOUT = 10
+PARALLEL = 8  #: containers created (and removed) at once
 
 
 def _client() -> docker.DockerClient:
@@ -80,6 +82,7 @@ class DockerRuntime:
         self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
         self.mount_source = mount_source
         self._docker: docker.DockerClient | None = None
+        self._started: dict[str, Container | LabError] = {}
 
     @property
     def client(self) -> docker.DockerClient:
@@ -112,10 +115,16 @@ class DockerRuntime:
 
     # -- a node -----------------------------------------------------------------------------------
     def create(self, state: LabState, node: Node) -> NodeHandle:
+        """The first call records and starts the containers of every node of the lab at
+        once (``state.nodes``: Docker creates them in parallel); each call then names its
+        node's namespace under /run/netns."""
         h = self.handle(state.lab, node.name)
-        record = state.add(Record("container", h.netns))
-        container = self._run(state, h)
-        state.confirm(record, argv=[container.id])
+        if h.netns not in self._started:
+            self._start_all(state, [h, *(self.handle(state.lab, n) for n in state.nodes
+                                         if n != node.name)])
+        container = self._started.pop(h.netns)
+        if isinstance(container, LabError):
+            raise container
         container.reload()
         pid = int(container.attrs["State"]["Pid"])
         if pid <= 0:
@@ -130,7 +139,24 @@ class DockerRuntime:
         state.confirm(ns, pid=pid)
         return h
 
-    def _run(self, state: LabState, h: NodeHandle) -> Container:
+    def _start_all(self, state: LabState, handles: Sequence[NodeHandle]) -> None:
+        recorded = {r.name for r in state.records if r.kind == "container"}
+        todo = [h for h in handles if h.netns not in recorded]
+        records = {h.netns: state.add(Record("container", h.netns)) for h in todo}
+        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+            results = list(pool.map(lambda h: self._run(state, h), todo))
+        for h, result in zip(todo, results, strict=True):
+            if isinstance(result, _Taken):  # the name is someone else's: never touch it
+                state.drop(records[h.netns])
+                self._started[h.netns] = result.error
+            elif isinstance(result, LabError):
+                self._started[h.netns] = result
+            else:
+                state.confirm(records[h.netns], argv=[result.id])
+                self._started[h.netns] = result
+
+    def _run(self, state: LabState, h: NodeHandle) -> Container | LabError | _Taken:
+        """Create and start one container (in a worker thread: errors are returned)."""
         import docker  # noqa: PLC0415
 
         run = str(state.run.path)
@@ -149,10 +175,8 @@ class DockerRuntime:
                 network_mode="none", cap_add=list(CAPS), volumes=volumes,
                 environment={"UCLAB_NODE": h.node, "UCLAB_LAB": h.lab})
         except docker.errors.APIError as exc:
-            if exc.status_code == 409:  # the name is taken: not ours, never touch it
-                state.drop(next(r for r in reversed(state.records)
-                                if r.kind == "container" and r.name == h.netns))
-            raise LabError(f"cannot create container {h.netns}: {exc.explanation}") from None
+            error = LabError(f"cannot create container {h.netns}: {exc.explanation}")
+            return _Taken(error) if exc.status_code == 409 else error
 
     def spawn(self, handle: NodeHandle, argv: Sequence[str], log_path: Path, *,
               env: Mapping[str, str] | None = None) -> processes.ProcessId:
@@ -192,14 +216,18 @@ class DockerRuntime:
 
     # -- removal ----------------------------------------------------------------------------------
     def remove(self, state: LabState, records: Sequence[Record]) -> Removal:
-        """Newest first: a namespace's name is unmounted, a container (with its processes)
-        removed if its labels say it is this lab's. ``Removal.nodes`` says which of the two."""
+        """Newest first: the namespaces' names unmounted, then the containers (with their
+        processes) removed at once, each only if its labels say it is this lab's.
+        ``Removal.nodes`` says which of the two each name was."""
         removed = Removal()
         for r in records:
             if r.kind == "netns" and namespaces.delete_netns(r.name):
                 removed.nodes.append(f"netns {r.name}")
-            elif r.kind == "container" and self._remove_container(state, r.name):
-                removed.nodes.append(f"container {r.name}")
+        names = [r.name for r in records if r.kind == "container"]
+        if names:
+            with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+                gone = list(pool.map(lambda n: self._remove_container(state, n), names))
+            removed.nodes += [f"container {n}" for n, ok in zip(names, gone, strict=True) if ok]
         return removed
 
     def _remove_container(self, state: LabState, name: str) -> bool:
@@ -217,6 +245,13 @@ class DockerRuntime:
         with contextlib.suppress(docker.errors.NotFound):
             c.remove(force=True, v=True)
         return True
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """Docker refused a name (409): another container has it."""
+
+    error: LabError
 
 
 def _added_env(env: Mapping[str, str] | None) -> dict[str, str]:

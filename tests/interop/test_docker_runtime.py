@@ -30,8 +30,7 @@ def lab(tmp_path: Path) -> Iterator[tuple[DockerRuntime, LabState]]:
     name = lab_name()
     rt = DockerRuntime(uclab_image())
     topo = topology.load()
-    state = LabState.create(name, topo.path, {"cms": "cms", "expressway-c": "expressway-c"},
-                            {}, root=tmp_path / "run")
+    state = LabState.create(name, topo.path, {"cms": "cms"}, {}, root=tmp_path / "run")
     try:
         yield rt, state
     finally:
@@ -83,7 +82,10 @@ def test_links_from_the_host_reach_the_containers_and_daemons_run_inside(
         lab: tuple[DockerRuntime, LabState]) -> None:
     rt, state = lab
     topo = topology.load()
+    state.nodes["expressway-c"] = "expressway-c"  # both containers are made at once
     a, b = (rt.create(state, topo.node(n)) for n in ("cms", "expressway-c"))
+    assert [(r.kind, r.name) for r in state.records] == [
+        ("container", a.netns), ("container", b.netns), ("netns", a.netns), ("netns", b.netns)]
     ip = ["ip", "-n", a.netns]
     subprocess.run([*ip, "link", "add", "t0", "type", "veth", "peer", "t1", "netns", b.netns],
                    check=True)
