@@ -26,13 +26,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from lab.aio.ice import IceResult
-from lab.aio.media import FrameStream, MediaEndpoint, TcpFrameStream
-from lab.aio.turn_io import connect_tcp, tcp_socket
-from lab.proto.rtp import MediaStats
-from tests.icehelp import build_seed_net, edge_turn_config, expe_turn_config, run_pair, serve_turn
-from tests.nethelp import NetBench, NsLoop, ns_loops
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/ helpers, when run as a script
+
+from lab.aio.ice import IceResult  # noqa: E402
+from lab.aio.media import FrameStream, MediaEndpoint, TcpFrameStream  # noqa: E402
+from lab.aio.turn_io import connect_tcp, tcp_socket  # noqa: E402
+from lab.proto.rtp import MediaStats  # noqa: E402
+from tests.icehelp import build_seed_net, edge_turn_config, expe_turn_config, run_pair, serve_turn  # noqa: E402
+from tests.nethelp import NetBench, NsLoop, ns_loops  # noqa: E402
 
 LATENCY_RATE = 2_000_000
 RTCP_FAST = 0.05

@@ -19,13 +19,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lab.aio.sip_proxy import SipProxy
-from lab.aio.sip_transport import Listener, TransportConfig
-from lab.proto.sip.core import Target
-from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute
-from tests.interop.kamailio_run import start_kamailio
-from tests.nethelp import NetBench, Node, stop_process, wait_listening
-from tests.netns.siplab import NodeThread
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/ helpers, when run as a script
+
+from lab.aio.sip_proxy import SipProxy  # noqa: E402
+from lab.aio.sip_transport import Listener, TransportConfig  # noqa: E402
+from lab.proto.sip.core import Target  # noqa: E402
+from lab.proto.sip.proxy import ProxyConfig, Side, StaticRoute  # noqa: E402
+from tests.interop.kamailio_run import start_kamailio  # noqa: E402
+from tests.nethelp import NetBench, Node, stop_process, wait_listening  # noqa: E402
+from tests.netns.siplab import NodeThread  # noqa: E402
 
 PROXY, UAS = "10.0.0.2:5060", "10.0.0.3:5060"
 TIME_RE = re.compile(r"(Start|Current) Time\s+\|[^|]*?(\d+\.\d+)\s*\n")

@@ -256,7 +256,8 @@ def main() -> int:
         rows.append((f"direct, {args.streams} streams", f"{refn:8.0f} MiB/s", "1.00"))
         scale_rows: list[tuple[str, float, int, int]] = []
         with uclab_turn_server(net.srv, args.workdir / "bench-turn-uclab.log", min_port=24000,
-                               max_port=24000 + args.allocations + 100, lifetime_s=900) as p:
+                               max_port=24000 + args.allocations + 100, lifetime_s=900,
+                               extra=("--user-quota", "0")) as p:
             ours1 = best(relayed, 1)
             oursn = best(relayed, args.streams)
             scale_rows.append(("uclab", *scale(net, p.pid, args.allocations)))

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from lab.base.errors import LabError
-from lab.daemons.config import DaemonConfig, SipPlan, read_config
+from lab.daemons.config import DaemonConfig, read_config
 from lab.daemons.control import ControlServer, Handler, Reply
+from lab.daemons.sip_routes import SipPlan
 from lab.topology.events import DaemonEvent
 
 log = logging.getLogger("nodes")

@@ -28,9 +28,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.netns)
 
 
+NOT_ROOT = "namespace tests need root"
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("netns") and os.geteuid() != 0:
-        pytest.skip("namespace tests need root")
+        pytest.skip(NOT_ROOT)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly what did not run for want of root (a green line would hide it)."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if isinstance(r.longrepr, tuple) and NOT_ROOT in str(r.longrepr[2])]
+    if skipped:
+        terminalreporter.write_sep("!", f"NOT RUN: {len(skipped)} namespace/interop tests "
+                                   "(they need root: sudo ./test)", red=True, bold=True)
 
 
 @pytest.fixture

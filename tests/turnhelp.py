@@ -16,7 +16,7 @@ import contextlib
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +47,14 @@ def build_turn_net(bench: NetBench) -> TurnNet:
 @contextlib.contextmanager
 def coturn(node: Node, log: Path, *extra: str, listen: str = SRV_IN, relay: str = SRV_OUT,
            port: int = 3478, min_port: int = 24000, max_port: int = 24099,
-           lifetime_s: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
+           lifetime_s: float = 120.0, nofile: int | None = None
+           ) -> Iterator[subprocess.Popen[bytes]]:
     """coturn ``turnserver`` in ``node``'s namespace: no config file, no CLI, long-term
     credentials, explicit listening and relay IPs; killed at the end (and after ``lifetime_s``
     at the latest, by ``timeout``)."""
+    limit = ["prlimit", f"--nofile={nofile}:{nofile}"] if nofile else []
     argv = [
-        "timeout", "-s", "KILL", str(int(lifetime_s)),
+        *limit, "timeout", "-s", "KILL", str(int(lifetime_s)),
         "turnserver", "-n", "--no-cli", "--lt-cred-mech", "--realm", REALM,
         "--user", f"{USER}:{PASSWORD}", "--listening-ip", listen, "--relay-ip", relay,
         "--listening-port", str(port), "--min-port", str(min_port), "--max-port", str(max_port),
@@ -71,17 +73,20 @@ def coturn(node: Node, log: Path, *extra: str, listen: str = SRV_IN, relay: str 
 
 @contextlib.contextmanager
 def uclab_turn_server(node: Node, log: Path, *, min_port: int = 24000, max_port: int = 24099,
-                      lifetime_s: float = 120.0, verbose: bool = False, udp: bool = False
+                      lifetime_s: float = 120.0, verbose: bool = False, udp: bool = False,
+                      extra: Sequence[str] = (), nofile: int | None = None
                       ) -> Iterator[subprocess.Popen[bytes]]:
     """Our standalone server, ``uclab turn-server`` (``python -m lab``), in ``node``'s namespace
-    on the same addresses and credentials as :func:`coturn`; stopped at the end (and after
+    on the same addresses and credentials as :func:`coturn`, with ``extra`` arguments and at
+    most ``nofile`` descriptors if given (``prlimit``); stopped at the end (and after
     ``lifetime_s`` at the latest, by ``timeout``)."""
+    limit = ["prlimit", f"--nofile={nofile}:{nofile}"] if nofile else []
     argv = [
-        "timeout", "-s", "KILL", str(int(lifetime_s)), sys.executable, "-m", "lab",
+        *limit, "timeout", "-s", "KILL", str(int(lifetime_s)), sys.executable, "-m", "lab",
         *(["-v"] if verbose else []), "turn-server", "--listen", f"{SRV_IN}:3478",
         "--relay-ip", SRV_OUT, "--min-port", str(min_port), "--max-port", str(max_port),
         "--realm", REALM, "--user", f"{USER}:{PASSWORD}",
-        *(["--listen-udp", f"{SRV_IN}:3478"] if udp else []),
+        *(["--listen-udp", f"{SRV_IN}:3478"] if udp else []), *extra,
     ]
     with log.open("wb") as out:
         proc = node.popen(*argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)

@@ -41,8 +41,9 @@ from typing import Any
 from lab.aio.ice_gather import IceGatherer, RelayHandle, key_of
 from lab.aio.timers import sleep_until
 from lab.aio.turn_client import TurnError
-from lab.aio.turn_io import Addr, addr_of, connect_tcp
+from lab.aio.turn_io import addr_of, connect_tcp
 from lab.base.errors import LabError
+from lab.proto.addr import Addr
 from lab.proto.ice import (
     Action,
     CandidatePair,

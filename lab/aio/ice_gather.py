@@ -16,8 +16,9 @@ import socket
 from dataclasses import dataclass, field
 
 from lab.aio.turn_client import TurnClient, TurnError
-from lab.aio.turn_io import Addr, addr_of, tcp_socket
+from lab.aio.turn_io import addr_of, tcp_socket
 from lab.base.errors import LabError
+from lab.proto.addr import Addr
 from lab.proto.sdp import Candidate, CandidateSpec
 
 log = logging.getLogger(__name__)

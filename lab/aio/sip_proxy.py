@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from lab.aio.sip_transport import SipTransport, TransportConfig
+from lab.proto.addr import Addr
 from lab.proto.sip.proxy import ProxyConfig, ProxyCore
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ class SipProxy:
     """``await SipProxy(cfg, transport, traversal=("10.48.54.229", 7001)).serve()``."""
 
     def __init__(self, config: ProxyConfig, transport: TransportConfig,
-                 traversal: tuple[str, int] | None = None, traversal_side: str = "") -> None:
+                 traversal: Addr | None = None, traversal_side: str = "") -> None:
         self.core = ProxyCore(config)
         self.transport = SipTransport(self.core, transport)
         self.traversal = traversal

@@ -22,6 +22,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from lab.proto.addr import Addr
 from lab.proto.sip.core import Endpoint, Flow, Send
 from lab.proto.sip.errors import ParseError
 from lab.proto.sip.framing import (
@@ -69,7 +70,7 @@ class Connection:
     flow: Flow
     writer: asyncio.StreamWriter
     framer: SipStreamFramer
-    peer: tuple[str, int]
+    peer: Addr
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     keeper: FlowKeeper | None = None  # set on a zone connection we keep up
 
@@ -79,8 +80,8 @@ class SipTransport:
         self.core = core
         self.config = config
         self.conns: dict[int, Connection] = {}
-        self.pool: dict[tuple[str, int], int] = {}
-        self.pending: dict[tuple[str, int], list[Send]] = {}
+        self.pool: dict[Addr, int] = {}
+        self.pending: dict[Addr, list[Send]] = {}
         self.ids = itertools.count(1)
         self.tasks: asyncio.TaskGroup | None = None
         self.servers: list[asyncio.Server] = []
@@ -121,7 +122,7 @@ class SipTransport:
 
     # --- sending ---------------------------------------------------------------------------
     def pump(self) -> None:
-        for send in self.core.drain():
+        for send in self.core.actions():
             self._send(send)
 
     def _send(self, send: Send) -> None:
@@ -176,7 +177,7 @@ class SipTransport:
         low, high = self.config.source_ports
         return random.randint(low, high)  # noqa: S311 (a port, not a secret)
 
-    async def _open(self, key: tuple[str, int]) -> None:
+    async def _open(self, key: Addr) -> None:
         try:
             async with asyncio.timeout(5.0):  # not wait_for: 3.11's may swallow a cancel
                 conn = await self.connect(*key)

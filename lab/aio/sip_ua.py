@@ -120,7 +120,7 @@ class SipUserAgent:
         return result.answer
 
     def _dispatch(self) -> None:
-        for event in self.core.drain_events():
+        for event in self.core.events():
             cid = event.call.call_id
             if isinstance(event, Answered | Rejected):
                 fut = self.waiting.pop(cid, None)

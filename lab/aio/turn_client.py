@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from lab.aio.timers import sleep_until
-from lab.aio.turn_io import CHUNK, Addr, addr_of, connect_tcp, open_stream
+from lab.aio.turn_io import CHUNK, addr_of, connect_tcp, open_stream
 from lab.base.errors import LabError
+from lab.proto.addr import Addr
 from lab.proto.stun import PROTO_TCP, Message, ParseError, StunStreamFramer, parse
 from lab.proto.turn.client import (
     CONTROL,

@@ -11,18 +11,21 @@ splice is not available.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import fcntl
 import ipaddress
 import logging
 import os
+import resource
 import socket
 from collections.abc import Callable
 
+from lab.proto.addr import Addr
+
 log = logging.getLogger(__name__)
 
-Addr = tuple[str, int]
 CHUNK = 1 << 20
 SOCKET_BUFFER = 4 << 20
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
@@ -205,3 +208,103 @@ async def bridge(a: socket.socket, b: socket.socket) -> tuple[int, int]:
                 s.shutdown(socket.SHUT_RDWR)
             s.close()
     return ab.bytes, ba.bytes
+
+
+class Outbox:
+    """What a server has to write to one client connection, written by one task (:meth:`pump`)
+    so that no sender ever waits on that client: the core's timers and every other connection
+    go on while a client does not read. :meth:`put` refuses (False) past ``limit`` queued
+    bytes; the caller then drops the connection."""
+
+    def __init__(self, sock: socket.socket, limit: int) -> None:
+        self.sock, self.limit = sock, limit
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.size = 0
+        self.failed = False
+        self._more = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
+
+    def put(self, data: bytes) -> bool:
+        if self.failed:
+            return True  # the connection is ending anyway
+        if self.size + len(data) > self.limit:
+            return False
+        self.chunks.append(data)
+        self.size += len(data)
+        self._empty.clear()
+        self._more.set()
+        return True
+
+    async def pump(self) -> None:
+        """Write queued bytes in order until cancelled or the connection fails."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await self._more.wait()
+                self._more.clear()
+                while self.chunks:
+                    await loop.sock_sendall(self.sock, self.chunks[0])
+                    self.size -= len(self.chunks.popleft())
+                self._empty.set()
+        except OSError as exc:
+            log.info("send failed, dropping %d queued bytes: %s", self.size, exc)
+            self.failed = True
+            self.chunks.clear()
+            self._empty.set()
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+
+    async def drained(self) -> None:
+        """Until every queued byte is written (or the connection failed)."""
+        await self._empty.wait()
+
+
+#: accept() errors that mean "out of descriptors or memory": the server sheds that connection
+#: and goes on, never ends (coturn does the same)
+EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class FdReserve:
+    """One descriptor kept open so that, when accept() fails with EMFILE, the pending
+    connection can still be accepted and closed (the client sees a close at once instead of a
+    hung connect, and the listening socket stops being readable)."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        self._open()
+
+    def _open(self) -> None:
+        with contextlib.suppress(OSError):
+            self.fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def shed(self, lsock: socket.socket) -> bool:
+        """Accept and close one pending connection of ``lsock`` with the reserved descriptor;
+        False if nothing could be shed (no reserve, nothing pending)."""
+        if self.fd is None:
+            self._open()
+            return False
+        os.close(self.fd)
+        self.fd = None
+        try:
+            sock, _ = lsock.accept()
+            sock.close()
+            return True
+        except OSError:
+            return False
+        finally:
+            self._open()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def connection_budget() -> int:
+    """How many client connections fit in this process's descriptor limit: each may bring a
+    relay socket or a peer connection with it, and some are kept for the rest."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 100_000
+    return max(8, (soft - 64) // 2)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lab.aio.turn_client import PeerStream, Trace, TurnClient, TurnError
-from lab.aio.turn_io import Addr
+from lab.proto.addr import Addr
 from lab.proto.stun import (
     Attribute,
     ConnectionId,

@@ -14,6 +14,14 @@ ConnectionBind, and the raw bridge (:func:`lab.aio.turn_io.bridge`) after it.
 
 The clock is injectable (``clock=``) and :meth:`TurnServer.wake_timers` re-runs the core's
 timers, so a test can drive the 30 s bind timer without sleeping.
+
+Robustness: whatever goes wrong in one connection's handling ends that connection only (every
+task runs under :meth:`TurnServer._contained`); out of descriptors, accept sheds the new
+connection (:class:`~lab.aio.turn_io.FdReserve`) and goes on; client connections are limited
+(``max_client_connections``, else what the descriptor limit allows); each connection yields to
+the others after every message; writes to a client go through its
+:class:`~lab.aio.turn_io.Outbox`, so neither the timers nor any other connection waits on a
+client that does not read, and one that lets ``send_queue`` bytes pile up is dropped.
 """
 
 from __future__ import annotations
@@ -25,12 +33,22 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lab.aio.timers import sleep_until
-from lab.aio.turn_io import Addr, addr_of, bridge, family_of, tcp_socket
+from lab.aio.turn_io import (
+    EXHAUSTED,
+    FdReserve,
+    Outbox,
+    addr_of,
+    bridge,
+    connection_budget,
+    family_of,
+    tcp_socket,
+)
 from lab.base.errors import LabError
+from lab.proto.addr import Addr
 from lab.proto.stun import PROTO_TCP, ParseError, StunStreamFramer
 from lab.proto.turn.config import TurnServerConfig
 from lab.proto.turn.server import TurnServerCore
@@ -48,12 +66,15 @@ from lab.proto.turn.state import (
 
 log = logging.getLogger(__name__)
 
+UDP_BATCH = 64  # datagrams read per readiness callback before the others get their turn
+
 
 @dataclass
 class _Client:
     conn: int
     sock: socket.socket
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    remote: Addr
+    outbox: Outbox
     bridging: bool = False
 
 
@@ -120,12 +141,15 @@ class TurnServer:
         self._clients: dict[int, _Client] = {}
         self._peers: dict[int, _Peer] = {}
         self._relays: dict[int, socket.socket] = {}
-        self._tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._tasks: dict[Addr, asyncio.Task[None]] = {}
         self._udp: dict[int, _UdpClient] = {}
         self._udp_by_addr: dict[tuple[int, Addr], int] = {}
         self._conn_ids = itertools.count(1)
         self._tg: asyncio.TaskGroup | None = None
         self._wake = asyncio.Event()
+        self._reserve: FdReserve | None = None
+        self._max_clients = config.max_client_connections or connection_budget()
+        self._last_shed_log = -1.0
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -133,6 +157,7 @@ class TurnServer:
         """Listen and serve until cancelled."""
         listeners = [self._listen(addr) for addr in self.config.listen]
         udp = [self._listen_udp(addr) for addr in self.config.listen_udp]
+        self._reserve = FdReserve()
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -156,6 +181,7 @@ class TurnServer:
                 relay.close()
             for client in self._clients.values():
                 client.sock.close()
+            self._reserve.close()
 
     def _listen(self, addr: Addr) -> socket.socket:
         try:
@@ -184,7 +210,7 @@ class TurnServer:
         (RFC 8656 §12.5: unpadded on UDP); the first from an address makes its 5-tuple."""
         actions: list[Action] = []
         with contextlib.suppress(BlockingIOError):
-            while True:
+            for _ in range(UDP_BATCH):  # then the other callbacks' turn
                 data, remote = sock.recvfrom(65536)
                 addr = addr_of(remote)
                 conn = self._udp_by_addr.get((sock.fileno(), addr))
@@ -195,8 +221,7 @@ class TurnServer:
                     self.core.connection_made(conn, addr, addr_of(sock.getsockname()),
                                               self.clock())
                 actions += self.core.message_received(conn, data, self.clock())
-        if actions:
-            self._spawn(self._run_quietly(actions))
+        self._run(actions)
 
     def _forget_udp(self, conn: int) -> list[Action]:
         client = self._udp.pop(conn, None)
@@ -209,65 +234,109 @@ class TurnServer:
         """Run the core's timers now (after a test moved the injected clock)."""
         self._wake.set()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], key: tuple[str, int] | None = None
+    def _spawn(self, coro: Coroutine[Any, Any, None], key: Addr | None = None
                ) -> None:
         if self._tg is None:
             coro.close()
             return
-        task = self._tg.create_task(coro)
+        task = self._tg.create_task(self._contained(coro, key))
         if key is not None:
             self._tasks[key] = task
             task.add_done_callback(lambda t: self._tasks.pop(key, None)
                                    if self._tasks.get(key) is t else None)
 
-    def _cancel(self, key: tuple[str, int]) -> None:
+    async def _contained(self, coro: Coroutine[Any, Any, None], key: Addr | None) -> None:
+        """Run one connection's (or one relay's) task: an exception ends that task only,
+        logged with its traceback, never the server's TaskGroup."""
+        try:
+            await coro
+        except Exception:
+            log.exception("TURN: %s failed; only it ends", key[0] if key else "task")
+
+    def _cancel(self, key: Addr) -> None:
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
 
     # --- client connections ---------------------------------------------------------------
 
-    async def _accept_loop(self, lsock: socket.socket) -> None:
+    async def _accept(self, lsock: socket.socket, what: str) -> tuple[socket.socket, Addr]:
+        """The next connection on ``lsock``; out of descriptors, the pending connection is
+        shed and the loop goes on (logged at most once a second); other accept errors (a
+        connection reset while queued) are skipped."""
         loop = asyncio.get_running_loop()
-        local = addr_of(lsock.getsockname())
         while True:
-            sock, remote = await loop.sock_accept(lsock)
-            limit = self.config.max_client_connections
-            if limit and len(self._clients) >= limit:
-                log.warning("TURN: refusing %s:%d: %d client connections already", *remote[:2],
-                            limit)
+            try:
+                sock, remote = await loop.sock_accept(lsock)
+                return sock, addr_of(remote)
+            except OSError as exc:
+                if exc.errno not in EXHAUSTED:
+                    log.info("TURN: accept on %s failed: %s", what, exc)
+                    continue
+                shed = self._reserve is not None and self._reserve.shed(lsock)
+                now = time.monotonic()
+                if now - self._last_shed_log >= 1.0:
+                    self._last_shed_log = now
+                    log.warning("TURN: %s: %s; %s", what, exc.strerror or exc,
+                                "refusing new connections" if shed else "waiting")
+                if not shed:
+                    await asyncio.sleep(0.05)
+
+    async def _accept_loop(self, lsock: socket.socket) -> None:
+        local = addr_of(lsock.getsockname())
+        what = "{}:{}".format(*local)
+        while True:
+            sock, remote = await self._accept(lsock, what)
+            if len(self._clients) >= self._max_clients:
+                log.warning("TURN: refusing %s:%d: %d client connections already", *remote,
+                            self._max_clients)
                 sock.close()
                 continue
-            sock.setblocking(False)
-            conn = next(self._conn_ids)
-            self._clients[conn] = _Client(conn, sock)
-            self.core.connection_made(conn, addr_of(remote), local, self.clock())
-            self._spawn(self._client_loop(self._clients[conn]))
+            try:
+                self._admit(sock, remote, local)
+            except Exception:
+                log.exception("TURN: connection from %s:%d failed at its start", *remote)
+                sock.close()
+
+    def _admit(self, sock: socket.socket, remote: Addr, local: Addr) -> None:
+        sock.setblocking(False)
+        conn = next(self._conn_ids)
+        client = _Client(conn, sock, remote, Outbox(sock, self.config.send_queue))
+        self.core.connection_made(conn, remote, local, self.clock())
+        self._clients[conn] = client
+        self._wake.set()  # the connection's idle deadline may be the earliest now
+        self._spawn(client.outbox.pump(), ("send", conn))
+        self._spawn(self._client_loop(client), ("client", conn))
 
     async def _client_loop(self, client: _Client) -> None:
+        """Read, frame and hand each message to the core, yielding to the other connections
+        after each one (a client streaming requests gets its share, not the whole server)."""
         loop = asyncio.get_running_loop()
         framer = StunStreamFramer(channel_data=lambda: self.core.channels_possible(client.conn))
-        who = addr_of(client.sock.getpeername())
         try:
             while data := await loop.sock_recv(client.sock, 65536):
                 framer.feed(data)
                 while (frame := framer.next_frame()) is not None:
                     actions = self.core.message_received(client.conn, frame, self.clock())
-                    start = await self._run(actions)
+                    start = self._run(actions)
                     if start is not None:
                         await self._bridge(client, start.cid, framer.take_buffered())
                         return
+                    await asyncio.sleep(0)
         except ParseError as exc:
-            log.warning("TURN: garbage from %s:%d, closing: %s", *who, exc)
+            log.warning("TURN: garbage from %s:%d, closing: %s", *client.remote, exc)
         except OSError as exc:
-            log.info("TURN: connection from %s:%d ended: %s", *who, exc)
+            log.info("TURN: connection from %s:%d ended: %s", *client.remote, exc)
         finally:
             self._clients.pop(client.conn, None)
+            self._cancel(("send", client.conn))
             if not client.bridging:
                 client.sock.close()
-            await self._run(self.core.connection_lost(client.conn, self.clock()))
+            self._run(self.core.connection_lost(client.conn, self.clock()))
 
-    async def _send(self, conn: int, data: bytes) -> None:
+    def _send(self, conn: int, data: bytes) -> None:
+        """Queue ``data`` for a client; never waits. A client with ``send_queue`` bytes unread
+        is dropped (its reads end, its loop cleans up)."""
         udp = self._udp.get(conn)
         if udp is not None:
             with contextlib.suppress(OSError):
@@ -276,21 +345,23 @@ class TurnServer:
         client = self._clients.get(conn)
         if client is None or client.bridging:
             return
-        async with client.lock:
+        if not client.outbox.put(data):
+            log.warning("TURN %s:%d: %d bytes unread, dropping the connection", *client.remote,
+                        client.outbox.size)
             with contextlib.suppress(OSError):
-                await asyncio.get_running_loop().sock_sendall(client.sock, data)
+                client.sock.shutdown(socket.SHUT_RDWR)
 
     # --- actions --------------------------------------------------------------------------
 
-    async def _run(self, actions: list[Action]) -> StartBridge | None:
-        """Carry out the core's actions in order; a StartBridge is returned to the caller,
-        the client loop that owns that connection."""
+    def _run(self, actions: list[Action]) -> StartBridge | None:
+        """Carry out the core's actions in order, without waiting on any peer; a StartBridge
+        is returned to the caller, the client loop that owns that connection."""
         start: StartBridge | None = None
         queue = list(actions)
         while queue:
             action = queue.pop(0)
             if isinstance(action, SendTo):
-                await self._send(action.conn, action.data)
+                self._send(action.conn, action.data)
             elif isinstance(action, OpenRelay):
                 queue += self.core.relay_result(action.alloc, self._open_relay(action),
                                                 self.clock())
@@ -305,7 +376,7 @@ class TurnServer:
         if isinstance(action, CloseConnection) and action.conn in self._udp:
             log.info("TURN: forgetting UDP client %s:%d (%s)", *self._udp[action.conn].addr,
                      action.reason)
-            self._spawn(self._run_quietly(self._forget_udp(action.conn)))
+            self._run(self._forget_udp(action.conn))
         elif isinstance(action, CloseConnection):
             client = self._clients.get(action.conn)
             if client is not None:
@@ -356,14 +427,10 @@ class TurnServer:
     def _datagrams(self, alloc: int, sock: socket.socket) -> None:
         actions: list[Action] = []
         with contextlib.suppress(BlockingIOError):
-            while True:
+            for _ in range(UDP_BATCH):
                 data, peer = sock.recvfrom(65536)
                 actions += self.core.datagram_received(alloc, addr_of(peer), data, self.clock())
-        if actions:
-            self._spawn(self._run_quietly(actions))
-
-    async def _run_quietly(self, actions: list[Action]) -> None:
-        await self._run(actions)
+        self._run(actions)
 
     # --- peers ----------------------------------------------------------------------------
 
@@ -372,22 +439,27 @@ class TurnServer:
 
         def eof() -> None:
             if cid in self._peers:
-                self._spawn(self._run_quietly(self.core.peer_closed(cid, self.clock())))
+                self._run(self.core.peer_closed(cid, self.clock()))
 
         self._peers[cid] = _Peer(loop, sock, self.config.peer_buffer, eof)
 
     async def _relay_accept(self, alloc: int, lsock: socket.socket) -> None:
         """Peers connecting to a relayed address (RFC 6062 §5.3)."""
-        loop = asyncio.get_running_loop()
         relayed = addr_of(lsock.getsockname())
+        what = "relay {}:{}".format(*relayed)
         while True:
-            sock, remote = await loop.sock_accept(lsock)
-            cid, actions = self.core.peer_accepted(relayed, addr_of(remote), self.clock())
-            if cid is None:
+            sock, remote = await self._accept(lsock, what)
+            try:
+                cid, actions = self.core.peer_accepted(relayed, remote, self.clock())
+                if cid is None:
+                    sock.close()
+                    continue
+                self._watch(cid, sock)
+            except Exception:
+                log.exception("TURN: peer %s:%d on %s failed at its start", *remote, what)
                 sock.close()
                 continue
-            self._watch(cid, sock)
-            await self._run(actions)
+            self._run(actions)
 
     async def _connect_peer(self, action: ConnectPeer) -> None:
         """Connect from the relayed address to the peer (RFC 6062 §5.2)."""
@@ -401,10 +473,10 @@ class TurnServer:
             if sock is not None:
                 sock.close()
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
-            await self._run(self.core.peer_connect_result(action.cid, False, self.clock(), why))
+            self._run(self.core.peer_connect_result(action.cid, False, self.clock(), why))
             return
         self._watch(action.cid, sock)
-        await self._run(self.core.peer_connect_result(action.cid, True, self.clock()))
+        self._run(self.core.peer_connect_result(action.cid, True, self.clock()))
 
     async def _bridge(self, client: _Client, cid: int, pipelined: bytes) -> None:
         """After ConnectionBind: early peer bytes to the client, then the raw bridge."""
@@ -413,11 +485,12 @@ class TurnServer:
         if peer is None:
             return
         peer.stop()
+        await client.outbox.drained()  # the ConnectionBind success goes first
+        self._cancel(("send", client.conn))
         client.bridging = True
         try:
-            async with client.lock:
-                if peer.buffer:
-                    await loop.sock_sendall(client.sock, bytes(peer.buffer))
+            if peer.buffer:
+                await loop.sock_sendall(client.sock, bytes(peer.buffer))
             if pipelined:
                 await loop.sock_sendall(peer.sock, pipelined)
         except OSError as exc:
@@ -426,11 +499,16 @@ class TurnServer:
         up, down = up + len(pipelined), down + len(peer.buffer)
         self.relayed_bytes += up + down
         log.info("TURN: CONNECTION-ID %d closed after %d bytes up, %d down", cid, up, down)
-        await self._run(self.core.peer_closed(cid, self.clock()))
+        self._run(self.core.peer_closed(cid, self.clock()))
 
     # --- timers ---------------------------------------------------------------------------
 
     async def _timer_loop(self) -> None:
+        """The core's timers; they wait on nobody (:meth:`_run` never blocks), and a failure
+        in one round is logged and the next round comes."""
         while True:
             await sleep_until(self.core.next_deadline(), self.clock, self._wake)
-            await self._run(self.core.handle_timer(self.clock()))
+            try:
+                self._run(self.core.handle_timer(self.clock()))
+            except Exception:
+                log.exception("TURN: timer round failed")

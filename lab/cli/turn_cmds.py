@@ -40,11 +40,12 @@ def register(sub: Any) -> None:
     p.add_argument("--allowed-peer-ip", metavar="RANGE", action="append", default=[],
                    help="exception to --denied-peer-ip; repeatable")
     p.add_argument("--allow-loopback-peers", action="store_true")
-    p.add_argument("--user-quota", type=int, default=0, metavar="N",
-                   help="concurrent allocations per user (0: unlimited)")
+    p.add_argument("--user-quota", type=int, default=100, metavar="N",
+                   help="concurrent allocations per user (default 100; 0: unlimited)")
     p.add_argument("--total-quota", type=int, default=0, metavar="N")
     p.add_argument("--max-connections", type=int, default=0, metavar="N",
-                   help="client TCP connections at once (0: unlimited)")
+                   help="client TCP connections at once (default 0: as many as the "
+                   "descriptor limit allows, half of ulimit -n less 64)")
     p.add_argument("--refuse-tcp", action="store_true",
                    help="answer TCP allocations with 442, like an Expressway before X8.9")
     p.add_argument("--duration", type=float, default=0.0, metavar="SECONDS",

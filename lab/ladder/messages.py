@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.ladder.events import Endpoint, SipInfo, StunInfo
-from lab.proto.ascii import is_digits
+from lab.proto.ascii import bounded_int
 from lab.proto.sip.errors import ParseError as SipParseError
 from lab.proto.sip.message import Request, parse
 from lab.proto.stun import (
@@ -99,12 +99,12 @@ def _loose(data: bytes) -> SipInfo:
     cseq = (headers.get("cseq") or "0 ?").split()
     parts = first.split(" ", 2)
     is_response = first.startswith("SIP/")
-    status = int(parts[1]) if is_response and len(parts) > 1 and is_digits(parts[1]) else None
+    status = bounded_int(parts[1], 999) if is_response and len(parts) > 1 else None
     return SipInfo(
         start_line=first, method=None if is_response else parts[0], status=status,
         reason=parts[2] if is_response and len(parts) > 2 else "",
         call_id=headers.get("call-id") or headers.get("i") or "",
-        cseq=int(cseq[0]) if is_digits(cseq[0]) else 0,
+        cseq=bounded_int(cseq[0], 2**32 - 1) or 0,
         cseq_method=cseq[1] if len(cseq) > 1 else "",
         from_tag="", to_tag="", content_type=headers.get("content-type", ""),
         body=body.decode("utf-8", "replace"),

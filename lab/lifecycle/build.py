@@ -26,7 +26,6 @@ from lab import runtime as runtimes
 from lab.base.errors import LabError
 from lab.base.names import DEFAULT_LAB, RUN_ROOT, check_lab_name
 from lab.base.state import LabState, RunDir
-from lab.daemons import supervisor
 from lab.kernel import links, namespaces, nftables
 from lab.kernel.confinement import check_confinement
 from lab.lifecycle import policies as policy_files
@@ -60,11 +59,15 @@ def load_rulesets(ctx: BuildContext) -> None:
 
 def make_pki(ctx: BuildContext) -> None:
     """The lab's CA and the daemons' certificates (:mod:`lab.daemons.supervisor`)."""
+    from lab.daemons import supervisor  # noqa: PLC0415 - asyncio and YAML only when used
+
     supervisor.make_pki(ctx)
 
 
 def start_daemons(ctx: BuildContext) -> None:
     """A daemon in every node that has one, all ready (:mod:`lab.daemons.supervisor`)."""
+    from lab.daemons import supervisor  # noqa: PLC0415
+
     supervisor.start_daemons(ctx)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from lab.daemons.config import owner
+from lab.daemons.sip_routes import owner
 from lab.ladder import Ladder, Names, make_names
 from lab.proto.ice import binding_request
 from lab.proto.sdp import (

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from lab.base.names import DEFAULT_LAB, namespace
+from lab.topology.roles import ROLES
 from lab.topology.values import HostPort
 
 
@@ -137,6 +138,11 @@ class Topology:
 
     def firewalls(self) -> Iterator[Node]:
         return (n for n in self.nodes if n.policy is not None)
+
+    def daemon_nodes(self) -> list[Node]:
+        """The nodes that run a daemon (their role has one, they have settings), in order."""
+        return [n for n in self.nodes
+                if n.role in ROLES and ROLES[n.role].daemon and n.settings is not None]
 
     def namespaces(self, lab: str = DEFAULT_LAB) -> dict[str, str]:
         """``{node: namespace}`` in build order."""

@@ -264,3 +264,26 @@ def test_spawned_processes_live_in_their_namespace(tmp_path: Path) -> None:
         proc = processes.ProcessId(record.pid, record.start)
         assert processes.alive(proc)
     assert not processes.alive(proc)
+
+
+def test_up_takes_an_iptables_save_policy_like_firewall_check() -> None:
+    """`uclab up --policy` reads policies as scenarios and `firewall check` do: an
+    iptables-save file is restored by iptables-nft, and its rules decide (here a policy that
+    allows Expressway-C -> CMS 5061 but not 5060)."""
+    policy = ROOT / "tests" / "data" / "policies" / "inside-correct.iptables"
+    lab = lab_name()
+    result = uclab("up", "--name", lab, "--no-daemons", "--policy", f"fw-inside={policy}")
+    try:
+        assert result.returncode == 0, result.stderr
+        saved = subprocess.run(["ip", "netns", "exec", f"{lab}-fw-inside", "iptables-nft-save"],
+                               capture_output=True, text=True, check=True).stdout
+        assert "--dport 5061 -m conntrack --ctstate NEW -j ACCEPT" in saved
+        status = json.loads(uclab("status", "--name", lab, "--json").stdout)
+        assert status["policies"]["fw-inside"] == str(policy)
+    finally:
+        uclab("down", "--name", lab)
+    assert_gone(lab)
+    bad = uclab("up", "--name", lab, "--policy", "fw-inside=" + str(
+        ROOT / "tests" / "data" / "policies" / "inside-correct.expect.yaml"))
+    assert bad.returncode == 2 and "rejects this policy" in bad.stderr
+    assert_gone(lab)

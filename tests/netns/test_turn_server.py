@@ -8,19 +8,14 @@ import asyncio
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-
-import pytest
+from collections.abc import Callable
 
 from lab.aio.turn_client import TurnClient, TurnError
 from lab.aio.turn_io import connect_tcp
-from lab.aio.turn_server import TurnServer
 from lab.proto.stun import Message, Method, RequestedTransport, parse
-from lab.proto.turn.config import PeerPolicy, TurnServerConfig
+from lab.proto.turn.config import PeerPolicy
 from lab.proto.turn.state import Action
 from tests.conftest import ROOT
-from tests.nethelp import NetBench, NsLoop
 from tests.turnhelp import (
     CLI,
     PASSWORD,
@@ -29,71 +24,10 @@ from tests.turnhelp import (
     SRV_IN,
     SRV_OUT,
     USER,
-    TurnNet,
-    build_turn_net,
     echo_server,
     read_exactly,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Lab:
-    net: TurnNet
-    srv: NsLoop
-    cli: NsLoop
-    peer: NsLoop
-    server: TurnServer
-    clock: FakeClock
-
-    def advance(self, seconds: float) -> None:
-        """Move the server's clock and let its timers run (no sleeping)."""
-        self.clock.now += seconds
-        self.srv.loop.call_soon_threadsafe(self.server.wake_timers)
-
-
-def make_config(**kw: object) -> TurnServerConfig:
-    base: dict[str, object] = dict(
-        listen=((SRV_IN, 3478), (SRV_IN, 443)), relay_ip=SRV_OUT,
-        relay_ports=tuple(range(24000, 24100)), realm=REALM,
-        users={USER: PASSWORD, "other": "pw2"},
-    )
-    base.update(kw)
-    return TurnServerConfig(**base)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def lab_factory(netbench: Callable[[], NetBench]) -> Iterator[Callable[..., Lab]]:
-    made: list[NsLoop] = []  # closed at the end even when make() fails half-way
-
-    def make(**kw: object) -> Lab:
-        net = build_turn_net(netbench())
-        loops = []
-        for ns in (net.srv.ns, net.cli.ns, net.peer.ns):
-            loops.append(NsLoop(ns))
-            made.append(loops[-1])
-        clock = FakeClock()
-        server = TurnServer(make_config(**kw), clock=clock)
-        loops[0].start(server.serve())  # cancelled with everything else when its loop closes
-        loops[0].run(asyncio.wait_for(server.ready.wait(), 5))
-        return Lab(net, loops[0], loops[1], loops[2], server, clock)
-
-    yield make
-    for lp in made:
-        lp.close()
-
-
-def client(**kw: object) -> TurnClient:
-    args: dict[str, object] = dict(server=(SRV_IN, 3478), username=USER, password=PASSWORD)
-    args.update(kw)
-    return TurnClient(**args)  # type: ignore[arg-type]
+from tests.turnlab import FakeClock, Lab, client
 
 
 async def send_and_read(addr: tuple[str, int], data: bytes, within: float) -> bytes:

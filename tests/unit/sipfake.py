@@ -56,7 +56,7 @@ class FakeNet:
         for _ in range(limit):
             moved = False
             for node in self.nodes.values():
-                for send in node.core.drain():
+                for send in node.core.actions():
                     self._deliver(node, send, now)
                     moved = True
             if not moved:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,17 @@ def test_the_tree_keeps_every_contract() -> None:
     result = lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_drawing_in_the_docs_is_the_contract() -> None:
+    """docs/architecture.md draws the layers of the import-linter contract, in its order."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c["layers"] for c in config["contracts"] if c["type"] == "layers")
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    drawing = doc.split("## Layers", 1)[1].split("```", 2)[1]
+    firsts = [line.split("  ")[0].strip() for line in drawing.splitlines()
+              if line.startswith("lab.")]
+    assert firsts == layers
 
 
 @pytest.fixture

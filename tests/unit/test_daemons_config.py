@@ -12,13 +12,8 @@ import pytest
 from lab import topology
 from lab.base.errors import InputError, LabError
 from lab.base.state import RunDir
-from lab.daemons.config import (
-    DAEMON_MODULES,
-    SipRoute,
-    config_for,
-    daemon_nodes,
-    read_config,
-)
+from lab.daemons.config import DAEMON_MODULES, config_for, daemon_nodes, read_config
+from lab.daemons.sip_routes import SipRoute
 from lab.topology.roles import CmsSettings, SfbClientSettings
 
 RUN = RunDir("t1", Path("/nonexistent/run"))

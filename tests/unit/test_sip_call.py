@@ -23,7 +23,7 @@ def _call() -> tuple[Any, ...]:
     net, client, edge, expe, expc, cms = seed_network()
     call = client.invite(seed.meeting_uri(), b"v=0 offer", 0.0)
     net.run()
-    (incoming,) = cms.drain_events()
+    (incoming,) = cms.events()
     assert isinstance(incoming, IncomingCall) and incoming.offer == b"v=0 offer"
     cms.answer(incoming.call, b"v=0 answer", 0.1)
     net.run(0.1)
@@ -40,9 +40,9 @@ def test_three_hop_invite_ladder() -> None:
     for i in range(4):
         assert ladder.index(fwd[i]) < ladder.index(trying[i])
     assert ladder[-8:] == ok + ack
-    events = client.drain_events()
+    events = client.events()
     assert isinstance(events[0], Answered) and events[0].answer == b"v=0 answer"
-    assert isinstance(cms.drain_events()[0], Acked)
+    assert isinstance(cms.events()[0], Acked)
     invite_at_cms = next(h.message for h in net.log if h.dst == "cms"
                          and isinstance(h.message, Request) and h.message.method == "INVITE")
     assert [str(r.uri) for r in invite_at_cms.record_route] == [
@@ -57,11 +57,11 @@ def test_three_hop_invite_ladder() -> None:
 
 def test_reinvite_follows_the_route_set_and_bye_opens_new_connections() -> None:
     net, client, _, _, _, cms, call, cms_call = _call()
-    assert isinstance(cms.drain_events()[0], Acked) and client.drain_events()
+    assert isinstance(cms.events()[0], Acked) and client.events()
     mark = len(net.log)
     client.reinvite(call, b"v=0 offer2", 1.0)
     net.run(1.0)
-    (re,) = cms.drain_events()
+    (re,) = cms.events()
     assert isinstance(re, ReInvited) and re.offer == b"v=0 offer2"
     cms.answer(cms_call, b"v=0 answer2", 1.1)
     net.run(1.1)
@@ -70,7 +70,7 @@ def test_reinvite_follows_the_route_set_and_bye_opens_new_connections() -> None:
     assert [(h.src, h.dst) for h in reinv] == list(pairwise(CHAIN))
     assert not any(h.new_connection for h in reinv)  # every hop reuses a connection
     assert reinv[0].message.uri == call.dialog.remote_target
-    answered = client.drain_events()
+    answered = client.events()
     assert isinstance(answered[-1], Answered) and answered[-1].reinvite
     mark = len(net.log)
     cms.bye(cms_call, 2.0)
@@ -79,8 +79,8 @@ def test_reinvite_follows_the_route_set_and_bye_opens_new_connections() -> None:
     assert [(h.src, h.dst) for h in byes] == list(pairwise(CHAIN[::-1]))
     # Expressway-E opens a new connection to the Edge; nothing connects into the inside
     assert [h.new_connection for h in byes] == [False, False, True, False]
-    assert isinstance(client.drain_events()[-1], Ended)
-    assert isinstance(cms.drain_events()[-1], Ended)
+    assert isinstance(client.events()[-1], Ended)
+    assert isinstance(cms.events()[-1], Ended)
     opened = [h for h in net.log if h.new_connection]
     assert not any(h.dst in ("expressway-c", "cms") and h.src == "expressway-e" for h in opened)
 
@@ -89,13 +89,13 @@ def test_reject_from_the_callback_reaches_the_caller() -> None:
     net, client, _, _, _, cms, = seed_network()[:6]
     client.invite(seed.meeting_uri(), b"v=0", 0.0)
     net.run()
-    (incoming,) = cms.drain_events()
+    (incoming,) = cms.events()
     assert isinstance(incoming, IncomingCall)
     diag = ("ms-diagnostics-public",
             '21002;reason="Attendees cannot share in this conference"')
     cms.reject(incoming.call, 403, "Forbidden", 0.1, (Header(*diag),))
     net.run(0.1)
-    (rej,) = client.drain_events()
+    (rej,) = client.events()
     assert isinstance(rej, Rejected) and rej.status == 403
     assert rej.response is not None and rej.response.get("ms-diagnostics-public") == diag[1]
     acks = [h for h in net.log if isinstance(h.message, Request) and h.message.method == "ACK"]
@@ -111,6 +111,6 @@ def test_loop_and_max_forwards_refusals() -> None:
     for msg in (looped, zero):
         edge.receive(msg, net.flows[1] if 1 in net.flows else next(iter(net.flows.values())),
                      0.0)
-    statuses = [s.message.status for s in edge.drain() if isinstance(s.message, Response)]
+    statuses = [s.message.status for s in edge.actions() if isinstance(s.message, Response)]
     assert statuses == [100, 482, 100, 483]
     assert call.state == "new"

@@ -32,7 +32,7 @@ def test_cancel_before_the_answer_ends_in_487_on_every_hop() -> None:
     net, client, edge, expe, expc, cms = seed_network()
     call = client.invite(seed.meeting_uri(), b"v=0 offer", 0.0)
     net.run()
-    (incoming,) = cms.drain_events()
+    (incoming,) = cms.events()
     assert isinstance(incoming, IncomingCall)
     mark = len(net.log)
     client.cancel(call, 0.5)
@@ -50,9 +50,9 @@ def test_cancel_before_the_answer_ends_in_487_on_every_hop() -> None:
             assert _branch(h) == _branch(invites[(h.src, h.dst)])  # §9.1: the INVITE's branch
             assert not h.new_connection  # the INVITE's connection
             assert h.message.cseq.seq == invites[(h.src, h.dst)].message.cseq.seq
-    (rejected,) = client.drain_events()
+    (rejected,) = client.events()
     assert isinstance(rejected, Rejected) and rejected.status == 487
-    (ended,) = cms.drain_events()
+    (ended,) = cms.events()
     assert isinstance(ended, Ended) and ended.by_remote and incoming.call.state == "ended"
     with pytest.raises(ProtocolError):
         cms.answer(incoming.call, b"v=0 too late", 0.6)  # the application answered too late
@@ -74,8 +74,8 @@ def test_cancel_before_any_provisional_waits_for_the_100() -> None:
     assert lines[-2:] == ["sfb-edge -> sfb-client: 487 (INVITE)", "sfb-client -> sfb-edge: ACK"]
     assert lines.count("expressway-c -> cms: INVITE") == lines.count("cms -> expressway-c: 487 "
                                                                      "(INVITE)") == 1
-    assert isinstance(client.drain_events()[-1], Rejected)
-    events = cms.drain_events()
+    assert isinstance(client.events()[-1], Rejected)
+    events = cms.events()
     assert isinstance(events[0], IncomingCall) and isinstance(events[-1], Ended)
 
 
@@ -83,7 +83,7 @@ def test_cancel_after_the_answer_changes_nothing() -> None:
     net, client, *_, cms = seed_network()
     call = client.invite(seed.meeting_uri(), b"v=0 offer", 0.0)
     net.run()
-    (incoming,) = cms.drain_events()
+    (incoming,) = cms.events()
     cms.answer(incoming.call, b"v=0 answer", 0.1)
     net.run(0.1)
     mark = len(net.log)
@@ -95,17 +95,17 @@ def test_cancel_after_the_answer_changes_nothing() -> None:
 def test_cancel_matching_no_invite_is_481_and_a_late_one_200() -> None:
     _net, client, edge, *_ = seed_network()
     client.invite(seed.meeting_uri(), b"v=0", 0.0)
-    invite = next(s.message for s in client.drain() if isinstance(s.message, Request))
+    invite = next(s.message for s in client.actions() if isinstance(s.message, Request))
     flow = Flow(99, "tls", "internal")
     edge.receive(cancel_for(invite), flow, 0.0)  # no INVITE with that branch at the Edge
-    (answer,) = [s.message for s in edge.drain()]
+    (answer,) = [s.message for s in edge.actions()]
     assert isinstance(answer, Response) and (answer.status, answer.cseq.method) == (481, "CANCEL")
     edge.handle_timer(0.0)  # timer J (0 on a stream) ends that CANCEL's transaction
     edge.receive(invite, flow, 0.0)
     server, _ = edge.servers[(invite.via[0].branch or "", "INVITE")]
     edge.respond(server, response_to(invite, 486, to_tag="t"), 0.1)  # final response sent
-    edge.drain()
+    edge.actions()
     edge.receive(cancel_for(invite), flow, 0.2)
-    sent = edge.drain()
+    sent = edge.actions()
     assert [(s.message.status, s.message.cseq.method) for s in sent  # type: ignore[union-attr]
             ] == [(200, "CANCEL")]  # answered, nothing forwarded

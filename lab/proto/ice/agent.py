@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lab.proto.addr import Addr
 from lab.proto.ice.checks import (
     CheckError,
     InboundCheck,
@@ -94,7 +95,7 @@ class IceConfig:
 class _Conn:
     id: int
     local: Candidate
-    remote_addr: tuple[str, int]
+    remote_addr: Addr
     pair: CandidatePair | None
     outgoing: bool
     open: bool = False
@@ -253,7 +254,7 @@ class IceAgent:
 
     # --- connection events ----------------------------------------------------------------
 
-    def _new_conn(self, local: Candidate, remote: tuple[str, int], pair: CandidatePair | None,
+    def _new_conn(self, local: Candidate, remote: Addr, pair: CandidatePair | None,
                   outgoing: bool) -> _Conn:
         conn = _Conn(self._next_id, local, remote, pair, outgoing)
         self._next_id += 1
@@ -280,7 +281,7 @@ class IceAgent:
             log.info("check #%d %s failed: %s", conn.pair.id, conn.pair.describe(), reason)
         self._check_done(now)
 
-    def incoming(self, local: Candidate, remote_addr: tuple[str, int], now: float) -> int:
+    def incoming(self, local: Candidate, remote_addr: Addr, now: float) -> int:
         """A peer connected to our passive candidate ``local`` from ``remote_addr``."""
         conn = self._new_conn(local, remote_addr, None, False)
         conn.open = True

@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from lab.proto.addr import Addr
 from lab.proto.sdp import Candidate
 from lab.proto.stun import (
     Attribute,
@@ -149,7 +150,7 @@ def verify_request(raw: bytes, msg: Message, *, local_ufrag: str, local_pwd: str
     raise CheckError(400, "a check carries exactly one of ICE-CONTROLLING / ICE-CONTROLLED")
 
 
-def success_response(request: Message, mapped: tuple[str, int], *, local_pwd: str,
+def success_response(request: Message, mapped: Addr, *, local_pwd: str,
                      ms_ice2: bool) -> bytes:
     """Binding success: XOR-MAPPED-ADDRESS of the request's source (RFC 5245 §7.2.1.2)."""
     attrs: list[Attribute] = [XorMappedAddress(mapped[0], mapped[1])]

@@ -23,6 +23,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from lab.proto.addr import Addr
 from lab.proto.sdp import Candidate
 
 
@@ -42,7 +43,7 @@ def pair_priority(controlling: int, controlled: int) -> int:
     return (1 << 32) * min(g, d) + 2 * max(g, d) + (1 if g > d else 0)
 
 
-def candidate_base(c: Candidate) -> tuple[str, int]:
+def candidate_base(c: Candidate) -> Addr:
     """The base of a local candidate (RFC 5245 §4.1.1.1): a server-reflexive candidate's base is
     its related (host) address; a host or relayed candidate is its own base."""
     if c.typ == "srflx" and c.raddr is not None and c.rport is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from lab.proto.ascii import is_digits
+from lab.proto.ascii import bounded_int, is_digits
 from lab.proto.sdp.errors import ParseError
 
 MS_TRANSPORTS: Final[dict[str, str]] = {"TCP-PASS": "passive", "TCP-ACT": "active"}
@@ -89,7 +89,9 @@ class Candidate:
         text = (f"{self.foundation} {self.component} {self.transport} {self.priority} "
                 f"{self.address} {self.port} typ {self.typ}")
         if self.raddr is not None:
-            text += f" raddr {self.raddr} rport {self.rport}"
+            text += f" raddr {self.raddr}"
+        if self.rport is not None:
+            text += f" rport {self.rport}"
         if self.tcptype is not None:
             text += f" tcptype {self.tcptype}"
         for name, val in self.extensions:
@@ -99,8 +101,8 @@ class Candidate:
 
 def _int(text: str, what: str, low: int, high: int) -> int:
     if not is_digits(text):
-        raise ParseError(f"candidate {what} is not a number: {text!r}")
-    value = int(text)
-    if not low <= value <= high:
-        raise ParseError(f"candidate {what} {value} outside {low}..{high}")
+        raise ParseError(f"candidate {what} is not a number: {text[:40]!r}")
+    value = bounded_int(text, high)
+    if value is None or value < low:
+        raise ParseError(f"candidate {what} {text[:20]} outside {low}..{high}")
     return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Final
 
-from lab.proto.ascii import is_digits
+from lab.proto.ascii import bounded_int
 from lab.proto.sdp.candidate import Candidate
 from lab.proto.sdp.errors import ParseError
 
@@ -175,6 +175,10 @@ class _Parser:
         self.s_lines: list[Line] = []
         self.s_attrs: list[Attribute] = []
         self.media: list[MediaDescription] = []
+        # the current m= section's lines, gathered and put into it once (not one copy of the
+        # section per line, which made parsing quadratic in the number of a= lines)
+        self.m_lines: list[Line] = []
+        self.m_attrs: list[Attribute] = []
 
     def run(self) -> SessionDescription:
         if not self.lines or not self.lines[0].startswith("v="):
@@ -186,6 +190,7 @@ class _Parser:
                 self._line(line[0], line[2:])
             except ParseError as exc:
                 raise ParseError(f"line {no}: {exc}") from None
+        self._close_media()
         for need in "vos":
             if need not in self.session:
                 raise ParseError(f"missing {need}= line")
@@ -199,6 +204,7 @@ class _Parser:
 
     def _line(self, typ: str, value: str) -> None:
         if typ == "m":
+            self._close_media()
             self.media.append(_media_line(value))
             return
         if self.media:
@@ -222,16 +228,20 @@ class _Parser:
     def _media_field(self, typ: str, value: str) -> None:
         if typ not in MEDIA_TYPES:
             raise ParseError(f"line type {typ!r} not allowed in a media section")
-        m = self.media[-1]
         if typ == "a":
-            m = replace(m, attributes=(*m.attributes, Attribute.parse(value)))
+            self.m_attrs.append(Attribute.parse(value))
         elif typ == "c":
-            if m.connection is not None:
+            if self.media[-1].connection is not None:
                 raise ParseError("second c= line in a media section")
-            m = replace(m, connection=Connection.parse(value))
+            self.media[-1] = replace(self.media[-1], connection=Connection.parse(value))
         else:
-            m = replace(m, lines=(*m.lines, Line(typ, value)))
-        self.media[-1] = m
+            self.m_lines.append(Line(typ, value))
+
+    def _close_media(self) -> None:
+        if self.media and (self.m_lines or self.m_attrs):
+            self.media[-1] = replace(self.media[-1], lines=tuple(self.m_lines),
+                                     attributes=tuple(self.m_attrs))
+        self.m_lines, self.m_attrs = [], []
 
 
 def _media_line(value: str) -> MediaDescription:
@@ -240,6 +250,7 @@ def _media_line(value: str) -> MediaDescription:
         raise ParseError(f"m= needs media, port, proto and formats: {value!r}")
     media, port, proto, *formats = parts
     port_text = port.split("/", 1)[0]
-    if not is_digits(port_text) or int(port_text) > 65535:
-        raise ParseError(f"bad m= port {port!r}")
-    return MediaDescription(media, int(port_text), proto, tuple(formats))
+    number = bounded_int(port_text, 65535)
+    if number is None:
+        raise ParseError(f"bad m= port {port[:20]!r}")
+    return MediaDescription(media, number, proto, tuple(formats))

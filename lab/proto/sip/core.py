@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab.proto.addr import Addr
 from lab.proto.sip.errors import ParseError
 from lab.proto.sip.message import Header, Message, Request, Response
 from lab.proto.sip.transaction import Action, Kind, Output, Transaction
@@ -100,7 +101,7 @@ class Endpoint:
         self.outbox: list[Send] = []
         self.clients: dict[tuple[str, str], tuple[Transaction, Target]] = {}  # (branch, method)
         self.servers: dict[tuple[str, str], tuple[Transaction, Flow]] = {}
-        self.alias_flows: dict[tuple[str, int], Flow] = {}  # RFC 5923 / registered contacts
+        self.alias_flows: dict[Addr, Flow] = {}  # RFC 5923 / registered contacts
         self.cancel_on_1xx: set[str] = set()  # branches of INVITEs to CANCEL once 1xx came
 
     # --- the transport layer's side ----------------------------------------------------
@@ -117,7 +118,7 @@ class Endpoint:
                 self.outbox.append(Send(response_to(message, exc.status, exc.reason),
                                         Target(flow=flow.id)))
 
-    def drain(self) -> list[Send]:
+    def actions(self) -> list[Send]:
         out, self.outbox = self.outbox, []
         return out
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from lab.proto.ascii import bounded_int
 from lab.proto.sip.errors import ParseError
 from lab.proto.sip.grammar import TOKEN
 
@@ -26,7 +27,7 @@ class CSeq:
         m = CSEQ_RE.match(text.strip())
         if m is None:
             raise ParseError(f"bad CSeq {text.strip()!r}")
-        seq = int(m.group(1))
-        if seq > MAX_CSEQ:
-            raise ParseError(f"CSeq {seq} larger than 2**31 - 1")
+        seq = bounded_int(m.group(1), MAX_CSEQ)
+        if seq is None:
+            raise ParseError(f"CSeq {m.group(1)[:20]} is not a number up to 2**31 - 1")
         return cls(seq, m.group(2))

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from lab.proto.ascii import is_digits
+from lab.proto.ascii import bounded_int, is_digits
 
 CRLF: Final = b"\r\n"
 PING: Final = b"\r\n\r\n"
@@ -135,7 +135,8 @@ class SipStreamFramer:
             raise FramingError("no Content-Length on a stream transport", 400, head)
         if len(values) > 1 or not is_digits(values[0]):
             raise FramingError("bad Content-Length", 400, head)
-        length = int(values[0])
-        if length > self.max_body:
-            raise FramingError(f"body of {length} octets over {self.max_body}", 413, head)
+        length = bounded_int(values[0].decode("ascii"), self.max_body)
+        if length is None:
+            raise FramingError(f"body of {values[0][:20].decode()} octets over "
+                               f"{self.max_body}", 413, head)
         return length

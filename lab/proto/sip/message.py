@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Final, Self
 
-from lab.proto.ascii import is_digits
+from lab.proto.ascii import bounded_int
 from lab.proto.sip.address import NameAddr
 from lab.proto.sip.cseq import CSeq
 from lab.proto.sip.errors import ParseError
@@ -41,6 +41,7 @@ REQUEST_LINE_RE: Final = re.compile(rf"^({TOKEN}) (\S+) SIP/(\d+\.\d+)$")
 STATUS_LINE_RE: Final = re.compile(r"^SIP/(\d+\.\d+) (\d{3}) (.*)$")
 HEADER_NAME_RE: Final = re.compile(rf"^({TOKEN})[ \t]*:")
 MAX_FORWARDS_LIMIT: Final = 255
+MAX_CONTENT_LENGTH: Final = 2**32 - 1
 
 
 def canonical(name: str) -> str:
@@ -155,9 +156,10 @@ class _Message:
         if value is None:
             return None
         value = value.strip()
-        if not is_digits(value) or int(value) > MAX_FORWARDS_LIMIT:
-            raise ParseError(f"bad Max-Forwards {value!r}")
-        return int(value)
+        hops = bounded_int(value, MAX_FORWARDS_LIMIT)
+        if hops is None:
+            raise ParseError(f"bad Max-Forwards {value[:40]!r}")
+        return hops
 
     @property
     def content_type(self) -> str | None:
@@ -170,9 +172,10 @@ class _Message:
         if value is None:
             return None
         value = value.strip()
-        if not is_digits(value):
-            raise ParseError(f"bad Content-Length {value!r}")
-        return int(value)
+        length = bounded_int(value, MAX_CONTENT_LENGTH)
+        if length is None:
+            raise ParseError(f"bad Content-Length {value[:40]!r}")
+        return length
 
     def _required(self, name: str) -> str:
         value = self.get(name)
@@ -278,7 +281,7 @@ def _start_line(line: str, headers: tuple[Header, ...]) -> Message:
             raise ParseError(f"bad status line {line[:40]!r}", status=None)
         if m.group(1) != "2.0":
             raise ParseError(f"unsupported version SIP/{m.group(1)}", status=None)
-        status = int(m.group(2))
+        status = bounded_int(m.group(2), 699) or 0
         if not 100 <= status <= 699:
             raise ParseError(f"status code {status} outside 100..699", status=None)
         return Response(headers, b"", status, m.group(3))

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab.proto.addr import Addr
 from lab.proto.ascii import is_digits
 from lab.proto.sip.address import NameAddr
 from lab.proto.sip.core import (
@@ -67,7 +68,7 @@ class ProxyConfig:
     sides: tuple[Side, ...]
     routes: tuple[StaticRoute, ...] = ()
     registrar: tuple[tuple[str, str], ...] = ()  # (domain, zone) bound by REGISTER
-    own: tuple[tuple[str, int], ...] = ()  # further (host, port) that are us (listeners)
+    own: tuple[Addr, ...] = ()  # further (host, port) that are us (listeners)
     record_route: bool = True
 
 

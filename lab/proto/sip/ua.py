@@ -101,7 +101,7 @@ class UserAgentCore(Endpoint):
         super().__init__(f"ua {config.aor}", ids)
         self.config = config
         self.calls: dict[str, Call] = {}
-        self.events: list[UaEvent] = []
+        self._events: list[UaEvent] = []
 
     # --- application API -----------------------------------------------------------------
     def invite(self, target: Uri, sdp: bytes, now: float,
@@ -166,8 +166,8 @@ class UserAgentCore(Endpoint):
         if call.dialog is None:
             call.state = "ended"
 
-    def drain_events(self) -> list[UaEvent]:
-        out, self.events = self.events, []
+    def events(self) -> list[UaEvent]:
+        out, self._events = self._events, []
         return out
 
     # --- core callbacks ------------------------------------------------------------------
@@ -177,7 +177,7 @@ class UserAgentCore(Endpoint):
         if request.method == "ACK":
             if call is not None and call.dialog is not None:
                 call.dialog.accept_remote(request)
-                self.events.append(Acked(call))
+                self._events.append(Acked(call))
             return
         if txn is None:
             return
@@ -188,7 +188,7 @@ class UserAgentCore(Endpoint):
         elif request.method == "BYE" and call is not None:
             call.state = "ended"
             self.respond(txn, response_to(request, 200), now)
-            self.events.append(Ended(call, by_remote=True))
+            self._events.append(Ended(call, by_remote=True))
         elif request.method in ("OPTIONS", "BYE"):
             status = 200 if request.method == "OPTIONS" else 481
             self.respond(txn, response_to(request, status, to_tag=self.ids()), now)
@@ -203,13 +203,13 @@ class UserAgentCore(Endpoint):
         if method == "INVITE":
             self._invite_response(call, txn, response, now)
         elif method == "BYE":
-            self.events.append(Ended(call, by_remote=False))
+            self._events.append(Ended(call, by_remote=False))
 
     def on_failure(self, txn: Transaction, action: Action, now: float) -> None:
         call = self.calls.get(txn.request.call_id)
         if call is not None and txn.request.method == "INVITE":
             status = 408 if action is Action.TIMEOUT else 503
-            self.events.append(Rejected(call, status, action.value, None))
+            self._events.append(Rejected(call, status, action.value, None))
 
     # --- internals -----------------------------------------------------------------------
     def _incoming_invite(self, request: Request, txn: Transaction, call: Call | None) -> None:
@@ -217,13 +217,13 @@ class UserAgentCore(Endpoint):
             call = Call(request.call_id, "uas", invite=request, pending=txn, state="early")
             self.calls[request.call_id] = call
             call.remote_sdp = request.body
-            self.events.append(IncomingCall(call, request.body, request))
+            self._events.append(IncomingCall(call, request.body, request))
             return
         if call.dialog is None or not call.dialog.accept_remote(request):
             self.respond(txn, response_to(request, 500, "Out of order"), 0.0)
             return
         call.pending, call.remote_sdp = txn, request.body
-        self.events.append(ReInvited(call, request.body))
+        self._events.append(ReInvited(call, request.body))
 
     def _cancelled(self, cancel: Request, txn: Transaction, call: Call | None,
                    now: float) -> None:
@@ -237,14 +237,14 @@ class UserAgentCore(Endpoint):
         self.respond(invite, response_to(invite.request, 487, to_tag=tag), now)
         if call.dialog is None:
             call.state = "ended"
-            self.events.append(Ended(call, by_remote=True))
+            self._events.append(Ended(call, by_remote=True))
 
     def _invite_response(self, call: Call, txn: Transaction, response: Response,
                          now: float) -> None:
         if response.status >= 300:
             if call.dialog is None:
                 call.state = "ended"
-            self.events.append(Rejected(call, response.status, response.reason, response))
+            self._events.append(Rejected(call, response.status, response.reason, response))
             return
         reinvite = call.dialog is not None
         if call.dialog is None:
@@ -254,7 +254,7 @@ class UserAgentCore(Endpoint):
         call.state, call.remote_sdp = "confirmed", response.body
         ack = call.dialog.request("ACK", self._via(), seq=txn.request.cseq.seq)
         self.send_stateless(ack, Target.of_uri(call.dialog.next_hop(), self.config.transport))
-        self.events.append(Answered(call, response.body, reinvite))
+        self._events.append(Answered(call, response.body, reinvite))
 
     def _via(self) -> str:
         alias = ";alias" if self.config.alias else ""

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Final
 
-from lab.proto.ascii import is_digits
+from lab.proto.ascii import bounded_int
 from lab.proto.sip.errors import ParseError
 from lab.proto.sip.params import Params, get_param, parse_params, render_params
 
@@ -104,6 +104,7 @@ def _hostport(text: str, uri: str) -> tuple[str, int | None]:
         raise ParseError(f"bad host in URI {uri!r}")
     if not rest:
         return host, None
-    if not rest.startswith(":") or not is_digits(rest[1:]) or int(rest[1:]) > 65535:
+    port = bounded_int(rest[1:], 65535) if rest.startswith(":") else None
+    if port is None:
         raise ParseError(f"bad port in URI {uri!r}")
-    return host, int(rest[1:])
+    return host, port

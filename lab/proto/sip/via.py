@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Final
 
+from lab.proto.ascii import bounded_int
 from lab.proto.sip.errors import ParseError
 from lab.proto.sip.grammar import TOKEN
 from lab.proto.sip.params import Params, get_param, parse_params, render_params, set_param
@@ -49,7 +50,8 @@ class Via:
         if m is None:
             raise ParseError(f"bad Via {text.strip()[:60]!r}")
         transport, host, port, params = m.groups()
-        if port is not None and int(port) > 65535:
-            raise ParseError(f"bad Via port {port}")
-        return cls(transport.upper(), host, int(port) if port else None,
+        number = bounded_int(port, 65535) if port is not None else None
+        if port is not None and number is None:
+            raise ParseError(f"bad Via port {port[:20]}")
+        return cls(transport.upper(), host, number,
                    parse_params(params or "", "Via"))

@@ -9,6 +9,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
+from lab.proto.addr import Addr
 from lab.proto.stun.errors import ParseError
 
 MAGIC_COOKIE = 0x2112A442
@@ -145,7 +146,7 @@ class _Address(Attribute):
         object.__setattr__(self, "host", str(ip))
 
     @property
-    def addr(self) -> tuple[str, int]:
+    def addr(self) -> Addr:
         """The ``(host, port)`` pair, as asyncio and socket want it."""
         return (self.host, self.port)
 

@@ -21,21 +21,23 @@ from lab.proto.stun import (
     ReservationToken,
     XorPeerAddress,
 )
-from lab.proto.turn.config import TurnServerConfig
+from lab.proto.turn.config import TurnServerConfig, canonical_ip
 from lab.proto.turn.state import Allocation
 
 Problem = tuple[int, str]
 
 
 def family(host: str) -> int:
-    """4 or 6."""
-    return ipaddress.ip_address(host).version
+    """4 or 6, of the address as the relay uses it (an IPv4-mapped IPv6 address is IPv4)."""
+    return ipaddress.ip_address(canonical_ip(host)).version
 
 
 def allocate_problem(cfg: TurnServerConfig, msg: Message, *, has_allocation: bool,
-                     username: str | None, allocations: Iterable[Allocation]) -> Problem | None:
+                     username: str | None, allocations: Iterable[Allocation], relay_ip: str
+                     ) -> Problem | None:
     """Why an Allocate on a connection (which ``has_allocation`` already or not) by
-    ``username`` is refused, given the server's current ``allocations`` (RFC 8656 §7.2)."""
+    ``username`` is refused, given the server's current ``allocations`` and the address it
+    would relay from (RFC 8656 §7.2: IPv4 unless REQUESTED-ADDRESS-FAMILY asks for IPv6)."""
     if has_allocation:
         return 437, "Allocation Mismatch: this connection has one"
     transport = msg.get(RequestedTransport)
@@ -43,7 +45,7 @@ def allocate_problem(cfg: TurnServerConfig, msg: Message, *, has_allocation: boo
     if problem:
         return problem
     asked = msg.get(RequestedAddressFamily)
-    if asked is not None and (asked.family == 2) != (family(cfg.relay_ip) == 6):
+    if (asked is not None and asked.family == 2) != (family(relay_ip) == 6):
         return 440, "Address Family not Supported"
     existing = list(allocations)
     mine = sum(1 for a in existing if a.username == username)
@@ -82,7 +84,7 @@ def peer_problem(cfg: TurnServerConfig, alloc: Allocation, peer: XorPeerAddress
     """A peer of ``alloc`` in CreatePermission or Connect: same family (443), allowed by the
     peer policy (403, like coturn's denied/allowed peer ranges)."""
     if family(peer.host) != family(alloc.relayed[0]):
-        return 443, f"Peer Address Family Mismatch: {peer.host}"
+        return 443, f"Peer Address Family Mismatch: {canonical_ip(peer.host)}"
     why = cfg.peer_policy.check(peer.host)
     return (403, f"Forbidden: {why}") if why else None
 
@@ -105,8 +107,9 @@ def channel_problem(cfg: TurnServerConfig, alloc: Allocation, number: ChannelNum
     problem = peer_problem(cfg, alloc, peer)
     if problem:
         return problem
+    addr = (canonical_ip(peer.host), peer.port)
     bound_peer = alloc.channel_peer(number.channel, now)
-    bound_number = alloc.channel_of(peer.addr, now)
-    if bound_peer not in (None, peer.addr) or bound_number not in (None, number.channel):
+    bound_number = alloc.channel_of(addr, now)
+    if bound_peer not in (None, addr) or bound_number not in (None, number.channel):
         return 400, "Bad Request: channel or peer already bound to another"
     return None

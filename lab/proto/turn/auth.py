@@ -1,7 +1,9 @@
 """Long-term credential checks on the server side (RFC 8489 §9.2.4) and stateless nonces.
 
-A nonce is ``<issue time in ms, hex>`` followed by an HMAC of it under a per-server secret, so a
-server can tell a nonce it issued from a forged one and a fresh one from a stale one without
+A nonce is ``<issue time in ms, hex>`` followed by an HMAC of it and of the connection it was
+issued on (the client's 5-tuple, RFC 8656 §5) under a per-server secret, so a server can tell a
+nonce it issued from a forged one, a fresh one from a stale one, and its own connection's from
+another's (the exact bytes of a signed request replayed on another connection: 438) without
 storing anything (RFC 8489 §9.2 leaves the nonce format to the server).
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from lab.proto.stun import (
@@ -31,17 +33,21 @@ class NonceBook:
         self.lifetime = lifetime
         self.secret = secret if secret is not None else secrets.token_bytes(16)
 
-    def _mac(self, stamp: bytes) -> bytes:
-        return hmac.new(self.secret, stamp, hashlib.sha256).hexdigest()[:16].encode()
+    def _mac(self, stamp: bytes, bound: bytes) -> bytes:
+        return hmac.new(self.secret, stamp + b"|" + bound, hashlib.sha256).hexdigest()[:16].encode()
 
-    def issue(self, now: float) -> bytes:
+    def issue(self, now: float, bound: bytes = b"") -> bytes:
+        """A nonce for the connection named ``bound``."""
         stamp = b"%012x" % max(0, int(now * 1000))
-        return stamp + self._mac(stamp)
+        return stamp + self._mac(stamp, bound)
 
-    def check(self, nonce: bytes, now: float) -> str:
-        """``""`` if valid, else ``"stale"`` or ``"invalid"``."""
+    def check(self, nonce: bytes, now: float, bound: Sequence[bytes] = (b"",)) -> str:
+        """``""`` if valid, else ``"stale"`` or ``"invalid"`` (forged, or issued on a connection
+        not among ``bound``)."""
         stamp, mac = nonce[:12], nonce[12:]
-        if len(nonce) != 28 or not hmac.compare_digest(mac, self._mac(stamp)):
+        if len(nonce) != 28 or not stamp.isascii():
+            return "invalid"
+        if not any(hmac.compare_digest(mac, self._mac(stamp, b)) for b in bound):
             return "invalid"
         try:
             issued = int(stamp, 16) / 1000
@@ -77,14 +83,16 @@ class Credentials:
         self.nonces = nonces
         self.keys = {u: long_term_key(u, realm, p) for u, p in users.items()}
 
-    def check(self, msg: Message, raw: bytes, now: float) -> AuthResult:
-        """RFC 8489 §9.2.4, in its order: MI present, attributes present, nonce, user, MAC."""
+    def check(self, msg: Message, raw: bytes, now: float, bound: Sequence[bytes] = (b"",)
+              ) -> AuthResult:
+        """RFC 8489 §9.2.4, in its order: MI present, attributes present, nonce (issued for
+        one of the connections ``bound``), user, MAC."""
         if msg.get(MessageIntegrity) is None:
             return AuthResult(401, "Unauthorized")
         user, realm, nonce = msg.get(Username), msg.get(Realm), msg.get(Nonce)
         if user is None or realm is None or nonce is None:
             return AuthResult(400, "MESSAGE-INTEGRITY without USERNAME, REALM and NONCE")
-        state = self.nonces.check(nonce.value, now)
+        state = self.nonces.check(nonce.value, now, bound)
         if state:
             return AuthResult(438, f"Stale Nonce ({state})")
         key = self.keys.get(user.value)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from lab.proto.addr import Addr
 from lab.proto.stun import (
     PROTO_TCP,
     Attribute,
@@ -49,7 +50,6 @@ CONTROL = "control"
 PERMISSION_LIFETIME = 300.0
 PERMISSION_REFRESH = 240.0
 TRANSACTION_TIMEOUT = 39.5
-Addr = tuple[str, int]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """TURN server configuration and peer address policy (RFC 8656 §21.1, coturn's
 ``--denied-peer-ip`` / ``--allowed-peer-ip`` / ``--allow-loopback-peers``).
 
-The policy follows coturn's order: loopback, multicast and unspecified peers are refused
-first (loopback unless allowed); then a peer inside an *allowed* range is accepted; then a peer
-inside a *denied* range is refused; anything else is accepted.
+The policy follows coturn's order: loopback, multicast, unspecified and "this network"
+(0.0.0.0/8) peers are refused first (loopback unless allowed); then a peer inside an *allowed*
+range is accepted; then a peer inside a *denied* range is refused; anything else is accepted.
+An IPv4 address written as IPv6 (``::ffff:a.b.c.d``, RFC 4291 §2.5.5.2, or the deprecated
+``::a.b.c.d``) is the IPv4 address for every check: :func:`canonical_ip` comes first.
 """
 
 from __future__ import annotations
@@ -12,8 +14,24 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-Addr = tuple[str, int]
+from lab.proto.addr import Addr
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # RFC 6890 §2.2.2: never a destination
+
+
+def canonical_ip(host: str) -> str:
+    """``host`` with an IPv4 address written as IPv6 (mapped ``::ffff:a.b.c.d`` or compatible
+    ``::a.b.c.d``) given as IPv4; other addresses unchanged; ValueError if not an address."""
+    ip = ipaddress.ip_address(host.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if 1 < int(ip) < 2**32:  # ::/96 except :: and ::1
+            return str(ipaddress.IPv4Address(int(ip)))
+    return str(ip)
 
 
 #: How long a TURN client waits for an answer or a connection before it gives up (the Meeting
@@ -72,13 +90,14 @@ class PeerPolicy:
     def check(self, host: str) -> str:
         """Empty string if ``host`` may be a peer, otherwise the reason it may not."""
         try:
-            ip = ipaddress.ip_address(host)
+            ip = ipaddress.ip_address(canonical_ip(host))
         except ValueError:
-            return f"{host!r} is not an IP address"
+            return f"{host[:60]!r} is not an IP address"
         if ip.is_loopback and not self.allow_loopback:
             return f"loopback peer {ip} refused (loopback peers are not allowed)"
-        if ip.is_multicast or ip.is_unspecified or ip == ipaddress.IPv4Address("255.255.255.255"):
-            return f"peer {ip} is multicast, broadcast or unspecified"
+        if (ip.is_multicast or ip.is_unspecified or ip in THIS_NETWORK
+                or ip == ipaddress.IPv4Address("255.255.255.255")):
+            return f"peer {ip} is multicast, broadcast, unspecified or in 0.0.0.0/8"
         for r in self.allowed:
             if ip in r:
                 return ""
@@ -104,10 +123,10 @@ class TurnServerConfig:
     users: Mapping[str, str]
     peer_policy: PeerPolicy = field(default_factory=PeerPolicy)
     listen_udp: tuple[Addr, ...] = ()  # TURN over UDP too (RFC 8656 §3.1), beside TCP
-    user_quota: int = 0  # concurrent allocations per user; 0 = unlimited
+    user_quota: int = 100  # concurrent allocations per user; 0 = unlimited
     total_quota: int = 0  # concurrent allocations in all; 0 = unlimited
     max_peer_connections: int = 0  # RFC 6062 connections per allocation; 0 = unlimited
-    max_client_connections: int = 0  # TCP connections from clients; 0 = unlimited
+    max_client_connections: int = 0  # TCP client connections; 0 = what the fd limit allows
     default_lifetime: int = 600
     max_lifetime: int = 3600
     nonce_lifetime: float = 600.0
@@ -117,6 +136,8 @@ class TurnServerConfig:
     connect_timeout: float = 30.0
     idle_timeout: float = 60.0  # a connection that neither allocates nor binds is closed
     peer_buffer: int = 64 * 1024  # bytes of peer data kept until ConnectionBind
+    send_queue: int = 256 * 1024  # bytes queued to a client that does not read: then dropped
+    max_refusals: int = 64  # error responses in a row on one connection: then it is closed
     allow_udp: bool = True
     refuse_tcp: bool = False
     software: str | None = "uclab"

@@ -13,11 +13,13 @@ the adapter's raw bridge (RFC 6062 §5.5).
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import secrets
 from collections.abc import Callable
 
+from lab.proto.addr import Addr
 from lab.proto.stun import (
     PROTO_TCP,
     PROTO_UDP,
@@ -38,14 +40,14 @@ from lab.proto.stun import (
     channel_data,
     is_channel_data,
     parse,
+    verify_fingerprint,
 )
 from lab.proto.turn import admission
 from lab.proto.turn.auth import Credentials, NonceBook
-from lab.proto.turn.config import TurnServerConfig
-from lab.proto.turn.responses import Request, Responder, who
+from lab.proto.turn.config import TurnServerConfig, canonical_ip
+from lab.proto.turn.responses import Request, Responder, bound_to, who
 from lab.proto.turn.state import (
     Action,
-    Addr,
     Allocation,
     ClientConnection,
     CloseConnection,
@@ -61,6 +63,10 @@ from lab.proto.turn.state import (
 )
 
 log = logging.getLogger(__name__)
+
+#: At most this many types in UNKNOWN-ATTRIBUTES of a 420 (RFC 8489 §14.9 sets no bound; a
+#: request can carry thousands, and the answer's 16-bit length cannot), as coturn bounds it.
+UNKNOWN_LISTED = 32
 
 
 class TurnServerCore(Responder):
@@ -119,16 +125,28 @@ class TurnServerCore(Responder):
             return []
         if is_channel_data(raw):
             return self._channel_data(c, raw, now)
-        try:
-            msg = parse(raw)
-        except ParseError as exc:
-            return self._malformed(c, raw, exc)
+        msg = self._parse(c, raw)
+        if not isinstance(msg, Message):
+            return msg
         if msg.cls is MessageClass.INDICATION:
             return self._indication(c, msg, now)
         if msg.cls is not MessageClass.REQUEST:
             log.info("TURN %s: ignoring %s", who(c), msg.describe())
             return []
         return self._request(Request(c, msg, msg.has(Fingerprint)), raw, now)
+
+    def _parse(self, c: ClientConnection, raw: bytes) -> Message | list[Action]:
+        """The message, or what to do with one that does not parse (400) or carries a wrong
+        FINGERPRINT (dropped, RFC 8489 §7.3: not a STUN message for this server)."""
+        try:
+            msg = parse(raw)
+        except ParseError as exc:
+            return self._malformed(c, raw, exc)
+        if msg.has(Fingerprint) and not verify_fingerprint(raw):
+            log.warning("TURN %s: %s with a wrong FINGERPRINT dropped (RFC 8489 §7.3)", who(c),
+                        msg.describe())
+            return self._spend(c)
+        return msg
 
     def _request(self, req: Request, raw: bytes, now: float) -> list[Action]:
         """Binding needs no credentials; every TURN method does (RFC 8656 §6.2), then the
@@ -139,16 +157,36 @@ class TurnServerCore(Responder):
         handler = self._handlers.get(msg.method)
         if handler is None:
             return self._refuse(req, 400, f"unknown method {int(msg.method):#05x}", now)
-        auth = self.credentials.check(msg, raw, now)
+        auth = self.credentials.check(msg, raw, now, self._nonce_bindings(req))
         if not auth.ok:
             return self._refuse(req, auth.code, auth.reason, now, challenge=auth.challenge)
         req.key, req.username = auth.key, auth.username
-        unknown = msg.unknown_comprehension_required()
+        unknown = msg.unknown_comprehension_required()[:UNKNOWN_LISTED]
         if unknown:
-            names = ", ".join(f"{t:#06x}" for t in unknown)
+            names = ", ".join(f"{t:#06x}" for t in unknown[:8]) + (", ..." * (len(unknown) > 8))
             return self._refuse(req, 420, f"Unknown Attribute {names}", now,
                                 extra=[UnknownAttributes(unknown)])
         return handler(req, now)
+
+    def _nonce_bindings(self, req: Request) -> list[bytes]:
+        """The connections whose nonces this request may carry: its own, and for a
+        ConnectionBind the control connection of that CONNECTION-ID's allocation (RFC 6062
+        §5.4: the data connection reuses the control connection's credentials)."""
+        out = [bound_to(req.conn)]
+        cid = req.msg.get(ConnectionId)
+        pc = self.peers.get(cid.value) if cid is not None else None
+        alloc = self.allocations.get(pc.alloc) if pc is not None else None
+        control = self.connections.get(alloc.conn) if alloc is not None else None
+        if req.msg.method is Method.CONNECTION_BIND and control is not None:
+            out.append(bound_to(control))
+        return out
+
+    def relay_ip_for(self, c: ClientConnection) -> str:
+        """The relayed address's IP: ``relay_ip``, or when that is unspecified (``0.0.0.0``,
+        ``::``), the server's address on the client's connection, never ``::`` itself."""
+        if ipaddress.ip_address(self.config.relay_ip).is_unspecified:
+            return canonical_ip(c.server[0])
+        return self.config.relay_ip
 
     # --- RFC 8656 methods -----------------------------------------------------------------
 
@@ -162,10 +200,11 @@ class TurnServerCore(Responder):
             log.info("TURN %s: Allocate retransmitted: the same answer", who(req.conn))
             return [mine.answer]
         transport = req.msg.get(RequestedTransport)
+        relay_ip = self.relay_ip_for(req.conn)
         problem = admission.allocate_problem(
             self.config, req.msg, has_allocation=req.conn.alloc is not None,
-            username=req.username, allocations=self.allocations.values())
-        port = self._free_port(set())
+            username=req.username, allocations=self.allocations.values(), relay_ip=relay_ip)
+        port = self._free_port(relay_ip, set())
         if problem is None and port is None:
             problem = (508, "Insufficient Capacity: no free relay port")
         if problem is not None or transport is None or port is None:
@@ -176,7 +215,7 @@ class TurnServerCore(Responder):
         lifetime = admission.lifetime(self.config, req.msg)
         alloc = Allocation(
             next(self._alloc_ids), req.conn.conn, req.username, req.key, transport.protocol,
-            (self.config.relay_ip, port), req.conn.client, now + lifetime, request=req.msg,
+            (relay_ip, port), req.conn.client, now + lifetime, request=req.msg,
             fingerprint=req.fingerprint,
         )
         self.allocations[alloc.key] = alloc
@@ -184,10 +223,10 @@ class TurnServerCore(Responder):
         req.conn.alloc, req.conn.idle_deadline = alloc.key, None
         return [OpenRelay(alloc.key, alloc.relayed, alloc.transport)]
 
-    def _free_port(self, exclude: set[int]) -> int | None:
+    def _free_port(self, relay_ip: str, exclude: set[int]) -> int | None:
         """The first relay port, in configured order, that no allocation uses."""
         for port in self.config.relay_ports:
-            if port not in exclude and (self.config.relay_ip, port) not in self._by_relay:
+            if port not in exclude and (relay_ip, port) not in self._by_relay:
                 return port
         return None
 
@@ -211,7 +250,7 @@ class TurnServerCore(Responder):
             return [alloc.answer]
         alloc.tried_ports.add(alloc.relayed[1])
         del self._by_relay[alloc.relayed]
-        port = self._free_port(alloc.tried_ports)
+        port = self._free_port(alloc.relayed[0], alloc.tried_ports)
         if port is None:
             self._forget(alloc)
             return self._refuse(req, 508, "Insufficient Capacity: no relay port could be bound",
@@ -264,7 +303,7 @@ class TurnServerCore(Responder):
             if problem:
                 return self._refuse(req, *problem, now)
         for peer in peers:
-            alloc.permissions[peer.host] = now + self.config.permission_lifetime
+            alloc.permissions[canonical_ip(peer.host)] = now + self.config.permission_lifetime
         return [self._success(req, [])]
 
     def _channel_bind(self, req: Request, now: float) -> list[Action]:
@@ -277,8 +316,9 @@ class TurnServerCore(Responder):
         problem = admission.channel_problem(self.config, alloc, number, peer, now)
         if problem or number is None or peer is None:
             return self._refuse(req, *(problem or (400, "Bad Request")), now)
-        alloc.channels[number.channel] = (peer.addr, now + self.config.channel_lifetime)
-        alloc.permissions[peer.host] = now + self.config.permission_lifetime
+        addr = (canonical_ip(peer.host), peer.port)
+        alloc.channels[number.channel] = (addr, now + self.config.channel_lifetime)
+        alloc.permissions[addr[0]] = now + self.config.permission_lifetime
         log.info("TURN %s: channel %#06x bound to %s:%d", who(req.conn), number.channel,
                  *peer.addr)
         return [self._success(req, [])]
@@ -300,15 +340,17 @@ class TurnServerCore(Responder):
         if msg.method is not Method.SEND or alloc is None or alloc.transport != PROTO_UDP:
             log.info("TURN %s: ignoring %s", who(c), msg.describe())
             return []
-        if peer is None or data is None or not alloc.permitted(peer.host, now):
+        to = peer_addr(peer) if peer is not None else None
+        if to is None or data is None or not alloc.permitted(to[0], now):
             log.warning("TURN %s: Send indication dropped (no peer, data or permission)", who(c))
             return []
-        return [SendDatagram(alloc.key, peer.addr, data.value)]
+        return [SendDatagram(alloc.key, to, data.value)]
 
     def datagram_received(self, alloc_key: int, peer: Addr, data: bytes, now: float
                           ) -> list[Action]:
         """A datagram on a UDP relayed address: a Data indication if permitted (§11.3)."""
         alloc = self.allocations.get(alloc_key)
+        peer = (canonical_ip(peer[0]), peer[1])
         if alloc is None or not alloc.permitted(peer[0], now):
             log.info("TURN: datagram from %s:%d dropped (no permission)", *peer)
             return []
@@ -346,11 +388,11 @@ class TurnServerCore(Responder):
         problem = self._connect_problem(alloc, peer)
         if problem is not None or peer is None:
             return self._refuse(req, *(problem or (400, "Bad Request")), now)
-        cid = self._new_cid()
-        self.peers[cid] = PeerConnection(cid, alloc.key, peer.addr, PeerState.CONNECTING,
+        cid, to = self._new_cid(), peer_addr(peer)
+        self.peers[cid] = PeerConnection(cid, alloc.key, to, PeerState.CONNECTING,
                                          now + self.config.connect_timeout, req.msg)
         alloc.connections.add(cid)
-        return [ConnectPeer(cid, alloc.relayed, peer.addr)]
+        return [ConnectPeer(cid, alloc.relayed, to)]
 
     def _connect_problem(self, alloc: Allocation, peer: XorPeerAddress | None
                          ) -> tuple[int, str] | None:
@@ -361,8 +403,8 @@ class TurnServerCore(Responder):
         problem = admission.peer_problem(self.config, alloc, peer)
         if problem:
             return problem
-        if self._connection_to(alloc, peer.addr) is not None:
-            return 446, f"Connection Already Exists to {peer.host}:{peer.port}"
+        if self._connection_to(alloc, peer_addr(peer)) is not None:
+            return 446, "Connection Already Exists to {}:{}".format(*peer_addr(peer))
         if self._peer_limit(alloc):
             return 508, "Insufficient Capacity: connection limit reached"
         return None
@@ -392,6 +434,7 @@ class TurnServerCore(Responder):
         """A peer connected to a relayed address (RFC 6062 §5.3). Returns the new
         CONNECTION-ID (None: close the peer's connection) and the ConnectionAttempt."""
         alloc = self.allocations.get(self._by_relay.get(relayed, -1))
+        peer = (canonical_ip(peer[0]), peer[1])
         where = f"{relayed[0]}:{relayed[1]}"
         refusal = ""
         if alloc is None or not alloc.ready or alloc.transport != PROTO_TCP:
@@ -516,3 +559,8 @@ class TurnServerCore(Responder):
                     del alloc.permissions[host]
         return out
 
+
+def peer_addr(peer: XorPeerAddress) -> Addr:
+    """The transport address the relay uses for an XOR-PEER-ADDRESS: an IPv4 address written
+    as IPv6 is the IPv4 address (RFC 4291 §2.5.5), for every check and every socket."""
+    return canonical_ip(peer.host), peer.port

@@ -9,10 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from lab.proto.addr import Addr
 from lab.proto.stun import Message
-
-Addr = tuple[str, int]
-
 
 # --- actions -------------------------------------------------------------------------------
 
@@ -158,3 +156,4 @@ class ClientConnection:
     idle_deadline: float | None = None  # closed then unless it allocated or bound
     alloc: int | None = None
     data_for: int | None = None  # peer connection cid once bound
+    refusals: int = 0  # error responses since the last success (a budget, see max_refusals)
