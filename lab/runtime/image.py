@@ -21,6 +21,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,12 +183,44 @@ def _slim(root: Path) -> None:
                 path.unlink()
 
 
+_FROM = re.compile(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
+
+
+def stages_for(dockerfile: str, target: str) -> str:
+    """The Dockerfile with only the stages ``target`` is built from (its ``FROM`` chain) and
+    what precedes the first stage (the ``ARG`` of the base)."""
+    lines = dockerfile.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if _FROM.match(line.strip())]
+    if not starts:
+        return dockerfile
+    stages: dict[str, tuple[str, list[str]]] = {}
+    for n, i in enumerate(starts):
+        m = _FROM.match(lines[i].strip())
+        assert m is not None
+        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        stages[m.group(2) or str(n)] = (m.group(1), lines[i:end])
+    if target not in stages:
+        raise LabError(f"the Dockerfile has no stage {target!r}")
+    needed, name = [], target
+    while name in stages:
+        needed.append(name)
+        name = stages[name][0]
+    keep = [s for s in stages if s in needed]  # in the file's order
+    return "".join(lines[:starts[0]]) + "".join(line for s in keep for line in stages[s][1])
+
+
 def context_tar(inputs: BuildInputs) -> bytes:
     """The build context: the repository's files and the optional inputs, as a gzipped tar
     (``docker build -`` takes an uncompressed tar of Python's for a Dockerfile)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
         for name in inputs.files:
+            if name == "Dockerfile":
+                text = stages_for((inputs.repo / name).read_text(), inputs.target).encode()
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(text), 0o644
+                tar.addfile(info, io.BytesIO(text))
+                continue
             tar.add(inputs.repo / name, arcname=name, recursive=False)
         for name, path in inputs.extras():
             tar.add(path, arcname=name, recursive=False)

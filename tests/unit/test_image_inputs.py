@@ -7,7 +7,14 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from lab.runtime.image import BuildInputs, context_files, context_tar
+from lab.runtime.image import (
+    REPO,
+    TARGETS,
+    BuildInputs,
+    context_files,
+    context_tar,
+    stages_for,
+)
 
 
 def repo(tmp_path: Path, git: bool) -> Path:
@@ -69,3 +76,16 @@ def test_the_context_tar_holds_the_extras_under_the_names_the_dockerfile_copies(
         assert tar.extractfile("extra-ca.crt").read() == b"CERT"  # type: ignore[union-attr]
     assert "wheelhouse/x-1-py3-none-any.whl" in names
     assert "lab/a.py" in names and "tests/t.py" not in names
+
+
+def test_docker_gets_only_the_stages_a_target_is_built_from() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    chains = {t: [line.split()[-1] for line in stages_for(dockerfile, t).splitlines()
+                  if line.startswith("FROM ")] for t in TARGETS}
+    assert chains == {"runtime": ["system", "runtime"],
+                      "vagrant": ["system", "vagrant-system", "vagrant"],
+                      "test": ["system", "test-system", "test"]}
+    assert stages_for(dockerfile, "runtime").startswith(dockerfile[:dockerfile.index("FROM ")])
+    # the default target of a plain `docker build .` is the last stage: the runtime
+    last = [line for line in dockerfile.splitlines() if line.startswith("FROM ")][-1]
+    assert last.endswith(" AS runtime")
