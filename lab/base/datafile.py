@@ -58,6 +58,25 @@ _TEXT_TYPES: dict[type, Callable[[str], object]] = {
     ipaddress.IPv4Interface: ipaddress.IPv4Interface,
     ipaddress.IPv4Network: ipaddress.IPv4Network,
 }
+#: What a value of each type looks like, in words with an example (never a Python type name).
+_WANTED: dict[type, str] = {
+    ipaddress.IPv4Address: "an IPv4 address such as 10.48.54.230",
+    ipaddress.IPv4Interface: "an IPv4 address with its prefix length such as 10.48.54.230/24",
+    ipaddress.IPv4Network: "an IPv4 network such as 10.48.54.0/24",
+}
+
+
+class Invalid(ValueError):
+    """A dataclass's own ``__post_init__`` check failed on one of its keys: the error points
+    at that key's line and says how to write it.
+
+        raise Invalid("stopped_at", "must be a step of flow.md §3", fix="write 1 to 33")
+    """
+
+    def __init__(self, key: str, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -297,7 +316,11 @@ class _Reader:
                                 fix=f"add '{key}:'" + (f" ({doc})" if doc else ""))
         try:
             return cls(**values)
-        except ValueError as exc:  # a dataclass's own __post_init__ check
+        except Invalid as exc:  # a dataclass's own __post_init__ check, on one key
+            at = given.get(exc.key)
+            raise self.fail(at if at is not None else node, (*keys, exc.key), str(exc),
+                            fix=exc.fix) from None
+        except ValueError as exc:  # one on the whole mapping
             raise self.fail(node, keys, str(exc), fix=None) from None
 
     def _unknown(self, k: yaml.Node, keys: KeyPath, known: list[str]) -> InputError:
@@ -339,7 +362,7 @@ class _Reader:
         parser = _TEXT_TYPES.get(tp) or getattr(tp, "from_text", None)
         if parser is None:
             raise TypeError(f"datafile: no conversion for {tp!r}")
-        wanted = str(getattr(tp, "WANTED", tp.__name__))
+        wanted = str(getattr(tp, "WANTED", None) or _WANTED.get(tp, tp.__name__))
         text = self._text(node, keys, wanted)
         try:
             return parser(text)

@@ -44,6 +44,12 @@ class InputError(UclabError):
         return text
 
 
+class Interrupted(UclabError):
+    """Ctrl-C: the message says the state the lab was left in (exit code 130)."""
+
+    exit_code = 130
+
+
 class LabError(UclabError):
     """The lab failed to do something it should have been able to do."""
 

@@ -101,6 +101,7 @@ class LabState:
     phase: Phase = "building"
     owner: int = field(default_factory=os.getpid)
     created: float = field(default_factory=time.time)
+    for_run: list[int] | None = None  # (pid, start time) of the `uclab run` that removes it
     records: list[Record] = field(default_factory=list)
     _lock_fd: int | None = field(default=None, repr=False, compare=False)
 
@@ -112,7 +113,7 @@ class LabState:
     @classmethod
     def create(cls, lab: str, topology: Path, nodes: dict[str, str],
                policies: dict[str, Path], *, runtime: str = "netns",
-               root: Path = RUN_ROOT) -> LabState:
+               root: Path = RUN_ROOT, for_run: list[int] | None = None) -> LabState:
         """Make the run folder (it must not exist: one lab per name) and the first state; the
         returned state holds the lab's lock (:meth:`release` it when done)."""
         run = RunDir(check_lab_name(lab), root)
@@ -125,7 +126,7 @@ class LabState:
         for sub in SUBDIRS:
             (run.path / sub).mkdir()
         state = cls(run, str(topology), dict(nodes), {k: str(v) for k, v in policies.items()},
-                    runtime)
+                    runtime, for_run=for_run)
         state.acquire()
         state.save()
         return state

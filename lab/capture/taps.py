@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from lab.base import interrupts
 from lab.base.errors import LabError
 from lab.capture.merge import MergeResult, Part, merge_parts
 from lab.kernel import capture
@@ -94,9 +95,9 @@ class LabCapture:
         path = self.folder / f"{self.prefix}{node}_{iface}.pcap"
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        proc = capture.start_tcpdump(ns, iface, path)
         part = Part(f"{node}:{iface}", path, f"namespace {ns}")
-        self._running.append(_Running(part, ns, proc))
+        with interrupts.deferred():  # on the list stop() and a rollback go through first
+            self._running.append(_Running(part, ns, capture.start_tcpdump(ns, iface, path)))
 
     def _wait_ready(self, deadline: float) -> None:
         with selectors.DefaultSelector() as sel:

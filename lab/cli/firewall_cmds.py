@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.base.names import check_lab_name
-from lab.cli.lab_cmds import add_runtime_option
 
 if TYPE_CHECKING:
     from lab.firewall.report import Report
@@ -48,10 +47,12 @@ def register(sub: Any) -> None:
                    "a lab without daemons (about a second; the ladder step is a prediction)")
     c.add_argument("--name", metavar="LAB", default="fwcheck",
                    help="name of the throwaway lab (default fwcheck; namespaces LAB-NODE)")
-    add_runtime_option(c)
     c.add_argument("--topology", metavar="PATH|NAME", default=None,
                    help="topology file or name under topologies/ (default sfb-cms-expressway); "
                    "the flows of ports.md and the probes are taken at its addresses")
+    c.add_argument("--runtime", metavar="NAME", default="netns",
+                   help="what a node of the throwaway lab is: netns (default), mininet or "
+                   "docker")
     c.set_defaults(func=cmd_check)
     p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
 
@@ -88,6 +89,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    from lab.cli import wrote  # noqa: PLC0415
+
+    for what, path in (("the report as JSON", args.json), ("JUnit XML", args.junit),
+                       ("the raw traces and rule sets", args.traces)):
+        if path is not None:
+            wrote(what, path)
     return 0 if report.verdict == "pass" else 1
 
 

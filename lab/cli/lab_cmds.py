@@ -14,15 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.base.errors import InputError
+from lab.base.errors import InputError, Interrupted
 from lab.base.names import DEFAULT_LAB, check_lab_name
-
-
-def add_runtime_option(p: argparse.ArgumentParser) -> None:
-    """--runtime, shared by ``uclab up``, ``run`` and ``firewall check``."""
-    p.add_argument("--runtime", metavar="NAME", default="netns",
-                   help="what a node is: netns (a network namespace, the default) or docker "
-                   "(a container of the uclab image, docs/docker.md)")
 
 
 def register(sub: Any) -> None:
@@ -35,7 +28,9 @@ def register(sub: Any) -> None:
                    "firewall NODE instead of its baseline; repeatable")
     p.add_argument("--no-daemons", action="store_true",
                    help="the network only: no PKI, no node daemons")
-    add_runtime_option(p)
+    p.add_argument("--runtime", metavar="NAME", default="netns",
+                   help="what a node is: netns (a network namespace, the default), mininet "
+                   "(a Mininet host) or docker (a container of the uclab image, docs/docker.md)")
     _json(p)
     p.set_defaults(func=cmd_up)
 
@@ -51,19 +46,34 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("exec", help="run a command (default: a shell) inside a node",
                        description="Run CMD inside NODE's namespace, as "
-                       "`ip netns exec <lab>-<node> CMD` does. Example: uclab exec cms -- ss -tn")
+                       "`ip netns exec <lab>-<node> CMD` does; options (--name) go before the "
+                       "--. Example: uclab exec cms --name uclab2 -- ss -tn")
     _name(p)
     p.add_argument("node", metavar="NODE")
-    p.add_argument("cmd", metavar="-- CMD", nargs=argparse.REMAINDER)
+    p.add_argument("cmd", metavar="-- CMD", nargs="*", help="the command and its arguments")
     p.set_defaults(func=cmd_exec)
 
-    p = sub.add_parser("clean", help="remove what crashed labs left behind (by their records)")
+    p = sub.add_parser("clean", help="remove what crashed labs left behind (by their records)",
+                       description="Remove the labs a crash left behind: those whose build or "
+                       "removal died, and those built by a `uclab run` that died before "
+                       "removing them. Found only through their state records under /run/uclab. "
+                       "Example: uclab clean --name uclab2 --dry-run")
+    p.add_argument("--name", metavar="LAB", default=None,
+                   help="only this lab (default: every lab on this machine)")
     p.add_argument("--all", action="store_true", help="also remove labs that are up")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what would be removed, remove nothing")
     _json(p)
     p.set_defaults(func=cmd_clean)
 
-    p = sub.add_parser("graph", help="the topology as a tree here and as an SVG picture")
-    p.add_argument("--topology", metavar="PATH|NAME", default=None)
+    p = sub.add_parser("graph", help="the topology as a tree here and as an SVG picture",
+                       description="Draw a topology: --topology, else the topology of lab "
+                       "--name when it exists, else the default one. Example: uclab graph "
+                       "--name uclab2 --svg lab.svg")
+    p.add_argument("--topology", metavar="PATH|NAME", default=None,
+                   help="topology file or name under topologies/")
+    p.add_argument("--name", metavar="LAB", default=None,
+                   help="draw the topology that lab LAB runs")
     p.add_argument("--svg", metavar="FILE", type=Path, help="write the picture to FILE")
     p.set_defaults(func=cmd_graph)
 
@@ -102,17 +112,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     policies = parse_policies(args.policy)
     topo = topology.load(args.topology)
     t0 = time.perf_counter()
-    if args.no_daemons:
-        ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS,
-                       runtime=args.runtime)
-    else:
-        from lab.daemons.launcher import prelaunch  # noqa: PLC0415
+    try:
+        if args.no_daemons:
+            ctx = build.up(topo, lab, policies=policies, steps=build.NETWORK_STEPS,
+                           runtime=args.runtime)
+        else:
+            from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
-        launcher = prelaunch(lab)  # the daemons' imports overlap the network's build
-        try:
-            ctx = build.up(topo, lab, policies=policies, runtime=args.runtime)
-        finally:
-            launcher.close()
+            launcher = prelaunch(lab)  # the daemons' imports overlap the network's build
+            try:
+                ctx = build.up(topo, lab, policies=policies, runtime=args.runtime)
+            finally:
+                launcher.close()
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: lab {lab} was rolled back (nothing of it is left)"
+                          ) from None
     seconds = time.perf_counter() - t0
     if args.json:
         _print_json({"lab": lab, "topology": str(ctx.topology.path), "seconds": seconds,
@@ -178,14 +192,16 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from lab.lifecycle import teardown  # noqa: PLC0415
 
-    report = teardown.clean(everything=args.all)
+    only = check_lab_name(args.name) if args.name is not None else None
+    report = teardown.clean(everything=args.all, only=only, dry_run=args.dry_run)
     if args.json:
         _print_json({lab: r if isinstance(r, str) else
                      {"namespaces": r.namespaces, "processes": r.processes}
                      for lab, r in report.items()})
         return 0
     if not report:
-        print("nothing to clean: no lab has a run folder under /run/uclab")
+        print(f"nothing to clean: lab {only} has no run folder under /run/uclab" if only else
+              "nothing to clean: no lab has a run folder under /run/uclab")
     for lab, r in report.items():
         if isinstance(r, str):
             print(f"{lab}: {r}")
@@ -199,9 +215,18 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from lab.cli import lab_view  # noqa: PLC0415
     from lab.topology.graph import svg  # noqa: PLC0415
 
-    topo = topology.load(args.topology)
+    topo = topology.load(args.topology if args.topology is not None or args.name is None
+                         else _lab_topology(check_lab_name(args.name)))
     lab_view.print_tree(topo)
     if args.svg is not None:
         args.svg.write_text(svg(topo))
-        print(f"picture written to {args.svg}")
+        from lab.cli import wrote  # noqa: PLC0415
+
+        wrote("the topology as a picture (SVG)", args.svg)
     return 0
+
+
+def _lab_topology(lab: str) -> str:
+    from lab.base.state import LabState  # noqa: PLC0415
+
+    return LabState.load(lab).topology

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.tree import Tree
 
 from lab.base.names import DEFAULT_LAB
+from lab.cli.columns import table
 from lab.lifecycle.status import LabStatus, NodeStatus
 from lab.topology import Node, Topology
 
@@ -19,13 +19,11 @@ def _addresses(node: Node) -> str:
 
 def print_up(topo: Topology, lab: str, seconds: float, timings: dict[str, float]) -> None:
     opt = "" if lab == DEFAULT_LAB else f" --name {lab}"
-    table = Table(title=f"lab {lab} ({topo.name})", title_justify="left")
-    for col in ("node", "namespace", "role", "addresses"):
-        table.add_column(col)
-    for n in topo.nodes:
-        addrs = _addresses(n) or "ports: " + ", ".join(i.name for i in n.interfaces)
-        table.add_row(n.name, n.ns(lab), n.role, addrs)
-    console.print(table)
+    rows = [[n.name, n.ns(lab), n.role,
+             _addresses(n) or "ports: " + ", ".join(i.name for i in n.interfaces)]
+            for n in topo.nodes]
+    console.print(table(("node", "namespace", "role", "addresses"), rows,
+                        title=f"lab {lab} ({topo.name})", title_justify="left"), crop=False)
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     console.print(f"lab [bold]{lab}[/] is up in {seconds:.2f} s ({steps}).")
     console.print(f"Step into a node: [bold]uclab exec{opt} cms[/] (or [bold]ip netns exec "
@@ -33,8 +31,9 @@ def print_up(topo: Topology, lab: str, seconds: float, timings: dict[str, float]
 
 
 def _node_row(n: NodeStatus) -> list[str]:
+    node = n.name if n.role == n.name else f"{n.name}\n{n.role}"
     if not n.present:
-        return [n.name, n.role, "[red]namespace missing[/]", "", ""]
+        return [node, "[red]namespace missing[/]", "", ""]
     ifaces = []
     for i in n.interfaces:
         if i.name == "lo":
@@ -43,8 +42,8 @@ def _node_row(n: NodeStatus) -> list[str]:
         ifaces.append(f"{i.name} {what}" + ("" if i.up else " [red]down[/]"))
     routes = [f"{'default' if r.dst.prefixlen == 0 else r.dst} via {r.via}"
               for r in n.routes if r.via is not None]
-    procs = [f"{p.pid} {p.label or ' '.join(p.argv)[:30]}" for p in n.processes]
-    return [n.name, n.role, "\n".join(ifaces), "\n".join(routes), "\n".join(procs) or "-"]
+    procs = [f"{p.pid} {p.label or ' '.join(p.argv)}" for p in n.processes]
+    return [node, "\n".join(ifaces), "\n".join(routes), "\n".join(procs) or "-"]
 
 
 def print_status(st: LabStatus) -> None:
@@ -52,40 +51,33 @@ def print_status(st: LabStatus) -> None:
     console.print(f"lab [bold]{st.lab}[/]: [{colour}]{st.phase}[/]  topology {st.topology}")
     for node, policy in st.policies.items():
         console.print(f"  policy of {node}: {policy}")
-    table = Table(show_lines=True, caption=f"namespace of NODE: {st.lab}-NODE",
-                  caption_justify="left")
-    for col in ("node", "role", "interfaces", "routes", "processes"):
-        table.add_column(col)
-    for n in st.nodes:
-        table.add_row(*_node_row(n))
-    console.print(table)
+    console.print(table(("node (role)", "interfaces", "routes", "processes"),
+                        [_node_row(n) for n in st.nodes], show_lines=True, compact=True,
+                        caption=f"namespace of NODE: {st.lab}-NODE", caption_justify="left"),
+                  crop=False)
     print_daemons(st)
     for n in st.nodes:
         if not n.rules:
             continue
-        rules = Table(title=f"nftables counters of {n.name}", title_justify="left")
-        for col in ("chain", "rule", "packets", "bytes"):
-            rules.add_column(col, justify="right" if col in ("packets", "bytes") else "left")
-        for r in n.rules:
-            text = r.comment or r.rule
-            style = "bold" if r.packets else ""
-            rules.add_row(f"{r.table} {r.chain}", text, str(r.packets), str(r.bytes),
-                          style=style)
-        console.print(rules)
+        rows = [[f"{r.table} {r.chain}", r.comment or r.rule, str(r.packets), str(r.bytes)]
+                for r in n.rules]
+        rules = table(("chain", "rule", "packets", "bytes"), rows, right=("packets", "bytes"),
+                      title=f"nftables counters of {n.name}", title_justify="left")
+        for i, r in enumerate(n.rules):
+            if r.packets:
+                rules.rows[i].style = "bold"
+        console.print(rules, crop=False)
 
 
 def print_daemons(st: LabStatus) -> None:
     """The node daemons; a dead one with the last lines of its log."""
     if not st.daemons:
         return
-    table = Table(title="node daemons", title_justify="left")
-    for col in ("node", "pid", "state", "log"):
-        table.add_column(col)
-    for d in st.daemons:
-        state = ("[green]ready[/]" if d.ready else "[yellow]running, not answering[/]"
-                 if d.alive else "[bold red]DEAD[/]")
-        table.add_row(d.node, str(d.pid), state, d.log)
-    console.print(table)
+    rows = [[d.node, str(d.pid), "[green]ready[/]" if d.ready else
+             "[yellow]running, not answering[/]" if d.alive else "[bold red]DEAD[/]", d.log]
+            for d in st.daemons]
+    console.print(table(("node", "pid", "state", "log"), rows, title="node daemons",
+                        title_justify="left"), crop=False)
     for d in st.dead_daemons:
         console.print(f"[bold red]the {d.node} daemon (pid {d.pid}) is dead[/]; last lines of "
                       f"{d.log}:")

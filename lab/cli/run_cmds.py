@@ -11,8 +11,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.cli.lab_cmds import add_runtime_option
-
 if TYPE_CHECKING:
     from lab.ladder import Ladder
 
@@ -62,12 +60,15 @@ def register(sub: Any) -> None:
                    help="lab name (default uclab); two runs with two names run side by side")
     p.add_argument("--pcap", metavar="FILE", type=Path,
                    help="keep the capture: one pcapng, interfaces node:iface, TLS secrets in it")
-    add_runtime_option(p)
     add_output_options(p)
     p.add_argument("--media-seconds", metavar="S", type=float, default=None,
                    help="media both ways for S seconds (default: the scenario's)")
     p.add_argument("--keep", action="store_true",
                    help="leave the lab up afterwards (uclab status, uclab exec, uclab down)")
+    p.add_argument("--runtime", metavar="NAME", default="netns",
+                   help="what a node of a lab this run builds is: netns (a network namespace, "
+                   "the default), mininet (a Mininet host, docs/mininet.md) or docker (a "
+                   "container of the uclab image, docs/docker.md)")
     p.add_argument("--fault", metavar="SPEC", action="append", default=[],
                    help="break this run on purpose, written as one entry of a scenario's "
                    "faults: (repeatable), e.g. --fault 'cut: {link: sfb-edge:external, at: "
@@ -77,7 +78,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lab.base.errors import InputError  # noqa: PLC0415
+    from lab.base.errors import InputError, Interrupted  # noqa: PLC0415
     from lab.base.names import check_lab_name  # noqa: PLC0415
     from lab.daemons.launcher import prelaunch  # noqa: PLC0415
 
@@ -94,6 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from lab.cli import run_view  # noqa: PLC0415
 
         return run_view.run_command(args)
+    except KeyboardInterrupt:  # outside the run engine (which says it in its own words)
+        raise Interrupted(f"interrupted: lab {lab} is as it was before the run") from None
     finally:
         launcher.close()
 
@@ -115,11 +118,14 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 
 def emit(ladder: Ladder, args: argparse.Namespace) -> int:
     """Print and write what ``args`` asks for; the exit code of the verdict."""
+    from lab.cli import wrote  # noqa: PLC0415
     from lab.cli.run_view import print_report  # noqa: PLC0415
     from lab.ladder import write_outputs  # noqa: PLC0415
 
     print_report(ladder, args.width)
-    write_outputs(ladder, json_path=args.json, svg_path=args.svg, html_path=args.html)
+    for what, path in write_outputs(ladder, json_path=args.json, svg_path=args.svg,
+                                    html_path=args.html):
+        wrote(what, path)
     return 0 if ladder.verdict.passed else 1
 
 
@@ -128,4 +134,21 @@ def cmd_ladder(args: argparse.Namespace) -> int:
 
     expect = load_expectations(args.expect) if args.expect else None
     ladder = build_ladder(args.pcap, names=args.names, keylog=args.keylog, expect=expect)
-    return emit(ladder, args)
+    code = emit(ladder, args)
+    print_diagnosis(ladder)
+    return code
+
+
+def print_diagnosis(ladder: Ladder) -> None:
+    """The diagnosis ``uclab run`` prints (:mod:`lab.run.diagnose`), for any capture: with the
+    lab's paths when the capture is the lab's, without them for a customer's."""
+    from lab.run.diagnose import diagnose  # noqa: PLC0415
+
+    wire = ladder.wire
+    if wire is None:
+        return
+    lines = diagnose(ladder, wire.taps, wire.paths.topo if wire.paths is not None else None)
+    if lines:
+        print("diagnosis (from the capture)")
+        for line in lines:
+            print(f"  - {line}")

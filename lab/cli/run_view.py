@@ -35,20 +35,27 @@ def run_command(args: argparse.Namespace) -> int:
         if path is not None and not path.parent.is_dir():
             raise InputError("no such folder", path, fix="create the folder or change the path")
     plan = RunPlan.of(scenario, media_seconds=args.media_seconds)
+    from lab.cli import progress, wrote  # noqa: PLC0415
+
     result = run(plan, RunOptions(lab=args.name, keep=args.keep, pcap=args.pcap,
-                                         runtime=args.runtime))
+                                  progress=progress, runtime=args.runtime))
     from lab.ladder import write_outputs  # noqa: PLC0415
 
+    written = []
     if result.ladder is not None:
         print_report(result.ladder, args.width)
-        write_outputs(result.ladder, svg_path=args.svg, html_path=args.html)
+        written += write_outputs(result.ladder, svg_path=args.svg, html_path=args.html)
     if args.json is not None:
         write_json(result, args.json)
+        written.append(("the run as JSON", args.json))
     if args.junit is not None:
         from lab.cli.scenario_view import write_junit  # noqa: PLC0415
 
         write_junit(result, result.timings.get("total", 0.0), args.junit)
+        written.append(("JUnit XML", args.junit))
     print_run(result, args)
+    for what, path in written:
+        wrote(what, path)
     return 0 if result.passed else 1
 
 
@@ -198,4 +205,4 @@ def print_report(ladder: Ladder, width: int | None = None) -> None:
     console = Console(width=width) if width else Console()
     if not width and not console.is_terminal:  # into a file or a pipe: a readable width
         console = Console(width=120)
-    console.print(report(ladder, min(max(console.width, 100), 200)))
+    console.print(report(ladder, min(max(console.width, 80), 200)))

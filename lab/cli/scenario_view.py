@@ -112,22 +112,29 @@ def run_all(args: argparse.Namespace) -> int:
             launcher.close()
         _print_line(outcomes[-1])
     print_summary(outcomes)
+    from lab.cli import wrote  # noqa: PLC0415
+
     if args.junit is not None:
         args.junit.write_text(junit(outcomes), encoding="utf-8")
+        wrote("JUnit XML", args.junit)
     if args.json is not None:
         args.json.write_text(json.dumps([summary_json(o) for o in outcomes], indent=2) + "\n",
                              encoding="utf-8")
+        wrote("the summary as JSON", args.json)
     if any(o.error is not None for o in outcomes):
         return 2
     return 0 if all(o.passed for o in outcomes) else 1
 
 
 def _one(sc: Scenario, args: argparse.Namespace) -> Outcome:
+    from lab.cli import progress  # noqa: PLC0415
+
     t0 = time.perf_counter()
     out = Outcome(sc)
     try:
         out.result = run(RunPlan.of(sc, media_seconds=args.media_seconds),
-                         RunOptions(lab=args.name, runtime=args.runtime))
+                         RunOptions(lab=args.name, progress=progress,
+                                    runtime=args.runtime))
         out.unmet = out.result.unmet
     except UclabError as exc:
         out.error = str(exc)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from lab.base import interrupts
 from lab.base.errors import LabError
 from lab.base.state import DAEMON_RECORD, LabState, Record, RunDir
 from lab.daemons.config import DaemonConfig, config_for, daemon_nodes
@@ -109,13 +110,15 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
 
 def _fork_all(ctx: BuildContext, configs: Sequence[DaemonConfig], records: dict[str, Record],
               launcher: Launcher, timeout: float) -> None:
-    code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
-                                               for c in configs], timeout)
-    for line in out.splitlines():
-        node, _, pid = line.partition(" ")
-        if node in records and pid.isdigit():
-            start = processes.start_time(int(pid))
-            ctx.state.confirm(records[node], pid=int(pid), start=-1 if start is None else start)
+    with interrupts.deferred():  # forked daemons are recorded before Ctrl-C is raised
+        code, out, err = launcher.launch(ctx.run, [f"{c.node}={ctx.ns(c.node)}:{c.role}"
+                                                   for c in configs], timeout)
+        for line in out.splitlines():
+            node, _, pid = line.partition(" ")
+            if node in records and pid.isdigit():
+                start = processes.start_time(int(pid))
+                ctx.state.confirm(records[node], pid=int(pid),
+                                  start=-1 if start is None else start)
     missing = [n for n, r in records.items() if r.pid is None]
     if code != 0 or missing:
         raise LabError(f"the daemon launcher failed (exit {code}; not started: "

@@ -25,6 +25,7 @@ from lab.base.errors import LabError
 from lab.kernel.setns import run_in_netns
 
 IFF_UP = 0x1
+IFF_LOWER_UP = 0x10000  # the carrier (RFC 2863 operStatus lower layer), rtnetlink.h
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class LinkInfo:
     master: str | None
     addresses: tuple[IPv4Interface, ...]
     peer_netnsid: int | None  # veth: the namespace id (in this namespace) of the other end
+    carrier: bool = True  # IFF_LOWER_UP: a veth has it when its other end is up
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ class Rtnl:
                 name=names[int(m["index"])], kind=kind if kind != "None" else "device",
                 up=bool(m["flags"] & IFF_UP), master=names.get(master) if master else None,
                 addresses=tuple(by_index.get(int(m["index"]), ())),
-                peer_netnsid=int(nsid) if nsid is not None else None))
+                peer_netnsid=int(nsid) if nsid is not None else None,
+                carrier=bool(m["flags"] & IFF_LOWER_UP)))
         return out
 
     def routes(self) -> list[RouteInfo]:

@@ -84,11 +84,24 @@ def create_netns(name: str) -> None:
         raise LabError(f"cannot create network namespace {name}: {exc}") from None
 
 
+def delete_netns(name: str) -> bool:
+    """Unmount and remove ``/run/netns/<name>``; True if it existed. Kill its processes first
+    (:func:`kill_netns_processes`): the namespace lives on while anything is inside it."""
+    path = netns_path(name)
+    if not path.exists():
+        return False
+    _LIBC.umount2(str(path).encode(), MNT_DETACH)  # fails harmlessly if never mounted
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return True
+
+
 def bind_netns(name: str, pid: int) -> None:
-    """Name the network namespace of process ``pid`` (a container's first process) as
-    ``/run/netns/<name>``, as ``ip netns attach`` and containerlab do, so that ``ip -n``,
-    :func:`enter_netns` and the lab's build steps reach it. :func:`delete_netns` undoes it
-    (the namespace itself lives on with its processes). Fails if the name exists."""
+    """Name the network namespace of process ``pid`` (one another program made: a Mininet
+    host's shell, a container's first process) ``/run/netns/<name>``, as ``ip netns attach
+    NAME PID`` does: a bind mount of ``/proc/<pid>/ns/net``, which keeps the namespace alive after that process has ended;
+    :func:`delete_netns` removes it. :class:`LabError` if the name is taken (it is never taken
+    over) or the process is gone."""
     _make_run_dir_shared()
     path = netns_path(name)
     try:
@@ -101,19 +114,7 @@ def bind_netns(name: str, pid: int) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             path.unlink()
-        raise LabError(f"cannot name the namespace of pid {pid} {name}: {exc}") from None
-
-
-def delete_netns(name: str) -> bool:
-    """Unmount and remove ``/run/netns/<name>``; True if it existed. Kill its processes first
-    (:func:`kill_netns_processes`): the namespace lives on while anything is inside it."""
-    path = netns_path(name)
-    if not path.exists():
-        return False
-    _LIBC.umount2(str(path).encode(), MNT_DETACH)  # fails harmlessly if never mounted
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    return True
+        raise LabError(f"cannot name the namespace of process {pid} {name}: {exc}") from None
 
 
 def netns_id(name: str) -> tuple[int, int] | None:

@@ -35,18 +35,25 @@ from lab.ladder.verdict import Verdict, judge
 
 
 def write_outputs(ladder: Ladder, *, json_path: Path | None = None,
-                  svg_path: Path | None = None, html_path: Path | None = None) -> None:
-    """Write the files asked for (``uclab ladder`` and ``uclab run`` share this)."""
+                  svg_path: Path | None = None, html_path: Path | None = None
+                  ) -> list[tuple[str, Path]]:
+    """Write the files asked for (``uclab ladder`` and ``uclab run`` share this); what was
+    written where, for the CLI to say."""
     from lab.ladder.render_html import write_html  # noqa: PLC0415 - only when asked
     from lab.ladder.render_json import write_json  # noqa: PLC0415
     from lab.ladder.render_svg import write_svg  # noqa: PLC0415
 
+    written = []
     if json_path is not None:
         write_json(ladder, json_path)
+        written.append(("the ladder as JSON", json_path))
     if svg_path is not None:
         write_svg(ladder, svg_path)
+        written.append(("the ladder as a picture (SVG)", svg_path))
     if html_path is not None:
         write_html(ladder, html_path)
+        written.append(("the ladder as a page (HTML)", html_path))
+    return written
 
 
 __all__ = [

@@ -107,6 +107,13 @@ def names_from_topology(topo: Topology) -> Names:
 def lab_names_for(interfaces: Sequence[str]) -> Names | None:
     """The default topology's columns if every interface of a capture is ``node:iface`` of one
     of its nodes (a capture made by ``uclab run``), else None."""
+    topo = lab_topology_for(interfaces)
+    return names_from_topology(topo) if topo is not None else None
+
+
+def lab_topology_for(interfaces: Sequence[str]) -> Topology | None:
+    """The default topology if every interface of a capture is ``node:iface`` of one of its
+    nodes, else None."""
     from lab.topology import load  # noqa: PLC0415 - only when a capture may be the lab's
 
     nodes = {name.split(":", 1)[0] for name in interfaces if ":" in name}
@@ -118,7 +125,7 @@ def lab_names_for(interfaces: Sequence[str]) -> Names | None:
         return None
     if not nodes <= {n.name for n in topo.nodes}:
         return None
-    return names_from_topology(topo)
+    return topo
 
 
 # --- names file ---------------------------------------------------------------------------

@@ -11,15 +11,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab.base.errors import InputError
 from lab.capture.pcapfile import Capture, read_capture
 from lab.ladder.analysis import Analysis, analyse_capture
 from lab.ladder.check import Expectations, check_steps
-from lab.ladder.columns import Names, infer_names, lab_names_for, load_names
+from lab.ladder.columns import Names, infer_names, lab_names_for, lab_topology_for, load_names
 from lab.ladder.events import Event, Kind, MediaLeg
+from lab.ladder.packets import segments
 from lab.ladder.steps import StepResult
 from lab.ladder.verdict import Verdict, judge
+
+if TYPE_CHECKING:
+    from lab.ladder.trail import Wire
+    from lab.topology import Topology
 
 #: Values written under an arrow, as the tech note's figures do (XOR-MAPPED-ADDRESS...):
 #: step -> (index of the step's observation that carries them, value names).
@@ -58,6 +64,7 @@ class Ladder:
     verdict: Verdict
     rows: list[Row] = field(default_factory=list)
     elapsed_s: float = 0.0
+    wire: Wire | None = None  # the taps and paths the diagnosis reads (lab.run.diagnose)
 
     @property
     def media(self) -> list[MediaLeg]:
@@ -66,8 +73,11 @@ class Ladder:
 
 def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | None = None,
                  keylog: Path | str | bytes | None = None,
-                 expect: Expectations | None = None) -> Ladder:
-    """Read (or take) a capture and build its ladder, step check and verdict."""
+                 expect: Expectations | None = None,
+                 topology: Topology | None = None) -> Ladder:
+    """Read (or take) a capture and build its ladder, step check and verdict. With the lab's
+    ``topology`` (found by itself for a capture whose interfaces are the default lab's), a step
+    is seen where its receiver's tap saw it (:mod:`lab.ladder.delivery`)."""
     start = time.perf_counter()
     cap = capture if isinstance(capture, Capture) else read_capture(capture)
     analysis = analyse_capture(cap, _keylog(keylog))
@@ -77,9 +87,15 @@ def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | N
         resolved = names
     else:
         resolved = load_names(names)
+    from lab.ladder.delivery import undelivered  # noqa: PLC0415 - it imports the ladder's
+    from lab.ladder.trail import Paths, Taps, Wire  # noqa: PLC0415 - modules
+
+    topo = topology or lab_topology_for(analysis.interfaces)
+    wire = Wire(Taps(segments(cap)), Paths(topo) if topo is not None else None)
     steps = check_steps(analysis, resolved, expect)
-    verdict = judge(steps, analysis, resolved)
-    ladder = Ladder(analysis, resolved, steps, verdict)
+    undelivered(steps, wire)
+    verdict = judge(steps, analysis, resolved, wire)
+    ladder = Ladder(analysis, resolved, steps, verdict, wire=wire)
     ladder.rows = rows(ladder)
     ladder.elapsed_s = time.perf_counter() - start
     return ladder

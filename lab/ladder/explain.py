@@ -9,10 +9,15 @@ ConnectionBind within 30 s).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lab.ladder.analysis import Analysis
 from lab.ladder.columns import Names
 from lab.ladder.events import Connection, Event, Kind
 from lab.ladder.steps import CMS, EXPE, SFB, StepResult
+
+if TYPE_CHECKING:
+    from lab.ladder.trail import Wire
 
 _STUN_HINTS = {
     401: "wrong username, password or realm on the Meeting Server's TURN settings",
@@ -29,13 +34,15 @@ def _relayed(steps: list[StepResult]) -> str | None:
 
 
 def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
-            names: Names) -> list[str]:
+            names: Names, wire: Wire | None = None) -> list[str]:
+    """Why ``step`` is missing; with the capture's taps (``wire``), where its packets stopped
+    (the words of :mod:`lab.run.diagnose`, which ``uclab run`` prints too)."""
     n = step.number
     notes: list[str] = []
     relayed = _relayed(steps)
     if step.spec.sip:
         notes += _sip_errors(steps, analysis, names)
-        notes += _connects(analysis, names, step.spec.sender, step.spec.receiver)
+        notes += _connects(analysis, names, step.spec.sender, step.spec.receiver, wire=wire)
         notes += _sip_closed(step, analysis, names)
         notes += analysis.tls_notes
     elif n in (6, 7, 8, 9):
@@ -45,16 +52,16 @@ def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
         notes.append("no CreatePermission for the Edge: Expressway-E refuses the Edge's "
                      "connection to the relayed address (RFC 6062 §5.3)")
     elif n == 17:
-        notes += _connects(analysis, names, SFB, EXPE, first_to=relayed)
+        notes += _connects(analysis, names, SFB, EXPE, first_to=relayed, wire=wire)
         if not notes and relayed:
             notes.append(f"the Skype Edge never connected to the relayed address {relayed}")
     elif n in (18, 19):
-        notes += _connects(analysis, names, CMS, EXPE) + _stun_errors(analysis, names,
+        notes += _connects(analysis, names, CMS, EXPE, wire=wire) + _stun_errors(analysis, names,
                                                                        "ConnectionBind")
         notes += _closed(analysis, names, relayed, bind_hint=True)
     else:
         notes += _closed(analysis, names, relayed)
-    if not notes:
+    if not notes and not step.notes:  # a step lost on its way has its note already
         notes.append(_nothing(step, names))
     return notes
 
@@ -70,24 +77,17 @@ def _who(names: Names, ev: Event) -> str:
 
 
 def _sip_errors(steps: list[StepResult], analysis: Analysis, names: Names) -> list[str]:
+    """Each error response of the share dialog once, by the party that generated it, with the
+    hops that passed it on (:mod:`lab.ladder.rejections`)."""
+    from lab.ladder.rejections import rejections  # noqa: PLC0415 - it imports lab.ladder
+
     calls = {p.event.sip.call_id for s in steps if s.number in (1, 3, 5) for p in s.parts
              if p.event is not None and p.event.sip is not None}
-    notes = []
-    for ev in analysis.events:
-        s = ev.sip
-        if s is None or s.status is None or s.status < 300:
-            continue
-        if calls and s.call_id not in calls:
-            continue
-        text = f"{_who(names, ev)} answered {s.status} {s.reason} (frame {ev.frame})"
-        if s.diagnostics:
-            text += ": " + "; ".join(s.diagnostics)
-        notes.append(text)
-    return notes
+    return [r.text for r in rejections(analysis.events, names.name_of, calls=calls or None)]
 
 
 def _connects(analysis: Analysis, names: Names, sender: str, receiver: str, *,
-              first_to: str | None = None) -> list[str]:
+              first_to: str | None = None, wire: Wire | None = None) -> list[str]:
     """Connection set-ups between two columns that failed; those to ``first_to`` first."""
     failed = [(ev, ev.tcp) for ev in analysis.events
               if ev.kind is Kind.TCP and ev.tcp is not None and ev.tcp.outcome != "established"
@@ -99,10 +99,14 @@ def _connects(analysis: Analysis, names: Names, sender: str, receiver: str, *,
         if tcp.outcome == "refused":
             notes.append(f"TCP connect {ev.src} -> {ev.dst} refused (RST) (frame {ev.frame}); "
                          f"seen on {where}")
+        elif wire is not None:
+            from lab.ladder.connects import never_answered  # noqa: PLC0415 - as above
+
+            notes.append(f"TCP connect {ev.src} -> {ev.dst} never answered ({tcp.syns} SYN, "
+                         f"frame {ev.frame}): {never_answered(ev, wire.taps, wire.paths)}")
         else:
             notes.append(f"TCP connect {ev.src} -> {ev.dst} never answered ({tcp.syns} SYN, "
-                         f"frame {ev.frame}): seen only on {where}, so it was dropped after "
-                         f"the last of these")
+                         f"frame {ev.frame}): the SYN was seen on {where}")
     return notes
 
 

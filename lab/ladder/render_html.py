@@ -19,6 +19,7 @@ vertical-align:top;text-align:left} th{background:#eef3fb}
 .seen{color:#2e7d32} .missing,.out-of-order,.wrong-value{color:#c62828;font-weight:bold}
 .partial{color:#b35900;font-weight:bold} pre{margin:0;font-size:12px}
 .svg{overflow-x:auto;border:1px solid #ddd;padding:8px}
+.svg svg{max-width:100%;height:auto}
 """
 
 

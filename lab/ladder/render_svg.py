@@ -6,8 +6,9 @@ under its arrows (XOR-MAPPED-ADDRESS...), and the step's meaning on the right.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 from lab.ladder.compute import Ladder, Row
 from lab.ladder.steps import BY_NUMBER
@@ -43,6 +44,23 @@ def _text(x: float, y: float, text: str, *, size: int = 12, anchor: str = "middl
           weight: str = "normal", fill: str = "#000") -> str:
     return (f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" '
             f'font-weight="{weight}" fill="{fill}">{escape(text)}</text>')
+
+
+#: A text's width, at most, as a share of its font size per character: Helvetica's widest
+#: letters (M, W) are 0.83 em, its capitals about 0.7; 0.62 keeps names of mixed case inside.
+EM_PER_CHAR = 0.62
+_TEXT = re.compile(r'<text x="([0-9.]+)" y="[^"]*" font-size="([0-9]+)" text-anchor="(\w+)"'
+                   r'[^>]*>([^<]*)</text>')
+
+
+def _right_edge(element: str) -> float:
+    """Where a ``<text>`` element drawn by :func:`_text` ends on the right (0 for others)."""
+    m = _TEXT.match(element)
+    if m is None:
+        return 0.0
+    x, size, anchor, text = float(m[1]), int(m[2]), m[3], unescape(m[4])
+    span = len(text) * size * EM_PER_CHAR
+    return x + (span if anchor == "start" else span / 2 if anchor == "middle" else 0)
 
 
 def _header(ladder: Ladder, lanes: list[tuple[int, str]], xs: list[float]) -> list[str]:
@@ -129,15 +147,15 @@ def ladder_svg(ladder: Ladder) -> str:
             body.append(_text(min(x1, x2) + 8, y + 12, note, size=10, anchor="start",
                               fill="#444"))
     height = y + 40
-    longest = max((len(BY_NUMBER[n].name) for n in named), default=0)
-    width = notes_x + 6.2 * longest + 30
+    header = _header(ladder, lanes, xs)
+    width = max((_right_edge(line) for line in [*header, *body]), default=notes_x) + 30
     lines = [f'<line x1="{x:.0f}" y1="96" x2="{x:.0f}" y2="{height - 20:.0f}" stroke="#bbb" '
              f'stroke-width="1.2"/>' for x in xs]
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
             f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
             f'font-family="Helvetica, Arial, sans-serif">')
     return "\n".join([head, _defs(), '<rect width="100%" height="100%" fill="#fff"/>',
-                      *_header(ladder, lanes, xs), *lines, *body, "</svg>"]) + "\n"
+                      *header, *lines, *body, "</svg>"]) + "\n"
 
 
 def write_svg(ladder: Ladder, path: Path) -> None:

@@ -13,11 +13,15 @@ closed early.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lab.ladder.analysis import Analysis
 from lab.ladder.columns import Names
 from lab.ladder.explain import explain
 from lab.ladder.steps import STEPS, Status, StepResult, descendants
+
+if TYPE_CHECKING:
+    from lab.ladder.trail import Wire
 
 INVITE_TO_CMS, OK_FROM_CMS = 5, 11
 
@@ -90,7 +94,8 @@ def _rejected(steps: list[StepResult], analysis: Analysis, names: Names) -> Step
     return None
 
 
-def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
+def judge(steps: list[StepResult], analysis: Analysis, names: Names,
+          wire: Wire | None = None) -> Verdict:
     missing = [s.number for s in steps if not s.seen]
     disorder = [s.number for s in steps if s.status is Status.OUT_OF_ORDER]
     wrong = [s.number for s in steps if s.status is Status.WRONG]
@@ -100,7 +105,8 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
     if stop is not None:
         verdict.stopped_at = stop.number
         verdict.node = names.column(stop.spec.sender).label
-        stop.notes += [n for n in explain(stop, steps, analysis, names) if n not in stop.notes]
+        stop.notes += [n for n in explain(stop, steps, analysis, names, wire)
+                       if n not in stop.notes]
         verdict.reasons = list(stop.notes)
     after = descendants(stop.number) if stop is not None else set()
     for step in steps:
@@ -109,7 +115,7 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names) -> Verdict:
         if step.number in after and stop is not None:
             step.notes.append(f"not reached: the ladder stopped at step {stop.number}")
         else:
-            step.notes += [n for n in explain(step, steps, analysis, names)
+            step.notes += [n for n in explain(step, steps, analysis, names, wire)
                            if n not in step.notes]
     verdict.summary = _summary(verdict, steps)
     return verdict

@@ -18,6 +18,7 @@ To add a step: write ``def my_step(ctx: BuildContext) -> None`` and put
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from lab import runtime as runtimes
 from lab.base.errors import LabError
 from lab.base.names import DEFAULT_LAB, RUN_ROOT, check_lab_name
 from lab.base.state import LabState, RunDir
-from lab.kernel import links, namespaces, nftables
+from lab.kernel import links, namespaces, nftables, processes
 from lab.kernel.confinement import check_confinement
 from lab.lifecycle import policies as policy_files
 from lab.lifecycle import teardown
@@ -99,11 +100,12 @@ def preflight(topo: Topology, lab: str, runtime: NodeRuntime, root: Path = RUN_R
 def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] | None = None,
        policy_format: policy_files.Format | None = None, steps: Sequence[Step] | None = None,
        runtime: str | NodeRuntime = runtimes.DEFAULT_RUNTIME,
-       root: Path = RUN_ROOT) -> BuildContext:
+       root: Path = RUN_ROOT, for_run: bool = False) -> BuildContext:
     """Build lab ``lab`` from ``topo`` on ``runtime``, with ``policies`` (firewall node ->
     nftables or iptables-save file) loaded in place of the topology's. On any failure
     everything built is removed again and the error is raised; on success the lab's phase
-    is ``up``."""
+    is ``up``. ``for_run``: the lab is built for this process (a ``uclab run``), which removes
+    it; its record says so, and ``uclab clean`` removes it once that process is gone."""
     check_lab_name(lab)
     check_confinement()
     rt = runtimes.get(runtime) if isinstance(runtime, str) else runtime
@@ -114,7 +116,9 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
     used = {n.name: n.policy for n in topo.firewalls() if n.policy is not None}
     used.update({p.node: p.path for p in given})
     roles = {n.name: n.role for n in topo.nodes}
-    state = LabState.create(lab, topo.path, roles, used, runtime=rt.name, root=root)
+    me = [os.getpid(), processes.start_time(os.getpid()) or -1]
+    state = LabState.create(lab, topo.path, roles, used, runtime=rt.name, root=root,
+                            for_run=me if for_run else None)
     try:
         ctx = BuildContext(lab, policy_files.install(state, topo, given), state, rt, given)
         for step in STEPS if steps is None else steps:
@@ -123,8 +127,9 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
             step.run(ctx)
             ctx.timings[step.name] = time.perf_counter() - t0
         state.set_phase("up")
-    except BaseException:
-        log.warning("%s: up failed, rolling back", lab)
+    except BaseException as exc:  # Ctrl-C too: the caller says it in its own words
+        log.log(logging.INFO if isinstance(exc, KeyboardInterrupt) else logging.WARNING,
+                "%s: up failed, rolling back", lab)
         _rollback(state)
         raise
     finally:

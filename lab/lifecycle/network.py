@@ -9,6 +9,7 @@ import os
 from lab.kernel import links, namespaces
 from lab.kernel.setns import enter_netns, netns_path
 from lab.lifecycle.context import BuildContext
+from lab.runtime.base import LinkingRuntime
 from lab.topology import Node
 
 
@@ -69,11 +70,18 @@ class _Network:
         for seg in self.ctx.topology.segments:
             if seg.bridge is None:
                 a, b = seg.endpoints
-                self.rtnl[a.node].add_veth(a.interface, b.interface, self.fds[b.node])
+                self._veth(a.node, a.interface, b.node, b.interface)
                 continue
             self.rtnl[seg.bridge].add_bridge(seg.name)
             for end in seg.endpoints:  # the port in the bridge node is named after the node
-                self.rtnl[end.node].add_veth(end.interface, end.node, self.fds[seg.bridge])
+                self._veth(end.node, end.interface, seg.bridge, end.node)
+
+    def _veth(self, a: str, a_if: str, b: str, b_if: str) -> None:
+        runtime = self.ctx.runtime
+        if isinstance(runtime, LinkingRuntime):  # the runtime makes its own links (Mininet)
+            runtime.add_link(self.ctx.node(a), a_if, self.ctx.node(b), b_if)
+        else:
+            self.rtnl[a].add_veth(a_if, b_if, self.fds[b])
 
     def _configure(self) -> None:
         for node in self.ctx.topology.nodes:

@@ -119,6 +119,18 @@ def collect(lab: str) -> LabStatus:
     return LabStatus(lab, state.phase, state.topology, state.policies, nodes, health(state))
 
 
+def ports_without_carrier(lab: str) -> list[str]:
+    """The bridge ports (``fw-outside:sfb-edge``) that have no carrier right now: the
+    interface at their other end is down (a cut link). What the diagnosis needs to tell a
+    packet a bridge could not forward from one its policy dropped."""
+    state = LabState.load(lab)
+    nodes = [NodeStatus(name, role, namespace(lab, name), True) for name, role in
+             state.nodes.items()]
+    found = namespaces.run_in_thread(lambda: _links(nodes), name="carrier")
+    return [f"{node}:{link.name}" for node, (links_, _) in found.items() for link in links_
+            if link.master is not None and link.up and not link.carrier]
+
+
 def _links(nodes: list[NodeStatus]) -> dict[str, tuple[list[links.LinkInfo],
                                                        list[links.RouteInfo]]]:
     out = {}

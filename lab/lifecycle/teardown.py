@@ -79,31 +79,55 @@ def down(lab: str = DEFAULT_LAB, root: Path = RUN_ROOT) -> Removed:
     return removed
 
 
-def clean(*, everything: bool = False, root: Path = RUN_ROOT) -> dict[str, Removed | str]:
-    """Remove the labs a crash left behind (phase not ``up``, nobody holding the lock); with
-    ``everything`` also the healthy ones. Found only through the run folders' state records.
-    Returns, per lab, what was removed or why it was left."""
+def clean(*, everything: bool = False, root: Path = RUN_ROOT, only: str | None = None,
+          dry_run: bool = False) -> dict[str, Removed | str]:
+    """Remove the labs a crash left behind (phase not ``up``, nobody holding the lock), and
+    the labs built for a ``uclab run`` that died before removing them; with ``everything``
+    also the healthy ones. Found only through the run folders' state records; ``only`` one
+    lab; ``dry_run`` removes nothing. Returns, per lab, what was (or would be) removed or why
+    it was left."""
     report: dict[str, Removed | str] = {}
-    for lab in list_labs(root):
+    for lab in [x for x in list_labs(root) if only is None or x == only]:
         run = RunDir(lab, root)
         if not run.state_file.exists():
-            report[lab] = _clean_stateless(run)
+            report[lab] = "would remove an empty run folder" if dry_run else \
+                _clean_stateless(run)
             continue
         try:
             state = LabState.load(lab, root)
         except LabError as exc:
             report[lab] = f"left: {exc}"
             continue
-        if state.phase == "up" and not everything:
+        orphan = orphaned(state)
+        if state.phase == "up" and not everything and not orphan:
             report[lab] = "left: it is up (uclab down --name " + lab + ")"
         elif state.busy():
             report[lab] = "left: busy (another uclab is working on it)"
+        elif dry_run:
+            report[lab] = f"would remove it ({orphan or state.phase}): " \
+                f"{len(_nodes(state))} nodes"
         else:
             try:
                 report[lab] = down(lab, root)
             except LabError as exc:
                 report[lab] = f"left: {exc}"
     return report
+
+
+def orphaned(state: LabState) -> str:
+    """Why a lab has no owner any more (built for a ``uclab run`` that is gone), or ''. A
+    process is its pid and start time, so a reused pid is not taken for it."""
+    if state.for_run is None:
+        return ""
+    pid, start = state.for_run
+    if processes.alive(processes.ProcessId(pid, start)):
+        return ""
+    return f"built for uclab run pid {pid}, which is gone"
+
+
+def _nodes(state: LabState) -> list[str]:
+    kinds = runtimes.get(state.runtime).record_kinds
+    return [r.name for r in state.records if r.kind in kinds]
 
 
 def _clean_stateless(run: RunDir) -> str:

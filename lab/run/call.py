@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.base.errors import LabError
 from lab.base.state import LabState
 from lab.daemons.control import ControlError, request
 from lab.daemons.supervisor import DaemonHealth, health
@@ -30,6 +31,7 @@ from lab.scenario import Scenario
 log = logging.getLogger(__name__)
 
 SLICE = 0.25  # seconds between liveness checks while waiting on an event
+PROGRESS_AFTER, PROGRESS_EVERY = 2.0, 5.0  # a long wait is told after 2 s, then every 5 s
 
 
 @dataclass
@@ -46,6 +48,17 @@ class CallOutcome:
     dead: list[DaemonHealth] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    no_carrier: list[str] = field(default_factory=list)  # bridge ports, before faults undone
+
+
+def _no_carrier(lab: str) -> list[str]:
+    from lab.lifecycle.status import ports_without_carrier  # noqa: PLC0415 - with faults only
+
+    try:
+        return ports_without_carrier(lab)
+    except LabError as exc:
+        log.warning("lab %s: the links' carrier could not be read: %s", lab, exc)
+        return []
 
 
 class _Stop(Exception):
@@ -61,9 +74,11 @@ class CallDriver:
 
     def __init__(self, state: LabState, scenario: Scenario, *, client: str, cms: str,
                  faults: Sequence[Fault] = (), media_seconds: float | None = None,
-                 on_media: Callable[[], None] | None = None) -> None:
+                 on_media: Callable[[], None] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.state, self.scenario = state, scenario
         self.on_media = on_media  # called once media flows both ways
+        self.progress = progress  # told of a wait longer than PROGRESS_AFTER seconds
         self.client, self.cms = client, cms
         self.faults = list(faults)
         self.media_seconds = scenario.media.seconds if media_seconds is None else media_seconds
@@ -82,6 +97,8 @@ class CallDriver:
         except ControlError as exc:
             out.reached, out.problems = "failed", [*out.problems, str(exc)]
         finally:
+            if self.faults:  # before they are undone: a cut link's bridge port
+                out.no_carrier = _no_carrier(self.state.lab)
             for fault in self.faults:
                 out.faults += fault.disarm()
             out.dead = [h for h in health(self.state) if not h.alive]
@@ -117,9 +134,15 @@ class CallDriver:
     def wait(self, node: str, events: list[str], within: float, after: int = 0) -> dict[str, Any]:
         """The first of ``events`` on ``node``; :class:`_Stop` if it reports ``failed``, if a
         daemon dies meanwhile, or after ``within`` seconds."""
-        deadline = time.monotonic() + within
+        start = time.monotonic()
+        deadline, tell = start + within, start + PROGRESS_AFTER
         names = [*events, "failed"]
         while True:
+            now = time.monotonic()
+            if self.progress is not None and now >= tell and now < deadline:
+                self.progress(f"waiting for {' or '.join(events)} on {node}: {now - start:.0f} "
+                              f"of at most {within:g} s")
+                tell = now + PROGRESS_EVERY
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _Stop("timeout", f"no {' or '.join(events)} on {node} within "

@@ -1,4 +1,12 @@
-"""The run's diagnosis, in a UC engineer's words, computed from the capture and its ladder.
+"""The diagnosis, in a UC engineer's words, computed from the capture and its ladder: one engine,
+read by ``uclab run`` (after its ladder), ``uclab ladder`` (on any capture, with the lab's
+topology when the capture is the lab's) and ``uclab firewall check`` (its run of the call). Its
+parts live beside the ladder, which reads them too (its verdict's reasons say the same):
+:mod:`lab.ladder.trail` (each packet followed across the taps: sender, each bridge port,
+receiver), :mod:`lab.ladder.connects` (a connect never answered: where its SYN, or its SYN+ACK,
+stopped), :mod:`lab.ladder.rejections` (a response forwarded by proxies is one rejection, by
+its author, with the hops it crossed), :mod:`lab.ladder.delivery` (a step is seen where its
+receiver's tap saw it).
 
     lines = diagnose(ladder, capture, topo, time_scale=0.1)
 
@@ -13,30 +21,35 @@ ladder's own reasons for the step where it stopped (:mod:`lab.ladder.verdict`):
 * the Meeting Server's answer without a relay candidate (it falls back to its host address,
   which the Skype side cannot reach);
 * TCP connections never answered or refused, the required flow of ports.md they belong to and
-  *where* the SYN died: the firewall whose port towards the sender saw it and whose port
-  towards the receiver did not;
+  *where* the SYN stopped, or, when the server answered, where its SYN+ACK stopped
+  (:mod:`lab.ladder.connects`);
 * the Skype Edge's connection to the relayed address closed by Expressway-E with no
   ConnectionBind (RFC 6062 §5.3);
-* TCP retransmissions (RFC 9293 §3.8.1) and packets that entered a firewall and never left it;
+* TCP retransmissions (RFC 9293 §3.8.1); packets lost on a link (they left a bridge port and
+  never reached the interface at its other end), and packets that entered a firewall and never
+  left it: not forwarded onto a port whose link had lost packets already (a loss on the link),
+  else dropped there (:mod:`lab.ladder.trail`);
 * the time scale of the run, when its long timers were shortened.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from ipaddress import IPv4Address
 
 from lab.base.errors import InputError
 from lab.capture import Capture
 from lab.ladder import Ladder
+from lab.ladder.connects import never_answered
 from lab.ladder.events import Connection, Kind
 from lab.ladder.packets import PROTO_TCP, TCP_ACK, TCP_SYN, Segment, segments
+from lab.ladder.rejections import rejections
+from lab.ladder.trail import MOD, Direction, Paths, Taps, direction
 from lab.proto.ice import IceConfig
 from lab.proto.turn.config import CLIENT_TIMEOUT, TurnServerConfig
 from lab.rulesets.flows import RequiredFlow, required_flows
-from lab.topology import Node, Topology
+from lab.topology import Topology
 
 #: What a STUN error code means for this call (RFC 8656 §18.11, RFC 6062 §6.3).
 TURN_MEANING = {
@@ -60,50 +73,21 @@ def timers(time_scale: float) -> list[tuple[str, float, float]]:
             ("their check timeout", ice.check_timeout, scaled.check_timeout)]
 
 
-@dataclass(frozen=True)
-class _Where:
-    """The lab's nodes by address, and the bridged segments between them."""
-
-    topo: Topology
-
-    def node(self, ip: str) -> Node | None:
-        addr = IPv4Address(ip)
-        return next((n for n in self.topo.nodes if addr in n.addresses), None)
-
-    def name(self, ip: str) -> str:
-        node = self.node(ip)
-        return node.name if node is not None else ip
-
-    def iface_of(self, node: Node, ip: IPv4Address) -> str | None:
-        for i in node.interfaces:
-            if i.address is not None and ip in i.address.network:
-                return i.name
-        return None
-
-    def path(self, src: str, dst: str) -> tuple[str, str, str | None, str, str] | None:
-        """(src node, its interface, the bridge between or None, dst node, its interface)
-        when both addresses are on one segment."""
-        a, b = self.node(src), self.node(dst)
-        if a is None or b is None:
-            return None
-        ia, ib = self.iface_of(a, IPv4Address(dst)), self.iface_of(b, IPv4Address(src))
-        if ia is None or ib is None:
-            return None
-        seg = next((s for s in self.topo.segments
-                    if any(e.node == a.name and e.interface == ia for e in s.endpoints)), None)
-        return a.name, ia, seg.bridge if seg is not None else None, b.name, ib
-
-
-def diagnose(ladder: Ladder, capture: Capture, topo: Topology, *,
-             time_scale: float = 1.0) -> list[str]:
-    """The diagnosis lines of one run (see the module docstring), most telling first."""
-    where = _Where(topo)
-    lines = _rejections(ladder, where)
-    lines += _failed_connects(ladder, where)
-    lines += _turn_errors(ladder, where)
-    lines += _unbound(ladder, where, time_scale)
+def diagnose(ladder: Ladder, capture: Capture | Taps, topo: Topology | None, *,
+             time_scale: float = 1.0, no_carrier: frozenset[str] = frozenset()) -> list[str]:
+    """The diagnosis lines of one capture (see the module docstring), most telling first.
+    Without a topology (a customer's capture), what needs the lab's paths is left out.
+    ``no_carrier``: the bridge ports (``fw-outside:sfb-edge``) the run found without a
+    carrier at the end of the call (lab.lifecycle.status.ports_without_carrier): a bridge
+    forwards nothing onto such a port, whatever its policy says."""
+    taps = capture if isinstance(capture, Taps) else Taps(segments(capture))
+    paths = Paths(topo) if topo is not None else None
+    lines = _rejections(ladder, paths)
+    lines += _failed_connects(ladder, taps, paths)
+    lines += _turn_errors(ladder, paths)
+    lines += _unbound(ladder, paths, time_scale)
     lines += _host_only(ladder)
-    lines += _losses(list(segments(capture)), where)
+    lines += _losses(taps, paths, no_carrier)
     if time_scale != 1:
         changed = ", ".join(f"{what} {now:g} s instead of {seconds:g} s"
                             for what, seconds, now in timers(time_scale))
@@ -112,32 +96,38 @@ def diagnose(ladder: Ladder, capture: Capture, topo: Topology, *,
     return list(dict.fromkeys(lines))
 
 
+def _node(paths: Paths | None, ip: str) -> str:
+    return paths.name(ip) if paths is not None else ip
+
+
+def who(ladder: Ladder, paths: Paths | None, ip: str) -> str:
+    """``Expressway-E (expressway-e)``: the column label and, in a lab, the node."""
+    label = ladder.names.name_of(ip)
+    node = _node(paths, ip)
+    return label if node in (ip, label) else f"{label} ({node})"
+
+
 def _share_calls(ladder: Ladder) -> set[str]:
     return {e.sip.call_id for e in ladder.analysis.events
             if e.sip is not None and e.sip.method == "INVITE" and not e.sip.to_tag
             and "applicationsharing" in e.sip.media}
 
 
-def _rejections(ladder: Ladder, where: _Where) -> list[str]:
-    """The first error response to each share INVITE: the node that rejected it."""
-    calls = _share_calls(ladder)
-    out, seen = [], set()
-    for ev in ladder.analysis.events:
-        s = ev.sip
-        if s is None or s.status is None or s.status < 300 or s.call_id not in calls or \
-                s.cseq_method != "INVITE" or (s.call_id, s.cseq) in seen:
-            continue
-        seen.add((s.call_id, s.cseq))
-        who = ladder.names.name_of(ev.src.ip)
-        text = (f"{who} ({where.name(ev.src.ip)}) rejected the share INVITE with {s.status} "
-                f"{s.reason} (frame {ev.frame})")
-        if s.diagnostics:
-            text += ": " + "; ".join(s.diagnostics)
+def _rejections(ladder: Ladder, paths: Paths | None) -> list[str]:
+    """Each rejection of the share INVITE, once, by the party that generated it."""
+    out = []
+    for r in rejections(ladder.analysis.events, lambda ip: who(ladder, paths, ip),
+                        calls=_share_calls(ladder), method="INVITE"):
+        text = f"{r.author} rejected the share INVITE with {r.status} {r.reason} (frame {r.frame})"
+        if r.diagnostics:
+            text += ": " + "; ".join(r.diagnostics)
+        if r.hops:
+            text += f"; passed on by {', '.join(r.hops)}"
         out.append(text)
     return out
 
 
-def _turn_errors(ladder: Ladder, where: _Where) -> list[str]:
+def _turn_errors(ladder: Ladder, paths: Paths | None) -> list[str]:
     """TURN errors to the Meeting Server, except the 401 that answers a request without
     credentials (the normal challenge, flow.md step 7). The Skype side's own TURN errors are
     left out: its Edge answers 447 to the Connect towards CMS's unreachable host candidate in
@@ -155,7 +145,7 @@ def _turn_errors(ladder: Ladder, where: _Where) -> list[str]:
         if code == 401 and st.transaction_id not in signed:
             continue
         signed_text = " with credentials" if st.transaction_id in signed else ""
-        out.append(f"{ladder.names.name_of(ev.src.ip)} rejected {where.name(ev.dst.ip)}'s "
+        out.append(f"{ladder.names.name_of(ev.src.ip)} rejected {_node(paths, ev.dst.ip)}'s "
                    f"{st.method}{signed_text}: {code} {reason} (frame {ev.frame}): "
                    f"{TURN_MEANING.get(code, 'see RFC 8656 §18.11')}")
     return out
@@ -182,31 +172,12 @@ def _flow(flows: Iterable[RequiredFlow], src: str, sport: int, dst: str, dport: 
     return None
 
 
-def _fate(seen_on: Iterable[str], where: _Where, src: str, dst: str) -> str:
-    """Where a SYN that got no answer died, from the interfaces that saw it."""
-    seen = set(seen_on)
-    path = where.path(src, dst)
-    if path is None:
-        return f"seen only on {', '.join(sorted(seen))}"
-    a, ia, bridge, b, ib = path
-    if f"{b}:{ib}" in seen:
-        return f"it reached {b}, which never answered"
-    if bridge is None:
-        return f"lost between {a}:{ia} and {b}:{ib}"
-    if f"{bridge}:{b}" in seen:
-        return f"it left {bridge} towards {b} but never reached {b}:{ib}"
-    if f"{bridge}:{a}" in seen:
-        return (f"dropped at {bridge} (its port towards {a} saw the SYN, its port towards {b} "
-                "never did)")
-    return f"it never reached {bridge} (seen only on {', '.join(sorted(seen))})"
-
-
-def _failed_connects(ladder: Ladder, where: _Where) -> list[str]:
+def _failed_connects(ladder: Ladder, taps: Taps, paths: Paths | None) -> list[str]:
     out = []
-    try:
-        flows = required_flows(where.topo)
-    except InputError:  # a topology without the roles of ports.md: no flow names
-        flows = ()
+    flows: Iterable[RequiredFlow] = ()
+    if paths is not None:
+        with contextlib.suppress(InputError):  # a topology without the roles of ports.md
+            flows = required_flows(paths.topo)
     for ev in ladder.analysis.events:
         tcp = ev.tcp
         if ev.kind is not Kind.TCP or tcp is None or tcp.outcome == "established":
@@ -215,17 +186,17 @@ def _failed_connects(ladder: Ladder, where: _Where) -> list[str]:
             continue  # not between two of the call's nodes (the client's doomed host checks)
         f = _flow(flows, ev.src.ip, ev.src.port, ev.dst.ip, ev.dst.port)
         what = f" (ports.md {f.id}: {f.why})" if f is not None else ""
-        head = (f"TCP connect {where.name(ev.src.ip)} {ev.src} -> {where.name(ev.dst.ip)} "
+        head = (f"TCP connect {_node(paths, ev.src.ip)} {ev.src} -> {_node(paths, ev.dst.ip)} "
                 f"{ev.dst}{what}")
         if tcp.outcome == "refused":
             out.append(f"{head} refused (RST, frame {ev.frame})")
         else:
             out.append(f"{head} never answered ({tcp.syns} SYN, frame {ev.frame}): "
-                       f"{_fate(tcp.seen_on, where, ev.src.ip, ev.dst.ip)}")
+                       f"{never_answered(ev, taps, paths)}")
     return out
 
 
-def _unbound(ladder: Ladder, where: _Where, time_scale: float) -> list[str]:
+def _unbound(ladder: Ladder, paths: Paths | None, time_scale: float) -> list[str]:
     """The Edge's connection to the relayed address closed by Expressway-E, never bound."""
     relayed = ladder.steps[8].values.get("XOR-RELAYED-ADDRESS")
     if relayed is None or ladder.steps[18].seen:
@@ -238,7 +209,7 @@ def _unbound(ladder: Ladder, where: _Where, time_scale: float) -> list[str]:
         bind = TurnServerConfig.bind_timeout
         timer = bind * time_scale
         scaled = f" ({bind:g} s scaled by {time_scale:g})" if time_scale != 1 else ""
-        out.append(f"{ladder.names.name_of(conn.server.ip)} ({where.name(conn.server.ip)}) "
+        out.append(f"{who(ladder, paths, conn.server.ip)} "
                    f"closed the Skype Edge's connection "
                    f"{conn.client} -> {conn.server} ({conn.close_kind}) after {life:.1f} s: no "
                    f"ConnectionBind came from the Meeting Server within the TURN server's "
@@ -252,23 +223,20 @@ def _lived(conn: Connection) -> bool:
 
 # --- retransmissions and losses --------------------------------------------------------------
 
-_Key = tuple[str, int, str, int]
-MOD = 1 << 32
 
-
-def _retransmissions(segs: list[Segment]) -> Counter[_Key]:
+def _retransmissions(segs: list[Segment]) -> Counter[Direction]:
     """Per direction of each TCP connection, read on the interface that saw it first (the
     sender's): SYNs sent again, and data segments that start before the highest sequence
     number already sent (a resend, whole or coalesced with new bytes; RFC 9293 §3.8.1)."""
-    first_iface: dict[_Key, str] = {}
+    first_iface: dict[Direction, str] = {}
     for s in segs:
         if s.proto == PROTO_TCP:
-            first_iface.setdefault((s.src, s.sport, s.dst, s.dport), s.iface)
-    high: dict[_Key, int] = {}
-    syns: set[tuple[_Key, int]] = set()
-    out: Counter[_Key] = Counter()
+            first_iface.setdefault(direction(s), s.iface)
+    high: dict[Direction, int] = {}
+    syns: set[tuple[Direction, int]] = set()
+    out: Counter[Direction] = Counter()
     for s in segs:
-        key = (s.src, s.sport, s.dst, s.dport)
+        key = direction(s)
         if s.proto != PROTO_TCP or first_iface.get(key) != s.iface:
             continue
         if s.flags & TCP_SYN:
@@ -287,40 +255,53 @@ def _retransmissions(segs: list[Segment]) -> Counter[_Key]:
     return out
 
 
-def _dropped_in_bridges(segs: list[Segment], where: _Where) -> Counter[str]:
-    """Packets that entered a bridge's port towards their sender more often than they left
-    its port towards their receiver: dropped in that bridge's namespace."""
-    seen: Counter[tuple[str, int, str, int, int, int, int, int, str]] = Counter()
-    for s in segs:
-        seen[(s.src, s.sport, s.dst, s.dport, s.seq, s.ack, s.flags, len(s.payload),
-              s.iface)] += 1
-    paths: dict[tuple[str, str], tuple[str, str, str | None, str, str] | None] = {}
-    out: Counter[str] = Counter()
-    for key, n in seen.items():
-        src, dst = key[0], key[2]
-        if (src, dst) not in paths:
-            paths[(src, dst)] = where.path(src, dst)
-        path = paths[(src, dst)]
-        if path is None or path[2] is None:
-            continue
-        a, _ia, bridge, b, _ib = path
-        if bridge is None or key[8] != f"{bridge}:{a}":
-            continue
-        left = seen[(*key[:8], f"{bridge}:{b}")]
-        if n > left:
-            out[bridge] += n - left
+def _stops(taps: Taps, paths: Paths) -> Counter[tuple[str, str, str]]:
+    """(where, bridge or link, towards whom) -> packets that stopped there (every copy)."""
+    out: Counter[tuple[str, str, str]] = Counter()
+    for sent in taps.sent.values():
+        for s in sent.values():
+            fate = taps.fate(s, paths)
+            if fate.path is None or fate.where not in ("bridge", "link"):
+                continue
+            p = fate.path
+            n = max(taps.count(s, p.bridge_in if p.bridge else p.sender_tap), 1)
+            if fate.where == "link":
+                out[("link", p.bridge_out if p.bridge else p.sender_tap, p.receiver_tap)] += (
+                    max(taps.count(s, p.bridge_out) if p.bridge else n, 1))
+                if p.bridge:  # copies that were not even forwarded onto the dead link
+                    extra = n - taps.count(s, p.bridge_out)
+                    if extra > 0:
+                        out[("bridge", p.bridge, p.receiver)] += extra
+            else:
+                out[("bridge", p.bridge or "", p.receiver)] += n
     return out
 
 
-def _losses(segs: list[Segment], where: _Where) -> list[str]:
-    again = _retransmissions(segs)
+def _losses(taps: Taps, paths: Paths | None, no_carrier: frozenset[str]) -> list[str]:
+    again = _retransmissions(taps.all)
     out = []
     if again:
-        worst = ", ".join(f"{where.name(k[0])} {k[0]}:{k[1]} -> {where.name(k[2])} "
-                          f"{k[2]}:{k[3]}: {n}" for k, n in again.most_common(3))
+        worst = ", ".join(f"{_node(paths, k[1])} {k[1]}:{k[2]} -> {_node(paths, k[3])} "
+                          f"{k[3]}:{k[4]}: {n}" for k, n in again.most_common(3))
         out.append(f"TCP retransmissions: {sum(again.values())}, on {len(again)} "
                    f"connection direction(s) (most: {worst})")
-    for bridge, n in sorted(_dropped_in_bridges(segs, where).items()):
-        out.append(f"{n} packet(s) entered {bridge} and never left it: dropped there")
+    if paths is None:
+        return out
+    stops = _stops(taps, paths)
+    dead = {(a, b) for kind, a, b in stops if kind == "link"}
+    for (kind, a, b), n in sorted(stops.items()):
+        if kind == "link":
+            bridge = a.split(":", 1)[0]
+            out.append(f"{n} packet(s) left {a} and never reached {b}: lost on the link "
+                       f"between them, not a drop by {bridge}'s policy")
+        elif f"{a}:{b}" in no_carrier:
+            out.append(f"{n} packet(s) entered {a} and were not forwarded towards {b}: its "
+                       f"port towards {b} had no carrier (the link to {b} was down), so this "
+                       f"is a loss on the link, not a drop by {a}'s policy")
+        elif any(port == f"{a}:{b}" for port, _ in dead):
+            out.append(f"{n} packet(s) entered {a} and were not forwarded towards {b}: its "
+                       f"port towards {b} had lost its link (packets sent by it never reached "
+                       f"{b}), so this is a loss on the link, not a drop by {a}'s policy")
+        else:
+            out.append(f"{n} packet(s) entered {a} and never left it: dropped there")
     return out
-

@@ -33,16 +33,17 @@ import contextlib
 import importlib
 import logging
 import shutil
+import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import runtime as runtimes
-from lab.base.errors import InputError, LabError, UclabError
+from lab.base.errors import InputError, Interrupted, LabError, UclabError
 from lab.base.names import DEFAULT_LAB, check_lab_name
 from lab.base.state import LabState, RunDir
 from lab.capture import LabCapture
@@ -99,7 +100,8 @@ class RunOptions:
     lab: str = DEFAULT_LAB
     keep: bool = False  # leave a lab this run built up afterwards
     pcap: Path | None = None  # where to keep the merged capture
-    runtime: str = runtimes.DEFAULT_RUNTIME  # what a node of a lab this run builds is
+    runtime: str = runtimes.DEFAULT_RUNTIME  # the node runtime of a lab this run builds
+    progress: Callable[[str], None] | None = None  # told of long waits (lab.run.call)
 
 
 @dataclass
@@ -153,11 +155,67 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     run_dir = RunDir(lab)
     capture = LabCapture.for_lab(lab, [n.name for n in topo.nodes], run_dir.path)
     built = not run_dir.path.exists()
-    with _Timer(timings)("lab up" if built else "daemons restart"):
-        ctx = (_build(plan, lab, capture, timings=timings, runtime=opts.runtime) if built
-               else _attach(plan, lab, capture))
-    return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
-                 down=built and not opts.keep)
+    try:
+        with _Timer(timings)("lab up" if built else "daemons restart"):
+            ctx = _build(plan, lab, capture, timings=timings, for_run=not opts.keep,
+                         runtime=opts.runtime) if built else _attach(plan, lab, capture)
+    except KeyboardInterrupt:
+        if built:  # up rolled back what it had built, or it was up already
+            raise Interrupted(_remove(lab, capture)) from None
+        raise Interrupted(_restore(lab, topo, capture)) from None
+    try:
+        return _call(plan, ctx, capture, opts, timings=timings, start=start, built=built,
+                     down=built and not opts.keep)
+    except KeyboardInterrupt:
+        if built and not opts.keep:  # _call took it down, unless it was too early for that
+            raise Interrupted(_remove(lab, capture)) from None
+        raise Interrupted(_restore(lab, topo, capture)) from None
+
+
+@contextlib.contextmanager
+def _no_ctrl_c() -> Iterator[None]:
+    """Ctrl-C ignored while the lab is put back in order (a second one must not undo that)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _remove(lab: str, capture: LabCapture) -> str:
+    """After an interrupt in a lab built for this run: it is removed. The words for the CLI."""
+    with _no_ctrl_c():
+        with contextlib.suppress(LabError):
+            capture.stop()
+        if not RunDir(lab).path.exists():
+            return f"interrupted: lab {lab}, built for this run, was removed (nothing is left)"
+        try:
+            teardown.down(lab)
+        except LabError as exc:
+            return (f"interrupted: lab {lab}, built for this run, could not be removed ({exc}); "
+                    f"`uclab clean --name {lab}` removes it")
+    return f"interrupted: lab {lab}, built for this run, was removed (nothing is left)"
+
+
+def _restore(lab: str, topo: Topology, capture: LabCapture) -> str:
+    """After an interrupt in a lab that was up before the run: its daemons restarted as
+    ``up`` starts them (a daemon mid-call, or not started, is no lab as it was), the partial
+    captures removed. Ctrl-C is ignored while this runs. The words for the CLI."""
+    with _no_ctrl_c():
+        try:
+            with contextlib.suppress(LabError):
+                capture.stop()
+            for part in capture.folder.glob("*"):
+                part.unlink(missing_ok=True)
+            state = LabState.load(lab)
+            ctx = BuildContext(lab, topo, state, runtimes.get(state.runtime))
+            with state.locked():
+                supervisor.stop_daemons(state)
+                supervisor.start_daemons(ctx)
+        except UclabError as exc:
+            return (f"interrupted: lab {lab} is damaged ({exc}); `uclab down --name {lab}` "
+                    f"then `uclab up --name {lab}` repairs it")
+    return f"interrupted: lab {lab} is as it was before the run (its daemons restarted)"
 
 
 def run_built(ctx: BuildContext, plan: RunPlan, options: RunOptions | None = None
@@ -196,7 +254,8 @@ def _call(plan: RunPlan, ctx: BuildContext, capture: LabCapture, opts: RunOption
                 result.outcome = CallDriver(
                     ctx.state, plan.scenario, client=role_node(topo, "sfb-client"),
                     cms=role_node(topo, "cms"), faults=plan.faults,
-                    media_seconds=plan.media_seconds, on_media=_import_later).run()
+                    media_seconds=plan.media_seconds, on_media=_import_later,
+                    progress=opts.progress).run()
         finally:
             with timed("capture stop"):
                 capture.stop()
@@ -233,9 +292,11 @@ def _ladder(result: RunResult, pcap: Path, timings: dict[str, float]) -> None:
     with _Timer(timings)("ladder"):
         cap = read_capture(pcap)
         result.ladder = build_ladder(cap, names=ladder_names(topo),
-                                     expect=expected_values(topo))
-        result.diagnosis = diagnose(result.ladder, cap, topo,
-                                    time_scale=result.plan.time_scale)
+                                     expect=expected_values(topo), topology=topo)
+        wire = result.ladder.wire
+        result.diagnosis = diagnose(result.ladder, wire.taps if wire is not None else cap, topo,
+                                    time_scale=result.plan.time_scale,
+                                    no_carrier=frozenset(result.outcome.no_carrier))
 
 
 def _import_later() -> None:
@@ -259,9 +320,12 @@ def _down(lab: str, timings: dict[str, float]) -> None:
     timings["lab down"] = time.perf_counter() - t0
 
 
-def _build(plan: RunPlan, lab: str, capture: LabCapture, *, timings: dict[str, float],
+def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
+           timings: dict[str, float], for_run: bool,
            runtime: str = runtimes.DEFAULT_RUNTIME) -> BuildContext:
-    """``up`` with the plan's policies, the capture started just before the daemons."""
+    """``up`` with the plan's policies, the capture started just before the daemons;
+    ``for_run``: recorded as built for this run (``uclab clean`` removes it if this process
+    dies before it does)."""
     def start_capture(ctx: BuildContext) -> None:
         capture.start()
 
@@ -276,7 +340,7 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *, timings: dict[str, f
             steps.append(step)
     try:
         ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps,
-                       runtime=runtime)
+                       for_run=for_run, runtime=runtime)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()

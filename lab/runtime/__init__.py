@@ -19,6 +19,7 @@ from lab.runtime.base import NodeHandle, NodeRuntime, Removal
 RUNTIMES: dict[str, str] = {
     "netns": "lab.runtime.netns:NetnsRuntime",
     "docker": "lab.runtime.docker:DockerRuntime",
+    "mininet": "lab.runtime.mininet:MininetRuntime",
 }
 DEFAULT_RUNTIME = "netns"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from lab.base.state import LabState, Record
@@ -97,4 +97,14 @@ class NodeRuntime(Protocol):
     def remove(self, state: LabState, records: Sequence[Record]) -> Removal:
         """Remove what ``records`` (of :attr:`record_kinds`, newest first) name, with every
         process inside; idempotent; never touches an object the records do not name."""
+        ...
+
+
+@runtime_checkable
+class LinkingRuntime(NodeRuntime, Protocol):
+    """A runtime that makes the lab's veth pairs itself (Mininet's links) instead of the
+    network step; the step still makes the bridges and configures everything."""
+
+    def add_link(self, a: NodeHandle, a_if: str, b: NodeHandle, b_if: str) -> None:
+        """A veth pair: interface ``a_if`` in node ``a``, its peer ``b_if`` in node ``b``."""
         ...

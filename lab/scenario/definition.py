@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lab.base.datafile import Deferred
+from lab.base.datafile import Deferred, Invalid
 from lab.topology import Topology
 from lab.topology.roles import ROLES
 
@@ -52,8 +52,9 @@ class MediaSpec:
 
     def __post_init__(self) -> None:
         if not 0 < self.seconds <= MAX_MEDIA_SECONDS:
-            raise ValueError(f"media.seconds must be more than 0 and at most "
-                             f"{MAX_MEDIA_SECONDS:g}")
+            raise Invalid("seconds", f"media.seconds must be more than 0 and at most "
+                          f"{MAX_MEDIA_SECONDS:g}", fix=f"write a number of seconds such as "
+                          f"0.5 (at most {MAX_MEDIA_SECONDS:g})")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("setup_seconds", "hangup_seconds"):
             if not 0 < getattr(self, name) <= 3600:
-                raise ValueError(f"limits.{name} must be more than 0 and at most 3600")
+                raise Invalid(name, f"limits.{name} must be more than 0 and at most 3600",
+                              fix="write a number of seconds such as 3 (at most 3600)")
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ class LossFault:
 
     def __post_init__(self) -> None:
         if not 0 < self.percent <= 50:
-            raise ValueError("loss.percent must be more than 0 and at most 50")
+            raise Invalid("percent", "loss.percent must be more than 0 and at most 50",
+                          fix="write a percentage such as 5 (at most 50)")
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ class CutFault:
     def __post_init__(self) -> None:
         node, sep, iface = self.link.partition(":")
         if not sep or not node or not iface:
-            raise ValueError("cut.link must be node:interface, e.g. sfb-edge:external")
+            raise Invalid("link", "cut.link must be node:interface",
+                          fix="write a node and one of its interfaces such as sfb-edge:external")
 
 
 @dataclass(frozen=True)
@@ -161,12 +165,17 @@ class Expect:
 
     def __post_init__(self) -> None:
         if self.stopped_at is not None and not 1 <= self.stopped_at <= 33:
-            raise ValueError("expect.stopped_at must be a step of flow.md §3 (1-33)")
+            raise Invalid("stopped_at", "expect.stopped_at must be a step of flow.md §3 "
+                          "(1-33)", fix="write the number of the step where the ladder must "
+                          "stop, 1 to 33 (uclab scenarios shows those of the library)")
         if self.stopped_at is not None and self.verdict == "pass":
-            raise ValueError("expect.stopped_at needs verdict: fail (a passing ladder does "
-                             "not stop)")
+            raise Invalid("stopped_at", "expect.stopped_at needs verdict: fail (a passing "
+                          "ladder does not stop)", fix="write verdict: fail, or remove "
+                          "stopped_at")
         if any(not words.strip() for words in self.diagnosis):
-            raise ValueError("expect.diagnosis: every entry must have words in it")
+            raise Invalid("diagnosis", "expect.diagnosis: every entry must have words in it",
+                          fix="remove the empty entry, or write the words the diagnosis "
+                          "must say")
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,9 @@ def _place(boxes: dict[tuple[str, str], _Box], min_w: float) -> tuple[float, flo
     return total_w + 2 * MARGIN, y - GAP_Y + MARGIN
 
 
-def _text(x: float, y: float, text: str, cls: str) -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}">{escape(text)}</text>'
+def _text(x: float, y: float, text: str, cls: str, *, anchor: str = "start") -> str:
+    end = ' text-anchor="end"' if anchor == "end" else ""
+    return f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}"{end}>{escape(text)}</text>'
 
 
 def _box(b: _Box, fill: str) -> list[str]:
@@ -126,10 +127,21 @@ def _edge(seg: Segment, boxes: dict[tuple[str, str], _Box]) -> list[str]:
         x2, y2 = lower.x + lower.w / 2, lower.y
         out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
                    'stroke="#444" stroke-width="1.5"/>')
-        # the interface's name, just off the node's end of the line
-        t = 0.25 if n is upper else 0.75
-        out.append(_text(x1 + (x2 - x1) * t + 5, y1 + (y2 - y1) * t + 4, end.interface, "port"))
+        out.append(_port_label((x1, y1, x2, y2), end.interface, node_above=n is upper))
     return out
+
+
+def _port_label(line: tuple[float, float, float, float], name: str, *,
+                node_above: bool) -> str:
+    """The interface's name beside the node's end of its line, on the side the line does not
+    go to (a name written along the line is crossed by it)."""
+    x1, y1, x2, y2 = line
+    nx, ny = (x1, y1) if node_above else (x2, y2)
+    other_x = x2 if node_above else x1
+    y = ny + LINE_H if node_above else ny - 6
+    if other_x > nx + 1:  # the line leaves to the right: the name on the left, ending there
+        return _text(nx - 6, y, name, "port", anchor="end")
+    return _text(nx + 6, y, name, "port")
 
 
 def svg(topo: Topology) -> str:

@@ -158,8 +158,7 @@ def test_a_real_firewall_fault_relay_range_inbound_dropped() -> None:
     [reason] = v.reasons
     assert reason.startswith("TCP connect 192.168.1.252:53577 -> 192.168.1.229:24000 never "
                              "answered (")
-    assert reason.endswith("seen only on edge:outside, expe:outside, so it was dropped after "
-                           "the last of these")
+    assert reason.endswith("the SYN was seen only on edge:outside, expe:outside")
     assert ladder.steps[18].notes == ["not reached: the ladder stopped at step 17"]
     failed = [r for r in ladder.rows if not r.ok]
     assert failed and all(r.label == "TCP connect (no answer)" for r in failed)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from functools import cache
 
+import pytest
+
 from lab import topology
 from lab.capture import Capture, read_capture
 from lab.ladder import Ladder
@@ -52,8 +54,8 @@ def test_turn_udp_only_names_the_flow_and_the_firewall() -> None:
     lines = _diagnosis("turn-3478-udp-only", time_scale=0.2)
     assert _has(lines, "TCP connect cms 10.48.54.230:33347 -> expressway-e 10.48.54.229:3478 "
                 "(ports.md F5", "never answered",
-                "dropped at fw-inside (its port towards cms saw the SYN, its port towards "
-                "expressway-e never did)")
+                "the SYN entered fw-inside at its port towards cms and never left by its port "
+                "towards expressway-e: dropped at fw-inside")
     assert _has(lines, "entered fw-inside and never left it")
     assert _has(lines, "time scale 0.2", "the Meeting Server's TURN timeout 2 s instead of 10 s")
 
@@ -79,8 +81,9 @@ def test_retransmission_and_a_drop_behind_a_firewall_made_by_editing_the_capture
         segs[p.number].src, segs[p.number].sport, segs[p.number].seq,
         len(segs[p.number].payload)) == ident]
     sent = next(p for p in copies if segs[p.number].iface == "sfb-edge:external")
-    behind = next(p for p in copies if segs[p.number].iface == "fw-outside:expressway-e")
-    packets = [p for p in cap.packets if p is not behind]
+    behind = [p for p in copies if segs[p.number].iface in ("fw-outside:expressway-e",
+                                                            "expressway-e:external")]
+    packets = [p for p in cap.packets if p not in behind]
     packets.append(dataclasses.replace(sent, ts_ns=sent.ts_ns + 200_000_000))  # resent
     edited = renumber(cap, packets)
     lines = diagnose(_ladder("attendee-cannot-share"), edited, topology.load())
@@ -99,3 +102,76 @@ def test_diagnosis_words_are_expectations() -> None:
     missing = Expect("fail", 11, ("442 Unsupported Transport Protocol",))
     assert judge(missing, ladder, [], lines) == [
         "expected the diagnosis to say '442 Unsupported Transport Protocol'; it does not"]
+
+
+# --- each packet followed across the taps (lab.ladder.trail) -------------------------------
+
+def test_a_cut_link_is_a_loss_on_the_link_not_a_firewall_drop() -> None:
+    """The Edge's link cut as CMS answers: Expressway-E's 200 OK left fw-outside's port
+    towards the Edge and never reached sfb-edge:external. The step is not seen (its receiver's
+    tap never saw it), and nothing is blamed on fw-outside's policy."""
+    name = "internet-link-cut-after-answer"
+    ladder = _ladder(name)
+    assert ladder.verdict.stopped_at == 13 and not ladder.steps[12].seen
+    assert _has(ladder.verdict.reasons, "200 OK sent (frame", "but never received",
+                "left fw-outside at its port towards sfb-edge and never reached "
+                "sfb-edge:external: lost on the link")
+    assert not _has(ladder.verdict.reasons, "no 200 OK from")  # it was sent: no contradiction
+    lines = _diagnosis(name)
+    assert _has(lines, "left fw-outside:sfb-edge and never reached sfb-edge:external: lost on "
+                "the link between them, not a drop by fw-outside's policy")
+    assert _has(lines, "entered fw-outside and were not forwarded towards sfb-edge",
+                "a loss on the link, not a drop by fw-outside's policy")
+    assert not _has(lines, "never left it: dropped there")
+
+
+def test_a_dropped_answer_is_not_a_host_that_never_answered() -> None:
+    """A stateless inside policy: Expressway-C's SYN to 7001 passes, Expressway-E answers, and
+    every SYN+ACK stops in fw-inside. Verdict reasons and diagnosis say the same."""
+    name = "inside-stateless"
+    lines = _diagnosis(name)
+    line = next(x for x in lines if "10.48.54.229:7001 (ports.md F3" in x)
+    assert "never answered it" not in line
+    assert ("the SYN reached expressway-e:internal; expressway-e answered (6 SYN+ACK on "
+            "expressway-e:internal), but the SYN+ACK entered fw-inside at its port towards "
+            "expressway-e and never left by its port towards expressway-c: dropped at "
+            "fw-inside") in line
+
+
+def test_a_forwarded_rejection_is_one_rejection_by_its_author() -> None:
+    """503 Zone not connected made by Expressway-E and passed on by the Edge (through the NAT:
+    three copies); 403 made by CMS and passed on by three proxies (four copies): one each."""
+    for name, author, status, hops in (
+            ("traversal-wrong-direction", "Expressway-E", 503, "Skype for Business"),
+            ("attendee-cannot-share", "Meeting Server", 403,
+             "Expressway-C, Expressway-E, Skype for Business")):
+        ladder = _ladder(name)
+        said = [r for r in ladder.verdict.reasons if f"answered {status}" in r]
+        assert len(said) == 1 and said[0].startswith(f"{author} answered {status}")
+        assert said[0].endswith(f"passed on by {hops}")
+        rejected = [x for x in _diagnosis(name) if "rejected the share INVITE" in x]
+        assert len(rejected) == 1 and rejected[0].startswith(f"{author} (")
+
+
+def test_one_engine_for_run_and_ladder(capsys: pytest.CaptureFixture[str]) -> None:
+    """``uclab ladder`` on the run's capture prints the diagnosis ``uclab run`` prints."""
+    from lab.cli import main  # noqa: PLC0415
+
+    for name in ("inside-stateless", "internet-link-cut-after-answer"):
+        main(["ladder", str(DATA / f"{name}.pcapng"), "--width", "100"])
+        printed = capsys.readouterr().out.split("diagnosis (from the capture)\n", 1)[1]
+        assert [x[4:] for x in printed.splitlines()] == _diagnosis(name)
+
+
+def test_a_port_without_carrier_is_a_loss_on_the_link() -> None:
+    """A cut that lands before the answer: fw-outside forwarded nothing onto its port towards
+    the Edge. The capture alone shows packets that entered fw-outside and never left it; the
+    run found that port without a carrier, so they are not blamed on the policy."""
+    name = "internet-link-cut-before-answer"
+    lines = diagnose(_ladder(name), _capture(name), topology.load())
+    assert _has(lines, "entered fw-outside and never left it: dropped there")
+    lines = diagnose(_ladder(name), _capture(name), topology.load(),
+                     no_carrier=frozenset({"fw-outside:sfb-edge"}))
+    assert _has(lines, "entered fw-outside and were not forwarded towards sfb-edge: its port "
+                "towards sfb-edge had no carrier", "not a drop by fw-outside's policy")
+    assert not _has(lines, "dropped there")
