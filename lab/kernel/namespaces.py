@@ -99,9 +99,9 @@ def delete_netns(name: str) -> bool:
 def bind_netns(name: str, pid: int) -> None:
     """Name the network namespace of process ``pid`` (one another program made: a Mininet
     host's shell, a container's first process) ``/run/netns/<name>``, as ``ip netns attach
-    NAME PID`` does: a bind mount of ``/proc/<pid>/ns/net``, which keeps the namespace alive after that process has ended;
-    :func:`delete_netns` removes it. :class:`LabError` if the name is taken (it is never taken
-    over) or the process is gone."""
+    NAME PID`` does: a bind mount of ``/proc/<pid>/ns/net``, which keeps the namespace alive
+    after that process has ended; :func:`delete_netns` removes it. :class:`LabError` if the
+    name is taken (it is never taken over) or the process is gone."""
     _make_run_dir_shared()
     path = netns_path(name)
     try:
