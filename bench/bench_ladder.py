@@ -1,7 +1,8 @@
 """How long the ladder takes on a capture of the whole flow, against tshark reading the same file
 (the reference, measured in the same run), and how long capturing takes to start and stop.
 
-    .venv/bin/python -m bench.bench_ladder [runs] [capture.pcapng ...]     # capture part: root
+    .venv/bin/python bench/bench_ladder.py [runs] [capture.pcapng ...]     # capture part: root
+    .venv/bin/python bench/bench_ladder.py --big 1000    # a generated 1000 MB capture, in /tmp
 
 For each capture (default: tests/data/ladder/seed-flow-tcp.pcapng, plus any given, e.g. a TLS
 one from ``python -m tests.interop.ladderflow out.pcapng tls``) it prints the medians of: the
@@ -9,10 +10,16 @@ ladder (read, reassemble, decode, check, rows), the ladder with the JSON/SVG/HTM
 and one ``tshark -r FILE -T fields -e frame.number`` pass, with the ratio ladder / tshark.
 As root it also starts and stops a capture of 16 interfaces in 8 namespaces (the lab's size)
 and merges it, against starting and stopping a single tcpdump.
+
+``--big MB`` instead generates a capture of about MB megabytes of mostly unrelated traffic
+around the share (bench/bigcapture.py, in a temporary folder under /tmp, removed after) and
+runs the ladder and one tshark pass over it, each once in its own process: wall and CPU time,
+the ratios, and each one's peak resident memory (``wait4``'s ru_utime, ru_stime, ru_maxrss).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -22,6 +29,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: the repository root is the import root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bigcapture import generate
 from lab.capture import LabCapture
 from lab.ladder import build_ladder
 from lab.ladder.render_html import ladder_html
@@ -109,9 +120,57 @@ def bench_capture(runs: int) -> None:
         bench.close()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+#: the ladder's process imports this checkout's lab, as this script does
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+
+
+def _measured(argv: list[str]) -> tuple[float, float, int]:
+    """Wall time (s), CPU time (s, user + system) and peak RSS (bytes) of one process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError(f"{argv[:3]} failed ({status})")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def bench_big(megabytes: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="uclab-bench-", dir="/tmp") as tmp:
+        path = Path(tmp) / "big.pcapng"
+        packets = generate(path, megabytes, DEFAULT)
+        size = path.stat().st_size
+        ladder = [sys.executable, "-c", "import sys; from lab.ladder import build_ladder; "
+                  "l = build_ladder(sys.argv[1]); print(l.verdict.summary)", str(path)]
+        summary = subprocess.run(ladder, capture_output=True, text=True, check=True,
+                                 timeout=3600, env=ENV).stdout.strip()
+        print(f"generated capture: {packets} packets, {size / 1e6:.0f} MB (the share in the "
+              f"middle of unrelated traffic); {summary}", flush=True)
+        t_ladder, cpu_ladder, rss_ladder = _measured(ladder)
+        print(f"  ladder                 {t_ladder:8.1f} s (CPU {cpu_ladder:6.1f} s)   peak RSS "
+              f"{rss_ladder / 1e6:6.0f} MB", flush=True)
+        t_tshark, cpu_tshark, rss_tshark = _measured(["tshark", "-r", str(path), "-T", "fields",
+                                                      "-e", "frame.number"])
+    print(f"  tshark one pass (ref)  {t_tshark:8.1f} s (CPU {cpu_tshark:6.1f} s)   peak RSS "
+          f"{rss_tshark / 1e6:6.0f} MB")
+    print(f"  ratio ladder / tshark  {t_ladder / t_tshark:8.2f} (CPU {cpu_ladder / cpu_tshark:.2f})"
+          f"   memory / file size {rss_ladder / size:.2f}")
+
+
 def main(argv: list[str]) -> None:
-    runs = int(argv[1]) if len(argv) > 1 else 5
-    paths = [Path(p) for p in argv[2:]] or [DEFAULT]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("runs", nargs="?", type=int, default=5)
+    parser.add_argument("captures", nargs="*", type=Path)
+    parser.add_argument("--big", type=int, metavar="MB",
+                        help="generate a capture of about MB megabytes and measure only that")
+    args = parser.parse_args(argv[1:])
+    if args.big:
+        bench_big(args.big)
+        return
+    runs = args.runs
+    paths = args.captures or [DEFAULT]
     for path in paths:
         bench_ladder(path, runs)
     if os.geteuid() == 0:

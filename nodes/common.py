@@ -12,7 +12,10 @@ Each daemon keeps a log of named events (``invite``, ``answered``, ``ice``, ``me
 nothing outside ever sleeps a fixed time. ``wait`` with ``"hold": true`` makes the events a
 breakpoint: the daemon reports the event and pauses there, before it sends what the event leads
 to (CMS's 200 OK after ``answered``), until ``release`` (or :data:`HOLD_LIMIT`). A fault acts
-while the daemon is held, so it cannot race with the messages the event triggers.
+while the daemon is held, so it cannot race with the messages the event triggers. ``hold``
+sets breakpoints ahead of time (a step-by-step tour: several events, each with its own limit up
+to :data:`MAX_HOLD`), and ``release`` with ``"keep": true`` lets the paused event go on while
+the other breakpoints stay set.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ log = logging.getLogger("nodes")
 
 AFTER_TIMEOUT = 30.0  # how long a daemon waits for the daemons it depends on
 HOLD_LIMIT = 10.0  # a held event goes on by itself after this, released or not
+MAX_HOLD = 900.0  # the longest limit a ``hold`` request may ask for
 
 
 @dataclass(frozen=True)
@@ -64,16 +68,26 @@ class EventLog:
         self.items: list[Event] = []
         self._waiters: list[tuple[frozenset[str], int, asyncio.Future[Event]]] = []
         self._holds: set[str] = set()
+        self._limits: dict[str, float] = {}
         self._gates: list[asyncio.Event] = []
         self.hold_limit = hold_limit
 
-    def hold(self, names: Sequence[str]) -> None:
-        """Pause at the next of ``names`` that :meth:`reach` reports, until :meth:`release`."""
+    def hold(self, names: Sequence[str], limit: float | None = None) -> None:
+        """Pause at the next of ``names`` that :meth:`reach` reports, until :meth:`release`
+        (or ``limit`` seconds, :attr:`hold_limit` by default)."""
         self._holds.update(names)
+        for name in names:
+            if limit is None:
+                self._limits.pop(name, None)
+            else:
+                self._limits[name] = limit
 
-    def release(self) -> int:
-        """Drop every hold and let every paused :meth:`reach` go on; how many were paused."""
-        self._holds.clear()
+    def release(self, *, keep: bool = False) -> int:
+        """Let every paused :meth:`reach` go on and drop every hold (``keep``: the holds not
+        reached yet stay set); how many were paused."""
+        if not keep:
+            self._holds.clear()
+            self._limits.clear()
         gates, self._gates = self._gates, []
         for gate in gates:
             gate.set()
@@ -84,15 +98,15 @@ class EventLog:
         if name not in self._holds:
             return self.add(name, detail)
         self._holds.discard(name)
+        limit = self._limits.pop(name, self.hold_limit)
         gate = asyncio.Event()
         self._gates.append(gate)
         ev = self.add(name, detail, held=True)
         try:
-            async with asyncio.timeout(self.hold_limit):
+            async with asyncio.timeout(limit):
                 await gate.wait()
         except TimeoutError:
-            log.warning("event %s held for %g s without a release: going on", name,
-                        self.hold_limit)
+            log.warning("event %s held for %g s without a release: going on", name, limit)
             with contextlib.suppress(ValueError):
                 self._gates.remove(gate)
         return ev
@@ -135,7 +149,7 @@ class Daemon:
         self.config = config
         self.events = EventLog()
         self.handlers: dict[str, Handler] = {"status": self._status, "wait": self._wait,
-                                             "release": self._release}
+                                             "hold": self._hold, "release": self._release}
         self.control = ControlServer(control, self.handlers)
         self.tg: asyncio.TaskGroup | None = None
         self.started = time.time()
@@ -204,8 +218,20 @@ class Daemon:
         ev = await self.events.wait(names, int(req.get("after", 0)), within)
         return {"event": ev.as_dict() if ev is not None else None}
 
+    async def _hold(self, req: dict[str, Any]) -> Reply:
+        names = req.get("events")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return {"ok": False, "error": 'hold needs "events": a list of event names'}
+        limit = req.get("limit")
+        if limit is not None and (not isinstance(limit, int | float)
+                                  or not 0 < limit <= MAX_HOLD):
+            return {"ok": False, "error": f'"limit" is seconds, more than 0 and at most '
+                    f"{MAX_HOLD:g}"}
+        self.events.hold(names, None if limit is None else float(limit))
+        return {"holding": sorted(names)}
+
     async def _release(self, req: dict[str, Any]) -> Reply:
-        return {"released": self.events.release()}
+        return {"released": self.events.release(keep=req.get("keep") is True)}
 
 
 def proxy_from_plan(daemon: Daemon, plan: SipPlan) -> Any:

@@ -44,6 +44,9 @@ from nodes.common import Daemon, main
 log = logging.getLogger("nodes.sfb_client")
 
 FOREVER = 24 * 3600.0
+#: how long the client waits for the answer to its INVITE or re-INVITE (a user's patience, not
+#: an RFC timer); a time scale above 1 (a step-by-step tour holds CMS at its stops) lengthens it
+ANSWER_WAIT = 40.0
 
 
 class Sharer:
@@ -111,6 +114,9 @@ class Sharer:
         await self.daemon.events.reach(SfbClientEvent.GATHERED, f"{len(g.specs)} candidates")
         return g
 
+    def _patience(self) -> float:
+        return ANSWER_WAIT * max(1.0, self.daemon.config.time_scale)
+
     def _sdp(self, g: IceGatherer, foundation: str | None = None) -> bytes:
         ice = IceCredentials(self.s.ice.ufrag, self.s.ice.pwd)
         origin = Origin("-", str(secrets.randbits(31)), "1", self.ip)
@@ -127,7 +133,7 @@ class Sharer:
                               pwd=self.s.ice.pwd, config=IceConfig(ms_ice2=True).scaled(
                                   self.daemon.config.time_scale)) as ice:
             await self.daemon.events.reach(SfbClientEvent.INVITE, str(target))
-            call, answer = await self.ua.invite(target, self._sdp(g))
+            call, answer = await self.ua.invite(target, self._sdp(g), within=self._patience())
             self.call = call
             await self.daemon.events.reach(SfbClientEvent.ANSWERED, call.call_id)
             remote = RemoteSdp.parse(answer)
@@ -146,7 +152,8 @@ class Sharer:
         self.pair = pair_text(result.pair)
         await self.daemon.events.reach(SfbClientEvent.ICE,
                                        f"{result.stream.local} -> {result.stream.remote}")
-        await self.ua.reinvite(call, self._sdp(g, result.pair.local.foundation))
+        await self.ua.reinvite(call, self._sdp(g, result.pair.local.foundation),
+                               within=self._patience())
         await self.daemon.events.reach(SfbClientEvent.REINVITED)
         m = self.s.media
         self.media = MediaRun(self.daemon, result.stream, role="sharer",

@@ -102,6 +102,7 @@ class LabState:
     owner: int = field(default_factory=os.getpid)
     created: float = field(default_factory=time.time)
     for_run: list[int] | None = None  # (pid, start time) of the `uclab run` that removes it
+    daemons: list[str] = field(default_factory=list)  # the nodes whose daemons it runs
     records: list[Record] = field(default_factory=list)
     _lock_fd: int | None = field(default=None, repr=False, compare=False)
 

@@ -76,6 +76,8 @@ class Capture:
     tls_keylog: bytes = b""
     truncated: bool = False
     format: str = "pcapng"
+    count: int = 0  # packets read (``packets`` may be drained by a stream, see stream.py)
+    last_ns: int = 0  # the last packet's time (a Simple Packet Block has none)
 
 
 def _bad(path: str, message: str) -> InputError:
@@ -132,6 +134,7 @@ def _read_pcap(data: bytes, name: str, order: str, *, nano: bool) -> Capture:
         cap.packets.append(Packet(number, sec * 1_000_000_000 + frac * scale, 0,
                                   data[pos + 16:end], orig))
         pos = end
+    cap.count = number
     return cap
 
 
@@ -164,6 +167,9 @@ def _read_pcapng(data: bytes, name: str) -> Capture:
     cap = Capture(name)
     section: _Section | None = None
     pos = 0
+    if len(data) < 28:  # the smallest Section Header Block (pcapng §4.1)
+        raise _bad(name, f"pcapng file is damaged: its Section Header Block is cut "
+                         f"({len(data)} of at least 28 bytes)")
     while pos < len(data):
         if pos + 12 > len(data):
             cap.truncated = True
@@ -181,6 +187,9 @@ def _read_pcapng(data: bytes, name: str) -> Capture:
         if blen < 12 or blen % 4:
             raise _bad(name, f"pcapng block at byte {pos} has a bad length {blen}")
         if pos + blen > len(data):
+            if pos == 0:
+                raise _bad(name, f"pcapng file is damaged: its Section Header Block is cut "
+                                 f"({len(data)} of {blen} bytes)")
             cap.truncated = True
             break
         _block(cap, section, btype, data[pos + 8:pos + blen - 4])
@@ -226,11 +235,13 @@ def _packet(cap: Capture, section: _Section, iface: int, ticks: int | None, *, d
     if iface >= len(section.resolutions):
         return  # a packet of an interface never described: unusable, skipped
     if ticks is None:  # Simple Packet Block: no timestamp, keep file order
-        ts_ns = cap.packets[-1].ts_ns if cap.packets else 0
+        ts_ns = cap.last_ns
     else:
         units, offset = section.resolutions[iface]
         ts_ns = ticks * 1_000_000_000 // units + offset * 1_000_000_000
-    cap.packets.append(Packet(len(cap.packets) + 1, ts_ns, section.base + iface, data, orig))
+    cap.count += 1
+    cap.last_ns = ts_ns
+    cap.packets.append(Packet(cap.count, ts_ns, section.base + iface, data, orig))
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lab.cli.turn_cmds",
     "lab.cli.run_cmds",
     "lab.cli.firewall_cmds",
+    "lab.cli.serve_cmds",
     "lab.cli.mininet_cmds",
 )
 

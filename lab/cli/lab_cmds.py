@@ -161,7 +161,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json(st.to_json())
     else:
         lab_view.print_status(st)
-    healthy = all(n.present for n in st.nodes) and not st.dead_daemons
+    healthy = all(n.present for n in st.nodes) and not st.dead_daemons and not st.orphan
     return 0 if healthy and st.phase == "up" else 1
 
 

@@ -49,6 +49,8 @@ def _node_row(n: NodeStatus) -> list[str]:
 def print_status(st: LabStatus) -> None:
     colour = "green" if st.phase == "up" else "red"
     console.print(f"lab [bold]{st.lab}[/]: [{colour}]{st.phase}[/]  topology {st.topology}")
+    if st.orphan:
+        console.print(f"  [bold red]{st.orphan}[/]: `uclab clean --name {st.lab}` removes it")
     for node, policy in st.policies.items():
         console.print(f"  policy of {node}: {policy}")
     console.print(table(("node (role)", "interfaces", "routes", "processes"),
@@ -73,13 +75,14 @@ def print_daemons(st: LabStatus) -> None:
     """The node daemons; a dead one with the last lines of its log."""
     if not st.daemons:
         return
-    rows = [[d.node, str(d.pid), "[green]ready[/]" if d.ready else
+    rows = [[d.node, "-" if d.pid is None else str(d.pid), "[green]ready[/]" if d.ready else
              "[yellow]running, not answering[/]" if d.alive else "[bold red]DEAD[/]", d.log]
             for d in st.daemons]
     console.print(table(("node", "pid", "state", "log"), rows, title="node daemons",
                         title_justify="left"), crop=False)
     for d in st.dead_daemons:
-        console.print(f"[bold red]the {d.node} daemon (pid {d.pid}) is dead[/]; last lines of "
+        pid = "never restarted" if d.pid is None else f"pid {d.pid}"
+        console.print(f"[bold red]the {d.node} daemon ({pid}) is dead[/]; last lines of "
                       f"{d.log}:")
         for line in d.last_lines or ["(empty)"]:
             console.print(f"    {line}", markup=False, highlight=False)

@@ -130,16 +130,18 @@ def emit(ladder: Ladder, args: argparse.Namespace) -> int:
 
 
 def cmd_ladder(args: argparse.Namespace) -> int:
+    from lab.cli.progress import ProgressBar  # noqa: PLC0415
     from lab.ladder import build_ladder, load_expectations  # noqa: PLC0415
 
     expect = load_expectations(args.expect) if args.expect else None
-    ladder = build_ladder(args.pcap, names=args.names, keylog=args.keylog, expect=expect)
+    ladder = build_ladder(args.pcap, names=args.names, keylog=args.keylog, expect=expect,
+                          progress=ProgressBar(f"reading {args.pcap}"))
     code = emit(ladder, args)
-    print_diagnosis(ladder)
+    print_diagnosis(ladder, args.width)
     return code
 
 
-def print_diagnosis(ladder: Ladder) -> None:
+def print_diagnosis(ladder: Ladder, width: int | None = None) -> None:
     """The diagnosis ``uclab run`` prints (:mod:`lab.run.diagnose`), for any capture: with the
     lab's paths when the capture is the lab's, without them for a customer's."""
     from lab.run.diagnose import diagnose  # noqa: PLC0415
@@ -148,7 +150,13 @@ def print_diagnosis(ladder: Ladder) -> None:
     if wire is None:
         return
     lines = diagnose(ladder, wire.taps, wire.paths.topo if wire.paths is not None else None)
+    import shutil  # noqa: PLC0415
+    import textwrap  # noqa: PLC0415
+
+    columns = width or shutil.get_terminal_size((100, 24)).columns
     if lines:
         print("diagnosis (from the capture)")
-        for line in lines:
-            print(f"  - {line}")
+        for line in lines:  # wrapped between words: an address is never cut
+            print(textwrap.fill(line, columns - 1, initial_indent="  - ",
+                                subsequent_indent="    ", break_long_words=False,
+                                break_on_hyphens=False))

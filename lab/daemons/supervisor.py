@@ -94,6 +94,7 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
     if not configs:
         launcher.close()
         return
+    ctx.state.daemons = [cfg.node for cfg in configs]  # what health() expects from now on
     records = {cfg.node: ctx.state.add(Record("process", LABEL + cfg.node, ns=ctx.ns(cfg.node),
                                               argv=daemon_argv(cfg, ctx.run)))
                for cfg in configs}
@@ -190,15 +191,23 @@ class DaemonHealth:
 
 
 def health(state: LabState) -> list[DaemonHealth]:
-    """Every recorded daemon: alive, answering on its control socket; a dead one with the
-    last lines of its log."""
+    """Every daemon the lab runs: alive, answering on its control socket; a dead one with the
+    last lines of its log; one that has no record (stopped and never started again, e.g. a run
+    killed while it restarted them) is not running, as a dead one is."""
     out = []
-    for r in daemon_records(state):
-        node = node_of(r)
+    recorded = {node_of(r): r for r in daemon_records(state)}
+    for node in [*state.daemons, *[n for n in recorded if n not in state.daemons]]:
+        log_path = str(state.run.log(node))
+        r = recorded.get(node)
+        if r is None:
+            out.append(DaemonHealth(node, None, False, False, log_path, [
+                "not running: stopped and not started again; `uclab down` then `uclab up` "
+                "repairs the lab"]))
+            continue
         alive = _alive(r)
         ready = alive and reachable(state.run.control(node))
         lines = [] if alive else tail(state.run.log(node))
-        out.append(DaemonHealth(node, r.pid, alive, ready, str(state.run.log(node)), lines))
+        out.append(DaemonHealth(node, r.pid, alive, ready, log_path, lines))
     return out
 
 

@@ -14,8 +14,9 @@ A names file (``uclab ladder --names FILE``)::
 Without a file, a capture made by the lab (every interface named ``node:iface`` after a node of
 the default topology) gets the topology's columns; any other capture gets columns inferred from
 its traffic: the screen-share INVITE's hops in time order give the chain of SIP nodes (the last
-four are the columns, earlier ones are named hosts), and the TCP TURN allocation adds the
-Expressway-E relay address.
+four are the columns, earlier ones are named hosts), and an RFC 6062 allocation (a TCP relay,
+REQUESTED-TRANSPORT 6) adds Expressway-E and its relayed address, if its client is that Meeting
+Server or it received a ConnectionAttempt. No other traffic gives an address a column.
 """
 
 from __future__ import annotations
@@ -147,12 +148,17 @@ def load_names(path: Path | str) -> Names:
     """Read a names file; a wrong role or address is an InputError naming file, line and fix."""
     doc = datafile.load(path)
     model = doc.read(_NamesFile)
+    owner: dict[str, str] = {}
     for role, col in model.columns.items():
         if role not in ROLES:
             raise doc.error(("columns", role), f"unknown column {role!r}",
                             fix=f"use one of: {', '.join(ROLES)}")
         for i, addr in enumerate(col.addresses):
             _check_ip(doc, ("columns", role, "addresses", i), addr)
+            if owner.setdefault(addr, role) != role:
+                raise doc.error(("columns", role, "addresses", i),
+                                f"{addr} is in two columns, {owner[addr]} and {role}",
+                                fix="give each address to one column only")
     for addr in model.hosts:
         _check_ip(doc, ("hosts", addr), addr)
     return make_names(
@@ -208,25 +214,37 @@ def _sip_chain(evs: list[Event]) -> list[list[str]]:
     return nodes
 
 
+def _tcp_allocations(evs: list[Event]) -> list[Event]:
+    """Allocate successes of RFC 6062 allocations: over TCP or TLS, answering a request for a
+    TCP relay (REQUESTED-TRANSPORT 6). A browser's TURN-over-TCP allocation of a UDP relay
+    (REQUESTED-TRANSPORT 17) is not the share's and is no evidence for any column."""
+    tcp_requests = {e.stun.transaction_id for e in evs if e.stun is not None
+                    and e.stun.method == "Allocate" and e.stun.cls == "request"
+                    and e.transport != "UDP" and e.stun.requested_transport == 6}
+    return [e for e in evs if e.stun is not None and e.stun.method == "Allocate"
+            and e.stun.cls == "success" and e.transport != "UDP"
+            and e.stun.transaction_id in tcp_requests]
+
+
 def _add_turn(evs: list[Event], roles: dict[str, list[str]]) -> None:
-    """The TCP TURN server answering the Meeting Server is Expressway-E; its relayed address
-    too. Without SIP, the Meeting Server is the client of the allocation that received a
-    ConnectionAttempt (the Edge connects *in*, RFC 6062 §4.3), and the Edge is that peer."""
-    allocs = [e for e in evs if e.stun is not None and e.stun.method == "Allocate"
-              and e.stun.cls == "success" and e.transport != "UDP"]
+    """Expressway-E (and its relayed address) and the Meeting Server from an RFC 6062
+    allocation, only with evidence of this flow: its client is the Meeting Server the share
+    INVITE's hops gave, or it received a ConnectionAttempt (the Edge connects *in*, RFC 6062
+    §4.3) whose peer, the Edge, then gets its column too."""
+    allocs = _tcp_allocations(evs)
     attempts = [e for e in evs if e.stun is not None and e.stun.method == "ConnectionAttempt"]
     if roles["cms"]:
         allocs = [e for e in allocs if e.dst.ip in roles["cms"]]
     else:
         announced = {e.conn for e in attempts}
-        allocs = [e for e in allocs if e.conn in announced] or allocs[:1]
+        allocs = [e for e in allocs if e.conn is not None and e.conn in announced]
+        attempts = [e for e in attempts if e.conn in {a.conn for a in allocs}]
     for ev in allocs:
         _add(roles["expressway-e"], ev.src.ip)
         if ev.stun is not None and ev.stun.xor_relayed is not None:
             _add(roles["expressway-e"], ev.stun.xor_relayed.ip)
-        if not roles["cms"] or ev.dst.ip in roles["cms"]:
-            _add(roles["cms"], ev.dst.ip)
-    if roles["sfb"]:
+        _add(roles["cms"], ev.dst.ip)
+    if roles["sfb"] or not allocs:
         return
     taken = {a for addrs in roles.values() for a in addrs}
     for ev in attempts:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from lab.base.errors import InputError
 from lab.capture.pcapfile import Capture, read_capture
-from lab.ladder.analysis import Analysis, analyse_capture
+from lab.capture.stream import CaptureStream, Progress, open_capture
+from lab.ladder.analysis import Analysis, Decryptor, analyse_capture
 from lab.ladder.check import Expectations, check_steps
 from lab.ladder.columns import Names, infer_names, lab_names_for, lab_topology_for, load_names
 from lab.ladder.events import Event, Kind, MediaLeg
-from lab.ladder.packets import segments
 from lab.ladder.steps import StepResult
 from lab.ladder.verdict import Verdict, judge
 
@@ -74,24 +74,34 @@ class Ladder:
 def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | None = None,
                  keylog: Path | str | bytes | None = None,
                  expect: Expectations | None = None,
-                 topology: Topology | None = None) -> Ladder:
-    """Read (or take) a capture and build its ladder, step check and verdict. With the lab's
-    ``topology`` (found by itself for a capture whose interfaces are the default lab's), a step
-    is seen where its receiver's tap saw it (:mod:`lab.ladder.delivery`)."""
+                 topology: Topology | None = None,
+                 progress: Progress | None = None,
+                 decryptor: Decryptor | None = None) -> Ladder:
+    """Read (streamed, in constant memory: :mod:`lab.capture.stream`) or take a capture and
+    build its ladder, step check and verdict. With names, only the packets of their
+    addresses are kept; ``progress`` is told (bytes read, file size) as the file is read.
+    With the lab's ``topology`` (found by itself for a capture whose interfaces are the
+    default lab's), a step is seen where its receiver's tap saw it (:mod:`lab.ladder.delivery`);
+    ``decryptor`` opens TLS (tshark by default; another one gets the capture read whole)."""
     start = time.perf_counter()
-    cap = capture if isinstance(capture, Capture) else read_capture(capture)
-    analysis = analyse_capture(cap, _keylog(keylog))
-    if names is None:
-        resolved = lab_names_for(analysis.interfaces) or infer_names(analysis.events)
-    elif isinstance(names, Names):
-        resolved = names
+    given = names if isinstance(names, Names) or names is None else load_names(names)
+    addresses = () if given is None else _addresses(given)
+    source: Capture | CaptureStream
+    if isinstance(capture, Capture):
+        source = capture
+    elif decryptor is not None:
+        source = read_capture(capture)
     else:
-        resolved = load_names(names)
+        source = open_capture(capture, progress)
+    analysis = analyse_capture(source, _keylog(keylog), addresses=addresses,
+                               decryptor=decryptor)
+    resolved = given or lab_names_for(analysis.interfaces) or infer_names(analysis.events)
     from lab.ladder.delivery import undelivered  # noqa: PLC0415 - it imports the ladder's
     from lab.ladder.trail import Paths, Taps, Wire  # noqa: PLC0415 - modules
 
     topo = topology or lab_topology_for(analysis.interfaces)
-    wire = Wire(Taps(segments(cap)), Paths(topo) if topo is not None else None)
+    # the taps see the segments the analysis kept (all of a lab's capture), read once
+    wire = Wire(Taps(analysis.segments), Paths(topo) if topo is not None else None)
     steps = check_steps(analysis, resolved, expect)
     undelivered(steps, wire)
     verdict = judge(steps, analysis, resolved, wire)
@@ -99,6 +109,12 @@ def build_ladder(capture: Path | str | Capture, *, names: Names | Path | str | N
     ladder.rows = rows(ladder)
     ladder.elapsed_s = time.perf_counter() - start
     return ladder
+
+
+def _addresses(names: Names) -> set[str]:
+    """Every address a names file gives (columns and hosts)."""
+    found = {a for col in names.columns for a in col.addresses} | set(names.hosts)
+    return found if any(col.addresses for col in names.columns) else set()
 
 
 def _keylog(keylog: Path | str | bytes | None) -> bytes:

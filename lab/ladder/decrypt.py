@@ -15,10 +15,10 @@ import io
 import logging
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from lab.capture.pcapfile import Capture, PcapngWriter
+from lab.capture.pcapfile import Capture, Packet, PcapngWriter
 from lab.ladder.tcp import Chunk
 from lab.proto.ascii import is_digits
 
@@ -34,8 +34,11 @@ class TlsResult:
 
 
 def decrypt(cap: Capture, frames: dict[int, StreamKey], server_ports: Iterable[int],
-            keylog: bytes, timeout: float = 30.0) -> TlsResult:
-    """Plaintext chunks of the TLS streams whose frames are ``frames`` (frame -> stream)."""
+            keylog: bytes, *, timeout: float = 30.0,
+            packet: Callable[[int], Packet] | None = None) -> TlsResult:
+    """Plaintext chunks of the TLS streams whose frames are ``frames`` (frame -> stream);
+    ``packet`` finds a frame by number (default: in ``cap.packets``, a capture read whole)."""
+    lookup = packet if packet is not None else (lambda n: cap.packets[n - 1])
     if not frames:
         return TlsResult()
     if not keylog.strip():
@@ -45,7 +48,7 @@ def decrypt(cap: Capture, frames: dict[int, StreamKey], server_ports: Iterable[i
     if tshark is None:
         return TlsResult(warning="TLS connections not decrypted: tshark is not installed")
     # in time order: the two directions may come from interfaces far apart in the file
-    order = sorted(frames, key=lambda n: (cap.packets[n - 1].ts_ns, n))
+    order = sorted(frames, key=lambda n: (lookup(n).ts_ns, n))
     argv = [tshark, "-r", "-", "-n", "--disable-protocol", "sip", "-T", "fields",
             "-e", "frame.number", "-e", "data.data", "-E", "occurrence=a"]
     # a client port in tshark's TLS port table (27017 is MongoDB's, and Expressway takes its
@@ -55,14 +58,14 @@ def decrypt(cap: Capture, frames: dict[int, StreamKey], server_ports: Iterable[i
     for port in sorted(set(server_ports)):
         argv += ["-d", f"tcp.port=={port},tls"]
     try:
-        proc = subprocess.run(argv, input=_subset(cap, order, keylog), capture_output=True,
+        proc = subprocess.run(argv, input=_subset(cap, lookup, order, keylog), capture_output=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return TlsResult(warning=f"TLS connections not decrypted: tshark took over {timeout} s")
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         return TlsResult(warning=f"TLS connections not decrypted: tshark failed: {err[-1:]}")
-    return TlsResult(_plaintext(cap, order, frames, proc.stdout))
+    return TlsResult(_plaintext(lookup, order, frames, proc.stdout))
 
 
 @functools.cache
@@ -83,20 +86,21 @@ def tls_port_table(tshark: str) -> dict[int, str]:
     return table
 
 
-def _subset(cap: Capture, order: list[int], keylog: bytes) -> bytes:
+def _subset(cap: Capture, lookup: Callable[[int], Packet], order: list[int],
+            keylog: bytes) -> bytes:
     out = io.BytesIO()
     writer = PcapngWriter(out)
     for iface in cap.interfaces:
         writer.add_interface(iface.name, iface.linktype)
     writer.add_tls_keylog(keylog)
     for number in order:
-        pkt = cap.packets[number - 1]
+        pkt = lookup(number)
         writer.write_packet(pkt.iface, pkt.ts_ns, pkt.data, pkt.orig_len)
     return out.getvalue()
 
 
-def _plaintext(cap: Capture, order: list[int], frames: dict[int, StreamKey],
-               output: bytes) -> dict[StreamKey, list[Chunk]]:
+def _plaintext(lookup: Callable[[int], Packet], order: list[int],
+               frames: dict[int, StreamKey], output: bytes) -> dict[StreamKey, list[Chunk]]:
     result: dict[StreamKey, list[Chunk]] = {}
     for line in output.decode("ascii", errors="replace").splitlines():
         number, _, hexdata = line.partition("\t")
@@ -112,7 +116,7 @@ def _plaintext(cap: Capture, order: list[int], frames: dict[int, StreamKey],
             log.warning("tshark gave unreadable data for frame %d", original)
             continue
         key = frames[original]
-        result.setdefault(key, []).append(Chunk(cap.packets[original - 1].ts_ns, original, data))
+        result.setdefault(key, []).append(Chunk(lookup(original).ts_ns, original, data))
     return result
 
 

@@ -50,6 +50,7 @@ class SipInfo:
     content_type: str
     body: str
     diagnostics: tuple[str, ...] = ()  # Warning, Reason, ms-diagnostics(-public) values
+    text: str = ""  # the whole message as it travelled (decrypted), for a reader to open
 
     @property
     def label(self) -> str:
@@ -88,6 +89,7 @@ class StunInfo:
     integrity: bool = False
     fingerprint: bool = False
     use_candidate: bool = False
+    attributes: tuple[tuple[str, str], ...] = ()  # every attribute in order: (NAME, value)
 
     @property
     def label(self) -> str:
@@ -172,7 +174,11 @@ class MediaLeg:
     lost: int = 0
     gaps: int = 0
     jitter_ms: float = 0.0
+    clock_rate: int = 90000  # of the payload type, for the jitter (lab.ladder.media)
     rtcp: int = 0
+    #: every RTP packet as it was captured: (time ns, bytes, RFC 3550 jitter so far in ms),
+    #: for drawing the media over time
+    timeline: list[tuple[int, int, float]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:

@@ -59,17 +59,55 @@ def explain(step: StepResult, steps: list[StepResult], analysis: Analysis,
         notes += _connects(analysis, names, CMS, EXPE, wire=wire) + _stun_errors(analysis, names,
                                                                        "ConnectionBind")
         notes += _closed(analysis, names, relayed, bind_hint=True)
+    elif n == 33:
+        notes += _other_media(analysis, names) + _closed(analysis, names, relayed)
     else:
         notes += _closed(analysis, names, relayed)
     if not notes and not step.notes:  # a step lost on its way has its note already
-        notes.append(_nothing(step, names))
+        notes.append(_nothing(step, analysis, names))
     return notes
 
 
-def _nothing(step: StepResult, names: Names) -> str:
+def _nothing(step: StepResult, analysis: Analysis, names: Names) -> str:
+    """Nothing explains the step: say what the capture holds between its two columns."""
     sender = names.column(step.spec.sender).label
     receiver = names.column(step.spec.receiver).label
+    if step.spec.sip:
+        alike = [e for e in analysis.events if e.sip is not None
+                 and names.role_of(e.src.ip) == step.spec.sender
+                 and names.role_of(e.dst.ip) == step.spec.receiver
+                 and _is_message(e, step.spec.message)]
+        if alike:
+            first = alike[0]
+            call = first.sip.call_id if first.sip is not None else ""
+            return (f"{len(alike)} {step.spec.message} from {sender} to {receiver} in the "
+                    f"capture (first: frame {first.frame}, Call-ID {call}), none of them of "
+                    "the share's dialog (an INVITE with m=applicationsharing and its answers)")
     return f"no {step.spec.message} from {sender} to {receiver} in the capture"
+
+
+def _is_message(ev: Event, message: str) -> bool:
+    s = ev.sip
+    if s is None:
+        return False
+    if s.method is not None:
+        return s.method == message
+    return message.split(" ", 1)[0] == str(s.status)
+
+
+def _other_media(analysis: Analysis, names: Names) -> list[str]:
+    """Media between two columns that is not the share's: step 33 is RTP over TCP, framed per
+    RFC 4571, on the relay path (flow.md §3); RTP over UDP is some other call's."""
+    notes = []
+    for leg in analysis.media:
+        a, b = names.role_of(leg.src.ip), names.role_of(leg.dst.ip)
+        if a is None or b is None or a == b or not leg.packets:
+            continue
+        if leg.transport != "TCP" or leg.framing != "RFC 4571":
+            notes.append(f"RTP {leg.src} -> {leg.dst} over {leg.transport} ({leg.packets} "
+                         f"packets from frame {leg.first_frame}) is not the share's media: "
+                         "step 33 is RTP over TCP, RFC 4571 framed, on the relay path")
+    return notes[:4]
 
 
 def _who(names: Names, ev: Event) -> str:
@@ -83,7 +121,9 @@ def _sip_errors(steps: list[StepResult], analysis: Analysis, names: Names) -> li
 
     calls = {p.event.sip.call_id for s in steps if s.number in (1, 3, 5) for p in s.parts
              if p.event is not None and p.event.sip is not None}
-    return [r.text for r in rejections(analysis.events, names.name_of, calls=calls or None)]
+    if not calls:
+        return []  # no share INVITE: no SIP error is this share's (see Verdict.other)
+    return [r.text for r in rejections(analysis.events, names.name_of, calls=calls)]
 
 
 def _connects(analysis: Analysis, names: Names, sender: str, receiver: str, *,
@@ -111,10 +151,13 @@ def _connects(analysis: Analysis, names: Names, sender: str, receiver: str, *,
 
 
 def _stun_errors(analysis: Analysis, names: Names, method: str) -> list[str]:
+    """Expressway-E's error responses to the Meeting Server's ``method`` requests."""
     notes = []
     for ev in analysis.events:
         st = ev.stun
         if st is None or st.method != method or st.error is None:
+            continue
+        if names.role_of(ev.src.ip) != EXPE or names.role_of(ev.dst.ip) != CMS:
             continue
         code, reason = st.error
         hint = _STUN_HINTS.get(code, "")
@@ -127,6 +170,7 @@ def _turn_allocate(analysis: Analysis, names: Names) -> list[str]:
     """Allocate trouble: errors after credentials, UDP only, no TCP to 3478, no answer."""
     notes: list[str] = []
     signed: set[str] = set()
+    other_relay: set[str] = set()  # transactions asking for a relay that is not TCP
     udp_only = True
     for ev in analysis.events:
         st = ev.stun
@@ -134,8 +178,18 @@ def _turn_allocate(analysis: Analysis, names: Names) -> list[str]:
             continue
         if ev.transport != "UDP":
             udp_only = False
+        if st.cls == "request" and st.requested_transport not in (None, 6):
+            other_relay.add(st.transaction_id)
+            rt = {17: "17 (UDP)"}.get(st.requested_transport, str(st.requested_transport))
+            if len(notes) < 4:
+                notes.append(f"the Allocate {ev.src} -> {ev.dst} (frame {ev.frame}) asks for "
+                             f"REQUESTED-TRANSPORT {rt}: that is not the share's allocation, "
+                             "which asks for a TCP relay (6, RFC 6062 §4.1)")
+            continue
         if st.cls == "request" and st.integrity:
             signed.add(st.transaction_id)
+        if st.transaction_id in other_relay:
+            continue
         if st.error is not None and (st.error[0] != 401 or st.transaction_id in signed):
             code, reason = st.error
             notes.append(f"{_who(names, ev)} rejected the Allocate with {code} {reason} "

@@ -63,8 +63,15 @@ def _stun_values(ev: Event | None) -> dict[str, str]:
 
 def _allocation(ctx: Context, after5: int | None, out: dict[int, StepResult]) -> Event | None:
     """Steps 6-9; returns the Allocate success (or the last Allocate seen)."""
+    tcp_relay = {s.transaction_id for e in ctx.stuns(
+        lambda e, s: s.method == "Allocate" and s.cls == "request"
+        and s.requested_transport == 6) if (s := e.stun) is not None}
+
     def alloc(cls: str, sender: str, receiver: str) -> EvPred:
+        """An Allocate of an RFC 6062 allocation: over TCP/TLS, for a TCP relay (the request
+        says REQUESTED-TRANSPORT 6; a response answers such a request)."""
         return lambda e, s: (s.method == "Allocate" and s.cls == cls and e.transport != "UDP"
+                             and s.transaction_id in tcp_relay
                              and ctx.between(e, sender, receiver))
 
     success = first(ctx.stuns(alloc("success", EXPE, CMS), after5)) or first(
@@ -226,8 +233,9 @@ def _media(ctx: Context, path: _Path) -> StepResult:
 def _media_on(ctx: Context, m: MediaLeg, leg: tuple[Connection | None, bool, tuple[str, str]]
               ) -> bool:
     conn, up, roles = leg
-    if conn is None:
-        return ctx.role(m.src.ip) == roles[0] and ctx.role(m.dst.ip) == roles[1]
+    if conn is None:  # the path was not seen: RTP over TCP, RFC 4571 framed, between the roles
+        return (m.transport == "TCP" and m.framing == "RFC 4571"
+                and ctx.role(m.src.ip) == roles[0] and ctx.role(m.dst.ip) == roles[1])
     return m.conn == conn.index and m.src == (conn.client if up else conn.server)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from lab.ladder.events import Endpoint, SipInfo, StunInfo
 from lab.proto.ascii import bounded_int
 from lab.proto.sip.errors import ParseError as SipParseError
@@ -59,7 +61,25 @@ def stun_info(msg: Message) -> StunInfo:
         integrity=msg.has(MessageIntegrity),
         fingerprint=msg.has(Fingerprint),
         use_candidate=msg.has(UseCandidate),
+        attributes=tuple((attr.NAME, attribute_text(attr)) for attr in msg.attributes),
     )
+
+
+def attribute_text(attr: object) -> str:
+    """An attribute's value in words: ``host:port`` for an address, its fields otherwise
+    (bytes in hex, cut after 32)."""
+    host, port = getattr(attr, "host", None), getattr(attr, "port", None)
+    if host is not None and port is not None:
+        return f"{host}:{port}"
+    if not dataclasses.is_dataclass(attr):
+        return ""
+    parts = []
+    for f in dataclasses.fields(attr):
+        value = getattr(attr, f.name)
+        if isinstance(value, bytes):
+            value = value[:32].hex(" ") + (" ..." if len(value) > 32 else "")
+        parts.append(f"{f.name}={value}")
+    return ", ".join(parts)
 
 
 def sip_info(data: bytes) -> SipInfo:
@@ -83,7 +103,7 @@ def _strict(data: bytes) -> SipInfo:
         call_id=msg.call_id, cseq=msg.cseq.seq, cseq_method=msg.cseq.method,
         from_tag=msg.from_.tag or "", to_tag=msg.to.tag or "",
         content_type=msg.content_type or "", body=msg.body.decode("utf-8", "replace"),
-        diagnostics=diagnostics,
+        diagnostics=diagnostics, text=data.decode("utf-8", "replace"),
     )
 
 
@@ -110,4 +130,5 @@ def _loose(data: bytes) -> SipInfo:
         body=body.decode("utf-8", "replace"),
         diagnostics=tuple(f"{h}: {headers[h.lower()]}" for h in DIAGNOSTIC_HEADERS
                           if h.lower() in headers),
+        text=data.decode("utf-8", "replace"),
     )

@@ -3,12 +3,18 @@ values (SDPs in full), media statistics, and the capture's warnings."""
 
 from __future__ import annotations
 
-from html import escape
+import html
 from pathlib import Path
 
 from lab.ladder.compute import Ladder
+from lab.ladder.escape import visible
 from lab.ladder.render_svg import ladder_svg
 from lab.ladder.steps import Status
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, control characters made visible (wire text may hold any byte)."""
+    return html.escape(visible(text))
 
 _CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222}
@@ -61,6 +67,7 @@ def _media(ladder: Ladder) -> str:
 def ladder_html(ladder: Ladder) -> str:
     v, a = ladder.verdict, ladder.analysis
     reasons = "".join(f"<li>{escape(r)}</li>" for r in v.reasons)
+    reasons += "".join(f"<li>other traffic: {escape(r)}</li>" for r in v.other)
     warnings = "".join(f"<li>{escape(w)}</li>" for w in a.warnings)
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"

@@ -74,7 +74,8 @@ def ladder_json(ladder: Ladder) -> JsonObj:
         "media": [_media(ladder, m) for m in ladder.media],
         "verdict": {"verdict": "pass" if v.passed else "fail", "summary": v.summary,
                     "stopped_at": v.stopped_at, "node": v.node, "reasons": v.reasons,
-                    "missing": v.missing, "out_of_order": v.out_of_order, "wrong": v.wrong},
+                    "other": v.other, "missing": v.missing, "out_of_order": v.out_of_order,
+                    "wrong": v.wrong},
         "elapsed_s": round(ladder.elapsed_s, 4),
     }
 

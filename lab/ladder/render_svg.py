@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from xml.sax.saxutils import escape, unescape
+from xml.sax.saxutils import escape as _xml_escape
+from xml.sax.saxutils import unescape
 
 from lab.ladder.compute import Ladder, Row
+from lab.ladder.escape import visible
 from lab.ladder.steps import BY_NUMBER
+
+
+def escape(text: str) -> str:
+    """XML-escaped, control characters made visible (invalid in XML 1.0)."""
+    return _xml_escape(visible(text))
 
 LEFT, LANE, COL_GAP, TOP = 140, 150, 70, 150
 ROW_H, NOTE_H = 34, 14

@@ -4,11 +4,14 @@ and verdict. Built as ``rich.text.Text`` lines, so tests read ``.plain``."""
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from lab.ladder.compute import ANNOTATE, Ladder, Row
+from lab.ladder.escape import visible
 from lab.ladder.steps import Status
 
 GROUP_STYLE = {"SIP": "cyan", "TURN": "yellow", "ICE": "magenta", "TCP": "white",
@@ -19,9 +22,14 @@ MARGIN = 12  # "+12.345  33 "
 _HIDDEN = {"SDP", "transaction", "transport"}
 
 
+#: The narrowest column: an address (192.168.251.128 is 15 characters) and a space.
+MIN_COLUMN = 16
+
+
 def _fit(ncols: int, width: int) -> int:
-    """The canvas width: what was asked, but never too narrow for the columns."""
-    return max(width, MARGIN + 2 + ncols * 20)
+    """The canvas width: what was asked, but never too narrow for the columns (four columns fit
+    an 80-column terminal; a long message label is shortened, an address never)."""
+    return max(width, MARGIN + 2 + ncols * MIN_COLUMN)
 
 
 def _positions(ncols: int, width: int) -> list[int]:
@@ -51,9 +59,10 @@ def _arrow(row: Row, xs: list[int], width: int) -> tuple[str, int, int]:
         body[-1] = "▶"
     else:
         body[0] = "◀"
-    text = f" {row.label} "
+    label = visible(row.label)
+    text = f" {label} "
     if len(text) + 2 > len(body) >= 8:  # too long: cut it, never drop it
-        text = f" {row.label[: len(body) - 5]}… "
+        text = f" {label[: len(body) - 5]}… "
     if len(text) + 2 <= len(body):
         start = (len(body) - len(text)) // 2
         body[start:start + len(text)] = list(text)
@@ -61,7 +70,7 @@ def _arrow(row: Row, xs: list[int], width: int) -> tuple[str, int, int]:
     near_src, near_dst = (0, len(body) - len(dst) - 1) if a < b else (len(body) - len(src), 1)
     for text_, at in ((src, near_src), (dst, near_dst)):
         free = at >= 0 and all(c == "─" for c in body[at:at + len(text_)])
-        if free and len(body) > len(row.label) + len(src) + len(dst) + 8:
+        if free and len(body) > len(label) + len(src) + len(dst) + 8:
             body[at:at + len(text_)] = list(text_)
     line[lo + 1:hi] = body
     return "".join(line), lo + 1, hi
@@ -106,11 +115,21 @@ def ladder_lines(ladder: Ladder, width: int = 120) -> list[Text]:
         text.append(arrow[hi:].rstrip())
         lines.append(text)
         for note in row.notes:
-            canvas = _canvas(width, xs)
-            note_text = note[: width - lo - 2]  # may run over the next lifelines, as in the note
-            canvas[lo + 1:lo + 1 + len(note_text)] = list(note_text)
-            lines.append(Text("".join(canvas).rstrip(), style="dim"))
+            lines += _note_lines(visible(note), lo, xs, width)
     return lines
+
+
+def _note_lines(note: str, lo: int, xs: list[int], width: int) -> list[Text]:
+    """A value under its arrow, over the next lifelines as in the tech note's figures; what
+    does not fit goes on the next line, broken between words: never cut (an SDP line ends
+    with a port)."""
+    start = lo + 1 if width - lo - 2 >= 24 else MARGIN  # too little room: from the margin
+    out = []
+    for chunk in textwrap.wrap(note, width - start - 1, break_on_hyphens=False) or [""]:
+        canvas = _canvas(width, xs)
+        canvas[start:start + len(chunk)] = list(chunk)
+        out.append(Text("".join(canvas).rstrip(), style="dim"))
+    return out
 
 
 def steps_table(ladder: Ladder) -> Table:
@@ -123,7 +142,8 @@ def steps_table(ladder: Ladder) -> Table:
         when = f"+{(ts - t0) / 1e9:.3f}" if ts is not None else ""
         keys = [*ANNOTATE.get(step.number, (0, ()))[1], "from", "to", *step.values]
         shown = list(dict.fromkeys(k for k in keys if k in step.values and k not in _HIDDEN))
-        detail = "\n".join(step.notes + [f"{k}: {step.values[k]}" for k in shown[:4]])
+        detail = "\n".join(visible(line) for line in
+                           step.notes + [f"{k}: {step.values[k]}" for k in shown[:4]])
         table.add_row(str(step.number), step.spec.name,
                       Text(str(step.status), style=STATUS_STYLE[step.status]), when, detail)
     return table
@@ -137,10 +157,19 @@ def media_table(ladder: Ladder) -> Table:
     for leg in ladder.media:
         table.add_row(f"{ladder.names.name_of(leg.src.ip)} {leg.src}",
                       f"{ladder.names.name_of(leg.dst.ip)} {leg.dst}",
-                      f"{leg.transport} {leg.framing}", str(leg.packets), str(leg.octets),
+                      f"{leg.transport} {leg.framing}",
+                      _packets(leg.packets, leg.rtcp),
+                      str(leg.octets),
                       ",".join(map(str, leg.payload_types)), str(leg.lost),
                       f"{leg.jitter_ms:.2f}", f"{leg.duration_s:.2f}")
     return table
+
+
+def _packets(rtp: int, rtcp: int) -> str:
+    """RTP packets, and the RTCP packets of the same flow (an RTCP-only leg says so)."""
+    if not rtcp:
+        return str(rtp)
+    return f"{rtp} (+{rtcp} RTCP)" if rtp else f"RTCP {rtcp}"
 
 
 def summary_lines(ladder: Ladder) -> list[Text]:
@@ -151,18 +180,22 @@ def summary_lines(ladder: Ladder) -> list[Text]:
                   f"{len(a.events)} messages; TLS decrypted {a.tls_decrypted}, "
                   f"not decrypted {a.tls_opaque}", style="dim"),
              Text(f"columns: {ladder.names.source}", style="dim")]
-    lines += [Text(f"warning: {w}", style="yellow") for w in a.warnings]
+    lines += [Text(f"warning: {visible(w)}", style="yellow") for w in a.warnings]
+    lines += [Text(f"decoded: {n}", style="dim") for n in a.decoded]
     if not ladder.rows:
-        lines.append(Text("no message of this flow between two of the four columns: if the "
-                          "capture holds it, say which address is which with --names FILE",
+        given = ladder.names.source.startswith(("names file", "topology"))
+        hint = ("check the addresses of the columns in the names file" if given else
+                "if the capture holds it, say which address is which with --names FILE")
+        lines.append(Text(f"no message of this flow between two of the four columns: {hint}",
                           style="yellow"))
     return lines
 
 
 def verdict_lines(ladder: Ladder) -> list[Text]:
     v = ladder.verdict
-    lines = [Text(v.summary, style="bold green" if v.passed else "bold red")]
-    lines += [Text(f"  because: {reason}", style="red") for reason in v.reasons]
+    lines = [Text(visible(v.summary), style="bold green" if v.passed else "bold red")]
+    lines += [Text(f"  because: {visible(reason)}", style="red") for reason in v.reasons]
+    lines += [Text(f"  other traffic: {visible(line)}", style="dim") for line in v.other]
     return lines
 
 

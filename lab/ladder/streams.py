@@ -10,6 +10,7 @@ Framing itself is done by the protocol packages' framers (``lab.proto.stun``, ``
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 
 from lab.proto.rtp import is_rtcp
@@ -31,6 +32,7 @@ class Unit:
     framing: str  # "" or "RFC 4571"
     head: bytes  # first 4 bytes on the wire, framing included
     stun: Message | None = None
+    note: str = ""  # "msturn": the message type read from its header
 
 
 def _is_tls(buf: bytes | bytearray) -> bool:
@@ -193,10 +195,46 @@ def _framed_unit(payload: bytes, head: bytes) -> Unit:
     return Unit("other", payload, "RFC 4571", head)
 
 
-def datagram_unit(payload: bytes) -> Unit | None:
-    """Classify one UDP payload (RFC 7983 §7): STUN, ChannelData, RTP/RTCP, SIP, or None."""
+#: MS-TURN message types ([MS-TURN] §2.2.1, the RFC 3489 layout: method and class bits)
+MSTURN_TYPES: dict[int, str] = {
+    0x0001: "Binding Request", 0x0101: "Binding Response", 0x0111: "Binding Error Response",
+    0x0003: "Allocate Request", 0x0103: "Allocate Response",
+    0x0113: "Allocate Error Response", 0x0004: "Send Request", 0x0115: "Data Indication",
+    0x0006: "Set Active Destination Request", 0x0106: "Set Active Destination Response",
+    0x0116: "Set Active Destination Error Response",
+}
+_MSTURN_COOKIE_ATTR = bytes.fromhex("000f000472c64bc6")  # MAGIC-COOKIE attribute, [MS-TURN]
+
+
+def stun_like(payload: bytes) -> Unit | None:
+    """A STUN header whose message ``lab.proto.stun`` cannot decode: MS-TURN (a 128-bit
+    transaction ID with the MAGIC-COOKIE attribute, attributes left unpadded) or a damaged
+    message; the unit says its type as read from the header."""
+    if len(payload) < 20 or payload[0] & 0xC0:
+        return None
+    mtype, length = struct.unpack_from("!HH", payload)
+    if length != len(payload) - 20:
+        return None
+    msturn = payload[20:28] == _MSTURN_COOKIE_ATTR
+    if not msturn and payload[4:8] != COOKIE:
+        return None
+    name = MSTURN_TYPES.get(mtype, f"type 0x{mtype:04x}")
+    return Unit("msturn", payload, "", payload[:4], note=name)
+
+
+def _datagram_stun(payload: bytes) -> Unit | None:
     if len(payload) >= 20 and payload[0] < 4 and payload[4:8] == COOKIE:
-        return _stun_unit(payload, "", payload[:4])
+        unit = _stun_unit(payload, "", payload[:4])
+        return (stun_like(payload) or unit) if unit.kind == "other" else unit
+    return stun_like(payload)
+
+
+def datagram_unit(payload: bytes) -> Unit | None:
+    """Classify one UDP payload (RFC 7983 §7): STUN, ChannelData, RTP/RTCP, SIP, STUN that does
+    not decode (MS-TURN), or None."""
+    stun = _datagram_stun(payload)
+    if stun is not None:
+        return stun
     if _SIP_START.match(payload[:256]):  # before ChannelData: "OPTIONS" starts with 0x4F
         return Unit("sip", payload, "", payload[:4])
     if (len(payload) >= 4 and 64 <= payload[0] <= 79

@@ -16,6 +16,7 @@ filled is reported as a gap (the decoder then resynchronises).
 from __future__ import annotations
 
 import bisect
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -150,11 +151,32 @@ def _within(covered: list[tuple[int, int]], span: tuple[int, int]) -> bool:
 
 
 def _guess_client(inst: _Instance) -> tuple[str, int]:
+    """The side that sent the SYN; without one, the side whose first payload is a TLS
+    ClientHello or a SIP request (RFC 8446 §4.1.2, RFC 3261 §18.1.1: the client speaks
+    first); failing that, the higher (ephemeral-looking) port."""
     a, b = inst.key
     if inst.client is not None:
         return inst.client
-    # no SYN captured: the side with the higher (ephemeral-looking) port is the client
+    for side in sorted((a, b), key=lambda s: _first_payload_ns(inst, s)):
+        first = _first_payload(inst, side)
+        if (first[:1] == b"\x16" and first[5:6] == b"\x01") or _SIP_REQUEST.match(first[:256]):
+            return side
     return a if a[1] > b[1] else b
+
+
+_SIP_REQUEST = re.compile(rb"^[A-Z]+ \S+ SIP/2\.0\r?\n")
+
+
+def _first_payload(inst: _Instance, side: tuple[str, int]) -> bytes:
+    segs = [s for (who, _i), ss in inst.by_dir_iface.items() if who == side for s in ss
+            if s.payload]
+    return min(segs, key=lambda s: s.ts_ns).payload if segs else b""
+
+
+def _first_payload_ns(inst: _Instance, side: tuple[str, int]) -> int:
+    times = [s.ts_ns for (who, _i), ss in inst.by_dir_iface.items() if who == side for s in ss
+             if s.payload]
+    return min(times, default=1 << 62)
 
 
 def reassemble(segs: list[Segment], isn: int | None) -> list[Chunk]:

@@ -12,6 +12,7 @@ closed early.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from lab.ladder.trail import Wire
 
 INVITE_TO_CMS, OK_FROM_CMS = 5, 11
+MAX_REASONS = 12
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Verdict:
     missing: list[int] = field(default_factory=list)
     out_of_order: list[int] = field(default_factory=list)
     wrong: list[int] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)  # other traffic's errors, summarised
 
 
 def stop_point(steps: list[StepResult]) -> StepResult | None:
@@ -107,7 +110,7 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names,
         verdict.node = names.column(stop.spec.sender).label
         stop.notes += [n for n in explain(stop, steps, analysis, names, wire)
                        if n not in stop.notes]
-        verdict.reasons = list(stop.notes)
+        verdict.reasons = bounded(stop.notes)
     after = descendants(stop.number) if stop is not None else set()
     for step in steps:
         if step.seen or step is stop:
@@ -118,7 +121,38 @@ def judge(steps: list[StepResult], analysis: Analysis, names: Names,
             step.notes += [n for n in explain(step, steps, analysis, names, wire)
                            if n not in step.notes]
     verdict.summary = _summary(verdict, steps)
+    verdict.other = other_errors(steps, analysis)
     return verdict
+
+
+def bounded(reasons: list[str], limit: int = MAX_REASONS) -> list[str]:
+    """At most ``limit`` reasons; the rest counted in one line (the step's notes keep all)."""
+    if len(reasons) <= limit:
+        return list(reasons)
+    return [*reasons[:limit - 1], f"and {len(reasons) - limit + 1} more reasons of the same "
+                                  "step (all in the step table and the JSON)"]
+
+
+def other_errors(steps: list[StepResult], analysis: Analysis, limit: int = 8) -> list[str]:
+    """SIP error responses that are not of the share's dialogs (a REGISTER's 401, another
+    call's 404): never a reason, counted by status and method, at most ``limit`` lines."""
+    calls = {p.event.sip.call_id for s in steps if s.spec.sip for p in s.parts
+             if p.event is not None and p.event.sip is not None}
+    counts: Counter[tuple[int, str, str]] = Counter()
+    for ev in analysis.events:
+        s = ev.sip
+        if s is not None and s.status is not None and s.status >= 300 and s.call_id not in calls:
+            counts[(s.status, s.reason, s.cseq_method)] += 1
+    if not counts:
+        return []
+    items = [f"{status} {reason} x{n} ({method})"
+             for (status, reason, method), n in sorted(counts.items())]
+    head = "SIP errors of other dialogs (not the share's): "
+    lines = [head + ", ".join(items[:limit])]
+    if len(items) > limit:
+        lines.append(f"and {len(items) - limit} other kinds of SIP error "
+                     f"({sum(counts.values())} responses in all)")
+    return lines
 
 
 def _summary(v: Verdict, steps: list[StepResult]) -> str:

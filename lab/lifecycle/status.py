@@ -62,6 +62,7 @@ class LabStatus:
     policies: dict[str, str]
     nodes: list[NodeStatus]
     daemons: list[Any] = field(default_factory=list)  # lab.daemons.supervisor.DaemonHealth
+    orphan: str = ""  # why nobody owns it any more (built for a run that is gone), or ""
 
     @property
     def dead_daemons(self) -> list[Any]:
@@ -115,8 +116,10 @@ def collect(lab: str) -> LabStatus:
             label = labels.get((pid, processes.start_time(pid)), "")
             node.processes.append(ProcessStatus(pid, processes.cmdline(pid), label))
     from lab.daemons.supervisor import health  # noqa: PLC0415 - the node daemons, dead or alive
+    from lab.lifecycle.teardown import orphaned  # noqa: PLC0415 - as above
 
-    return LabStatus(lab, state.phase, state.topology, state.policies, nodes, health(state))
+    return LabStatus(lab, state.phase, state.topology, state.policies, nodes, health(state),
+                     orphaned(state))
 
 
 def ports_without_carrier(lab: str) -> list[str]:

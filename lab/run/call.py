@@ -110,6 +110,8 @@ class CallDriver:
 
     def _call(self, t0: float) -> None:
         out, limits = self.out, self.scenario.limits
+        for fault in self.faults:
+            fault.before_share(self.state)
         reply = request(self.path(self.client), "share")
         for fault in self.faults:
             fault.arm(self.state)

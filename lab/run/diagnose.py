@@ -100,6 +100,12 @@ def _node(paths: Paths | None, ip: str) -> str:
     return paths.name(ip) if paths is not None else ip
 
 
+def _at(paths: Paths | None, ip: str, port: int) -> str:
+    """``cms 10.48.54.230:33347`` in a lab, ``10.48.54.230:33347`` without its topology."""
+    node = _node(paths, ip)
+    return f"{ip}:{port}" if node == ip else f"{node} {ip}:{port}"
+
+
 def who(ladder: Ladder, paths: Paths | None, ip: str) -> str:
     """``Expressway-E (expressway-e)``: the column label and, in a lab, the node."""
     label = ladder.names.name_of(ip)
@@ -186,8 +192,8 @@ def _failed_connects(ladder: Ladder, taps: Taps, paths: Paths | None) -> list[st
             continue  # not between two of the call's nodes (the client's doomed host checks)
         f = _flow(flows, ev.src.ip, ev.src.port, ev.dst.ip, ev.dst.port)
         what = f" (ports.md {f.id}: {f.why})" if f is not None else ""
-        head = (f"TCP connect {_node(paths, ev.src.ip)} {ev.src} -> {_node(paths, ev.dst.ip)} "
-                f"{ev.dst}{what}")
+        head = (f"TCP connect {_at(paths, ev.src.ip, ev.src.port)} -> "
+                f"{_at(paths, ev.dst.ip, ev.dst.port)}{what}")
         if tcp.outcome == "refused":
             out.append(f"{head} refused (RST, frame {ev.frame})")
         else:
@@ -281,8 +287,8 @@ def _losses(taps: Taps, paths: Paths | None, no_carrier: frozenset[str]) -> list
     again = _retransmissions(taps.all)
     out = []
     if again:
-        worst = ", ".join(f"{_node(paths, k[1])} {k[1]}:{k[2]} -> {_node(paths, k[3])} "
-                          f"{k[3]}:{k[4]}: {n}" for k, n in again.most_common(3))
+        worst = ", ".join(f"{_at(paths, k[1], k[2])} -> {_at(paths, k[3], k[4])}: {n}"
+                          for k, n in again.most_common(3))
         out.append(f"TCP retransmissions: {sum(again.values())}, on {len(again)} "
                    f"connection direction(s) (most: {worst})")
     if paths is None:

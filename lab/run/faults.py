@@ -44,11 +44,19 @@ FAULT_TABLE = "uclab_fault"
 class Fault(Protocol):
     description: str
 
+    def before_share(self, state: LabState) -> None:
+        """The daemons are up, the share is about to be triggered (set breakpoints)."""
+
     def arm(self, state: LabState) -> None:
         """Start acting (the share has just been started)."""
 
     def disarm(self) -> list[str]:
         """Stop and undo; what happened, in words (for the report)."""
+
+    def apply(self, state: LabState) -> None:
+        """Act now, in the caller's thread, ignoring the trigger (a step-by-step tour applies
+        a fault while a daemon is held at a stop); :meth:`disarm` undoes it as after
+        :meth:`arm`."""
 
 
 class _Triggered:
@@ -62,6 +70,9 @@ class _Triggered:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._state: LabState | None = None
+
+    def before_share(self, state: LabState) -> None:
+        """Nothing: a fault's trigger is waited for once the share has started."""
 
     def arm(self, state: LabState) -> None:
         self._state = state
@@ -80,6 +91,14 @@ class _Triggered:
         finally:
             if self.at is not None:
                 self._release(state, self.at)
+
+    def apply(self, state: LabState) -> None:
+        self._state = state
+        try:
+            self.act(state)
+        except LabError as exc:
+            log.warning("fault %s failed: %s", self.description, exc)
+            self.done.append(f"{self.description}: could not act: {exc}")
 
     @staticmethod
     def _release(state: LabState, at: Trigger) -> None:

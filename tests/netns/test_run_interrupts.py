@@ -76,11 +76,11 @@ def lab() -> object:
 def test_ctrl_c_while_building_rolls_back_and_says_so(lab: str) -> None:
     proc = _start("up", "--name", lab)
     code, err = _interrupt(proc, lambda: lab_namespaces(lab), "the first namespace")
-    assert code == 130
+    assert code == 130, err
     assert err.strip().endswith(f"uclab: interrupted: lab {lab} was rolled back (nothing of it "
-                                "is left)")
-    assert "WARNING" not in err and "rolling back" not in err  # no raw log line
-    assert _gone(lab)
+                                "is left)"), err
+    assert "WARNING" not in err and "rolling back" not in err, err  # no raw log line
+    assert _gone(lab), (err, lab_namespaces(lab), _phase(lab))
 
 
 def test_ctrl_c_in_a_run_that_built_its_lab(lab: str) -> None:
@@ -117,6 +117,10 @@ def test_kill_9_of_a_run_leaves_a_lab_that_clean_removes(lab: str) -> None:
     code, _ = _interrupt(proc, lambda: _phase(lab) == "up", "the lab up", signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert not _gone(lab)
+    status = uclab("status", "--name", lab)
+    said = " ".join(status.stdout.split())  # as wrapped for the terminal
+    assert status.returncode == 1 and "built for uclab run pid" in said
+    assert f"which is gone: `uclab clean --name {lab}` removes it" in said
     dry = uclab("clean", "--name", lab, "--dry-run")
     assert dry.returncode == 0 and "would remove it (built for uclab run pid" in dry.stdout
     assert not _gone(lab)
@@ -141,3 +145,29 @@ def test_graph_and_clean_of_one_lab_by_name(lab: str) -> None:
     gone = uclab("clean", "--name", "nolab11x")
     assert gone.stdout.strip() == "nothing to clean: lab nolab11x has no run folder under " \
         "/run/uclab"
+
+
+def _daemon_records(lab: str) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        records = json.loads((RUN_ROOT / lab / "state.json").read_text())["records"]
+        return sum(1 for r in records if r["name"].startswith("daemon:"))
+    return -1
+
+
+def test_status_and_the_daemons_table_agree_after_a_run_killed_mid_restart(lab: str) -> None:
+    """kill -9 of a run on a lab that is up, once it has stopped the daemons and before it
+    started them again: status is not healthy (exit 1), and says so daemon by daemon, as it
+    does for a daemon killed with kill -9."""
+    assert uclab("up", "--name", lab).returncode == 0
+    proc = _start("run", "screen-share", "--name", lab)
+    code, _ = _interrupt(proc, lambda: _daemon_records(lab) == 0, "daemons stopped",
+                         signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    st = uclab("status", "--name", lab, "--json")
+    assert st.returncode == 1
+    daemons = json.loads(st.stdout)["daemons"]
+    assert [d["node"] for d in daemons] == ["sfb-client", "sfb-edge", "expressway-e",
+                                            "expressway-c", "cms"]
+    assert not any(d["alive"] for d in daemons)
+    text = uclab("status", "--name", lab)
+    assert text.returncode == 1 and text.stdout.count("DEAD") == 5

@@ -48,8 +48,8 @@ def test_json_has_steps_media_and_verdict() -> None:
     assert s9["values"]["XOR-RELAYED-ADDRESS"] == "192.168.1.229:24000"
     assert isinstance(s9["time"], float) and isinstance(s9["frame"], int)
     assert data["verdict"] == {"verdict": "pass", "summary": flow_ladder().verdict.summary,
-                               "stopped_at": None, "node": None, "reasons": [], "missing": [],
-                               "out_of_order": [], "wrong": []}
+                               "stopped_at": None, "node": None, "reasons": [], "other": [],
+                               "missing": [], "out_of_order": [], "wrong": []}
     assert {m["payload_types"][0] for m in data["media"]} == {127}
     assert [c["label"] for c in data["columns"]] == ["Skype for Business", "Expressway-E",
                                                      "Expressway-C", "Meeting Server"]

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from lab import topology
 from lab.ladder.render_html import _CSS
 from lab.ladder.render_svg import EM_PER_CHAR, ladder_svg
 from lab.topology.graph import svg
-from tests.unit.test_scenario_ladder import scenario_ladder
+from tests.unit.test_scenario_ladder import DATA, scenario_ladder
 
 _LINE = re.compile(r'<line x1="([0-9.]+)" y1="([0-9.]+)" x2="([0-9.]+)" y2="([0-9.]+)"')
 _PORT = re.compile(r'<text x="([0-9.]+)" y="([0-9.]+)" class="port"( text-anchor="end")?>'
@@ -48,3 +50,21 @@ def test_no_interface_name_of_the_graph_is_written_on_a_link() -> None:
         left = float(x) - width if end else float(x)
         box = (left, float(y) - 9, left + width, float(y) + 2)
         assert not any(_crosses(box, line) for line in lines), name
+
+
+def test_the_ladder_fits_80_columns_and_cuts_no_address_or_value(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``uclab ladder --width 80``: every line fits, every column's address is whole, and a
+    value written under an arrow (an SDP media line ending in its port) continues on the next
+    line instead of being cut."""
+    from lab.cli import main  # noqa: PLC0415
+
+    main(["ladder", str(DATA / "attendee-cannot-share.pcapng"), "--width", "80"])
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    ladder = scenario_ladder("attendee-cannot-share")
+    for col in ladder.names.columns:
+        for address in col.addresses:
+            assert address in out
+    flat = re.sub(r"[\s│]+", " ", out)
+    assert flat.count("m=applicationsharing 51577 TCP/RTP/AVP 127") == 3
