@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +38,11 @@ from lab.proto.stun import (
 from lab.proto.stun import (
     parse as stun_parse,
 )
-from lab.proto.turn.client import Send, TurnClientCore
+from lab.proto.turn.client import TurnClientCore
+from lab.proto.turn.client_events import SendToServer
 from lab.proto.turn.config import TurnServerConfig
 from lab.proto.turn.server import TurnServerCore
-from lab.proto.turn.state import Action, OpenRelay, SendTo
+from lab.proto.turn.state import Action, OpenRelay, SendToClient
 
 DATA = Path(__file__).resolve().parent / "data"
 REGRESSIONS = DATA / "fuzz"
@@ -102,15 +103,17 @@ def _turn_config() -> TurnServerConfig:
                             users={"cms": "s3cret"}, allow_udp=True)
 
 
-def _settle(core: TurnServerCore, actions: Sequence[Action]) -> list[bytes]:
-    """What the adapter does with the core's actions: relays bind, sends are collected."""
+def _settle(core: TurnServerCore) -> list[bytes]:
+    """What the adapter does with the core's queued actions: relays bind, sends are
+    collected."""
     out: list[bytes] = []
-    queue: list[Action] = list(actions)
+    queue: list[Action] = core.actions()
     while queue:
         a = queue.pop(0)
         if isinstance(a, OpenRelay):
-            queue += core.relay_result(a.alloc, True, 1.0)
-        elif isinstance(a, SendTo):
+            core.relay_result(a.alloc, True, 1.0)
+            queue += core.actions()
+        elif isinstance(a, SendToClient):
             out.append(a.data)
     return out
 
@@ -122,15 +125,20 @@ def turn_server(data: bytes) -> None:
     framer.feed(data)
     try:
         for frame in framer.frames():
-            for raw in _settle(core, core.message_received(1, frame, 1.0)):
+            core.message_received(1, frame, 1.0)
+            for raw in _settle(core):
                 stun_parse(raw)  # what the server sends parses
     except StunParseError:
         pass  # the adapter closes the connection
     for alloc in list(core.allocations.values()):
-        _settle(core, core.peer_accepted(alloc.relayed, ("192.168.1.252", 5000), 2.0)[1])
-        _settle(core, core.datagram_received(alloc.key, ("192.168.1.252", 5000), data[:64], 2.0))
-    _settle(core, core.handle_timer(10_000.0))
-    _settle(core, core.connection_lost(1, 10_001.0))
+        core.peer_accepted(alloc.relayed, ("192.168.1.252", 5000), 2.0)
+        _settle(core)
+        core.datagram_received(alloc.key, ("192.168.1.252", 5000), data[:64], 2.0)
+        _settle(core)
+    core.handle_timer(10_000.0)
+    _settle(core)
+    core.connection_lost(1, 10_001.0)
+    _settle(core)
 
 
 @functools.cache
@@ -142,32 +150,38 @@ def _turn_seeds() -> list[bytes]:
     client = TurnClientCore("cms", "s3cret")
     stream: list[bytes] = []
 
-    def exchange(send: Send) -> None:
-        pending = [send]
+    def exchange(handle: int) -> None:
+        """The request the command that returned ``handle`` queued, and its retries."""
+        pending = [a for a in client.actions() if isinstance(a, SendToServer)]
         while pending:
             raw = pending.pop().data
             stream.append(raw)
-            for answer in _settle(core, core.message_received(1, raw, 1.0)):
-                pending += [e for e in client.receive(answer, 1.0) if isinstance(e, Send)]
+            core.message_received(1, raw, 1.0)
+            for answer in _settle(core):
+                client.receive(answer, 1.0)
+                pending += [e for e in client.actions() if isinstance(e, SendToServer)]
 
-    exchange(client.allocate(1.0)[1])
-    exchange(client.create_permission(1.0, ["192.168.1.252"])[1])
-    exchange(client.connect(1.0, ("192.168.1.252", 7000))[1])
-    exchange(client.refresh(1.0, 600)[1])
+    exchange(client.allocate(1.0))
+    exchange(client.create_permission(1.0, ["192.168.1.252"]))
+    exchange(client.connect(1.0, ("192.168.1.252", 7000)))
+    exchange(client.refresh(1.0, 600))
     return [b"".join(stream), *stream, *_files("stun/*.bin")]
 
 
 def turn_client(data: bytes) -> None:
     client = TurnClientCore("cms", "s3cret")
     client.allocate(0.0)
+    client.actions()
     framer = StunStreamFramer()
     framer.feed(data)
     try:
         for frame in framer.frames():
             client.receive(frame, 1.0)
+            client.actions()
     except StunParseError:
         pass
     client.handle_timer(100.0)
+    client.actions()
 
 
 # --- SIP, SDP, RTP --------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from lab.proto.ice import (
     IceConfig,
     PairReport,
     Selected,
-    Send,
+    SendStun,
 )
 from lab.proto.sdp import Candidate
 from lab.proto.stun import ParseError, Rfc4571Framer
@@ -251,7 +251,7 @@ class IceSession:
     def _perform(self, action: Action) -> None:
         if isinstance(action, Connect):
             self._spawn(action.conn, self._connect(action.conn, action.pair))
-        elif isinstance(action, Send):
+        elif isinstance(action, SendStun):
             conn = self._conns.get(action.conn)
             if conn is not None and not conn.writer.is_closing():
                 log.debug("conn %d: -> %s (%d bytes)", action.conn, action.what, len(action.data))

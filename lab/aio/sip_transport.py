@@ -1,7 +1,7 @@
 """asyncio transport of the SIP cores: TCP or TLS listeners and connections (RFC 3261 §18).
 
 A thin adapter: each connection's read loop feeds a :class:`SipStreamFramer`, parses frames
-and hands them to the core; :meth:`SipTransport.pump` carries out the core's :class:`Send`
+and hands them to the core; :meth:`SipTransport.pump` carries out the core's :class:`SendSip`
 items. Peer garbage is answered (400/413) when a response can be built, and the connection is
 closed when the framing is lost or nothing can be answered; the transport goes on serving the
 others. New outbound connections may take their source port from a range (Expressway:
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from lab.proto.addr import Addr
-from lab.proto.sip.core import Endpoint, Flow, Send
+from lab.proto.sip.core import Endpoint, Flow, SendSip
 from lab.proto.sip.errors import ParseError
 from lab.proto.sip.framing import (
     CRLF,
@@ -81,7 +81,7 @@ class SipTransport:
         self.config = config
         self.conns: dict[int, Connection] = {}
         self.pool: dict[Addr, int] = {}
-        self.pending: dict[Addr, list[Send]] = {}
+        self.pending: dict[Addr, list[SendSip]] = {}
         self.ids = itertools.count(1)
         self.tasks: asyncio.TaskGroup | None = None
         self.servers: list[asyncio.Server] = []
@@ -125,7 +125,7 @@ class SipTransport:
         for send in self.core.actions():
             self._send(send)
 
-    def _send(self, send: Send) -> None:
+    def _send(self, send: SendSip) -> None:
         target = send.target
         flow_id = target.flow if target.flow is not None else self.pool.get(
             (target.host, target.port))

@@ -31,8 +31,10 @@ from lab.aio.turn_io import CHUNK, addr_of, connect_tcp, open_stream
 from lab.base.errors import LabError
 from lab.proto.addr import Addr
 from lab.proto.stun import PROTO_TCP, Message, ParseError, StunStreamFramer, parse
-from lab.proto.turn.client import (
+from lab.proto.turn.client import TurnClientCore
+from lab.proto.turn.client_events import (
     CONTROL,
+    Action,
     Allocated,
     Bound,
     ConnectionAttempt,
@@ -41,8 +43,7 @@ from lab.proto.turn.client import (
     Failed,
     PeerConnected,
     Refreshed,
-    Send,
-    TurnClientCore,
+    SendToServer,
 )
 from lab.proto.turn.config import CLIENT_TIMEOUT
 
@@ -240,7 +241,8 @@ class TurnClient:
 
     async def send(self, peer: Addr, data: bytes) -> None:
         """A Send indication (UDP allocations, RFC 8656 §10)."""
-        self._dispatch([self.core.send_indication(peer, data)])
+        self.core.send_indication(peer, data)
+        self._dispatch(self.core.actions())
         if self._writer is not None:
             await self._writer.drain()
 
@@ -251,14 +253,17 @@ class TurnClient:
 
     # --- plumbing -------------------------------------------------------------------------
 
-    async def _command(self, started: tuple[int, Send]) -> Event:
+    async def _command(self, handle: int) -> Event:
+        """Send the request of the command just started (queued in the core) and wait for
+        its result."""
+        started = self.core.actions()
         if self._writer is None or self._closed:
-            raise TurnError(started[1].message.method.name, 0,
-                            f"not connected ({self._closed or 'call open() first'})")
-        handle, send = started
+            method = next((a.message.method.name for a in started
+                           if isinstance(a, SendToServer)), "request")
+            raise TurnError(method, 0, f"not connected ({self._closed or 'call open() first'})")
         fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         self._waiters[handle] = fut
-        self._dispatch([send])
+        self._dispatch(started)
         await self._writer.drain()
         return await fut
 
@@ -274,17 +279,18 @@ class TurnClient:
         loop = asyncio.get_running_loop()
         channel = f"data-{next(self._data_seq)}"
         self._channels[channel] = sock
-        handle, send = self.core.connection_bind(self.clock(), connection_id, channel)
+        handle = self.core.connection_bind(self.clock(), connection_id, channel)
         fut: asyncio.Future[Event] = loop.create_future()
         self._waiters[handle] = fut
         try:
-            self._dispatch([send])
+            self._dispatch(self.core.actions())
             async with asyncio.timeout(self.timeout):
                 while not fut.done():
                     head = await _recv_exactly(sock, 20)
                     raw = head + await _recv_exactly(sock, struct.unpack("!H", head[2:4])[0])
                     self._trace("recv", sock, raw)
-                    self._dispatch(self.core.receive(raw, self.clock()))
+                    self.core.receive(raw, self.clock())
+                    self._dispatch(self.core.actions())
             ev = fut.result()
         except (OSError, ParseError, TimeoutError) as exc:
             raise TurnError("ConnectionBind", 0, f"data connection failed: {exc!r}") from exc
@@ -308,9 +314,10 @@ class TurnClient:
             remote = addr_of(conn.get_extra_info("peername"))
         self.on_message(Trace(direction, local, remote, msg))
 
-    def _dispatch(self, events: list[Event]) -> None:
-        for ev in events:
-            if isinstance(ev, Send):
+    def _dispatch(self, actions: list[Action]) -> None:
+        """Handle what the core handed out (:meth:`TurnClientCore.actions`), in order."""
+        for ev in actions:
+            if isinstance(ev, SendToServer):
                 self._write(ev)
             elif isinstance(ev, ConnectionAttempt):
                 self._attempts.put_nowait(ev)
@@ -320,7 +327,7 @@ class TurnClient:
                 self._resolve(ev)
         self._wake.set()
 
-    def _write(self, ev: Send) -> None:
+    def _write(self, ev: SendToServer) -> None:
         if ev.channel != CONTROL:
             sock = self._channels.get(ev.channel)
             if sock is not None:
@@ -356,7 +363,8 @@ class TurnClient:
                 for frame in framer.frames():
                     if self._writer is not None:
                         self._trace("recv", self._writer, frame)
-                    self._dispatch(self.core.receive(frame, self.clock()))
+                    self.core.receive(frame, self.clock())
+                    self._dispatch(self.core.actions())
         except ParseError as exc:
             why = f"garbage from the server: {exc}"
             log.warning("TURN client: %s", why)
@@ -374,7 +382,8 @@ class TurnClient:
     async def _timer_loop(self) -> None:
         while True:
             await sleep_until(self.core.next_deadline(), self.clock, self._wake)
-            events = self.core.handle_timer(self.clock())
+            self.core.handle_timer(self.clock())
+            events = self.core.actions()
             if events:
                 self._dispatch(events)
                 if self._writer is not None:

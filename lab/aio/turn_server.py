@@ -59,8 +59,8 @@ from lab.proto.turn.state import (
     CloseRelay,
     ConnectPeer,
     OpenRelay,
-    SendDatagram,
-    SendTo,
+    SendToClient,
+    SendToPeer,
     StartBridge,
 )
 
@@ -208,7 +208,6 @@ class TurnServer:
     def _udp_readable(self, sock: socket.socket) -> None:
         """Datagrams on a UDP listener: each one is a whole STUN message or ChannelData
         (RFC 8656 §12.5: unpadded on UDP); the first from an address makes its 5-tuple."""
-        actions: list[Action] = []
         with contextlib.suppress(BlockingIOError):
             for _ in range(UDP_BATCH):  # then the other callbacks' turn
                 data, remote = sock.recvfrom(65536)
@@ -220,15 +219,15 @@ class TurnServer:
                     self._udp_by_addr[(sock.fileno(), addr)] = conn
                     self.core.connection_made(conn, addr, addr_of(sock.getsockname()),
                                               self.clock())
-                actions += self.core.message_received(conn, data, self.clock())
-        self._run(actions)
+                self.core.message_received(conn, data, self.clock())
+        self._run()
 
-    def _forget_udp(self, conn: int) -> list[Action]:
+    def _forget_udp(self, conn: int) -> None:
         client = self._udp.pop(conn, None)
         if client is None:
-            return []
+            return
         self._udp_by_addr.pop((client.sock.fileno(), client.addr), None)
-        return self.core.connection_lost(conn, self.clock())
+        self.core.connection_lost(conn, self.clock())
 
     def wake_timers(self) -> None:
         """Run the core's timers now (after a test moved the injected clock)."""
@@ -317,8 +316,8 @@ class TurnServer:
             while data := await loop.sock_recv(client.sock, 65536):
                 framer.feed(data)
                 while (frame := framer.next_frame()) is not None:
-                    actions = self.core.message_received(client.conn, frame, self.clock())
-                    start = self._run(actions)
+                    self.core.message_received(client.conn, frame, self.clock())
+                    start = self._run()
                     if start is not None:
                         await self._bridge(client, start.cid, framer.take_buffered())
                         return
@@ -332,7 +331,8 @@ class TurnServer:
             self._cancel(("send", client.conn))
             if not client.bridging:
                 client.sock.close()
-            self._run(self.core.connection_lost(client.conn, self.clock()))
+            self.core.connection_lost(client.conn, self.clock())
+            self._run()
 
     def _send(self, conn: int, data: bytes) -> None:
         """Queue ``data`` for a client; never waits. A client with ``send_queue`` bytes unread
@@ -353,18 +353,19 @@ class TurnServer:
 
     # --- actions --------------------------------------------------------------------------
 
-    def _run(self, actions: list[Action]) -> StartBridge | None:
-        """Carry out the core's actions in order, without waiting on any peer; a StartBridge
-        is returned to the caller, the client loop that owns that connection."""
+    def _run(self) -> StartBridge | None:
+        """Carry out the actions the core queued (:meth:`TurnServerCore.actions`) in order,
+        without waiting on any peer, and those that follow from reporting results back; a
+        StartBridge is returned to the caller, the client loop that owns that connection."""
         start: StartBridge | None = None
-        queue = list(actions)
+        queue = self.core.actions()
         while queue:
             action = queue.pop(0)
-            if isinstance(action, SendTo):
+            if isinstance(action, SendToClient):
                 self._send(action.conn, action.data)
             elif isinstance(action, OpenRelay):
-                queue += self.core.relay_result(action.alloc, self._open_relay(action),
-                                                self.clock())
+                self.core.relay_result(action.alloc, self._open_relay(action), self.clock())
+                queue += self.core.actions()
             elif isinstance(action, StartBridge):
                 start = action
             else:
@@ -376,7 +377,8 @@ class TurnServer:
         if isinstance(action, CloseConnection) and action.conn in self._udp:
             log.info("TURN: forgetting UDP client %s:%d (%s)", *self._udp[action.conn].addr,
                      action.reason)
-            self._run(self._forget_udp(action.conn))
+            self._forget_udp(action.conn)
+            self._run()
         elif isinstance(action, CloseConnection):
             client = self._clients.get(action.conn)
             if client is not None:
@@ -397,7 +399,7 @@ class TurnServer:
             peer = self._peers.pop(action.cid, None)
             if peer is not None:
                 peer.close()
-        elif isinstance(action, SendDatagram):
+        elif isinstance(action, SendToPeer):
             relay = self._relays.get(action.alloc)
             if relay is not None:
                 with contextlib.suppress(OSError):
@@ -425,12 +427,11 @@ class TurnServer:
         return True
 
     def _datagrams(self, alloc: int, sock: socket.socket) -> None:
-        actions: list[Action] = []
         with contextlib.suppress(BlockingIOError):
             for _ in range(UDP_BATCH):
                 data, peer = sock.recvfrom(65536)
-                actions += self.core.datagram_received(alloc, addr_of(peer), data, self.clock())
-        self._run(actions)
+                self.core.datagram_received(alloc, addr_of(peer), data, self.clock())
+        self._run()
 
     # --- peers ----------------------------------------------------------------------------
 
@@ -439,7 +440,8 @@ class TurnServer:
 
         def eof() -> None:
             if cid in self._peers:
-                self._run(self.core.peer_closed(cid, self.clock()))
+                self.core.peer_closed(cid, self.clock())
+                self._run()
 
         self._peers[cid] = _Peer(loop, sock, self.config.peer_buffer, eof)
 
@@ -450,7 +452,7 @@ class TurnServer:
         while True:
             sock, remote = await self._accept(lsock, what)
             try:
-                cid, actions = self.core.peer_accepted(relayed, remote, self.clock())
+                cid = self.core.peer_accepted(relayed, remote, self.clock())
                 if cid is None:
                     sock.close()
                     continue
@@ -458,8 +460,9 @@ class TurnServer:
             except Exception:
                 log.exception("TURN: peer %s:%d on %s failed at its start", *remote, what)
                 sock.close()
+                self.core.actions()  # its ConnectionAttempt is not sent: the peer is gone
                 continue
-            self._run(actions)
+            self._run()
 
     async def _connect_peer(self, action: ConnectPeer) -> None:
         """Connect from the relayed address to the peer (RFC 6062 §5.2)."""
@@ -473,10 +476,12 @@ class TurnServer:
             if sock is not None:
                 sock.close()
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
-            self._run(self.core.peer_connect_result(action.cid, False, self.clock(), why))
+            self.core.peer_connect_result(action.cid, False, self.clock(), why)
+            self._run()
             return
         self._watch(action.cid, sock)
-        self._run(self.core.peer_connect_result(action.cid, True, self.clock()))
+        self.core.peer_connect_result(action.cid, True, self.clock())
+        self._run()
 
     async def _bridge(self, client: _Client, cid: int, pipelined: bytes) -> None:
         """After ConnectionBind: early peer bytes to the client, then the raw bridge."""
@@ -499,7 +504,8 @@ class TurnServer:
         up, down = up + len(pipelined), down + len(peer.buffer)
         self.relayed_bytes += up + down
         log.info("TURN: CONNECTION-ID %d closed after %d bytes up, %d down", cid, up, down)
-        self._run(self.core.peer_closed(cid, self.clock()))
+        self.core.peer_closed(cid, self.clock())
+        self._run()
 
     # --- timers ---------------------------------------------------------------------------
 
@@ -509,6 +515,7 @@ class TurnServer:
         while True:
             await sleep_until(self.core.next_deadline(), self.clock, self._wake)
             try:
-                self._run(self.core.handle_timer(self.clock()))
+                self.core.handle_timer(self.clock())
+                self._run()
             except Exception:
                 log.exception("TURN: timer round failed")

@@ -18,7 +18,8 @@ import pytest
 
 from lab.aio.turn_client import TurnError
 from lab.proto.stun import Message, Method, StunStreamFramer
-from lab.proto.turn.client import Allocated, Send, TurnClientCore
+from lab.proto.turn.client import TurnClientCore
+from lab.proto.turn.client_events import Allocated, SendToServer
 from tests.turnhelp import (
     PASSWORD,
     PEER,
@@ -75,16 +76,20 @@ async def raw_allocate(sock: socket.socket) -> TurnClientCore:
     the client stops reading)."""
     loop = asyncio.get_running_loop()
     core, framer = TurnClientCore(USER, PASSWORD), StunStreamFramer()
-    pending = [core.allocate(time.monotonic())[1]]
+    core.allocate(time.monotonic())
+    pending = core.actions()
     while pending:
-        await loop.sock_sendall(sock, pending.pop().data)
+        send = pending.pop()
+        assert isinstance(send, SendToServer), send
+        await loop.sock_sendall(sock, send.data)
         while True:
             framer.feed(await loop.sock_recv(sock, 4096))
             frame = framer.next_frame()
             if frame is not None:
                 break
-        for ev in core.receive(frame, time.monotonic()):
-            if isinstance(ev, Send):
+        core.receive(frame, time.monotonic())
+        for ev in core.actions():
+            if isinstance(ev, SendToServer):
                 pending.append(ev)
             else:
                 assert isinstance(ev, Allocated), ev
@@ -249,7 +254,10 @@ def test_a_client_that_stops_reading_does_not_stop_the_timers(
         loop = asyncio.get_running_loop()
         slow = await connected(rcvbuf=4096)
         core = await raw_allocate(slow)
-        await loop.sock_sendall(slow, core.connect(0.0, ("192.168.1.77", 7000))[1].data)
+        core.connect(0.0, ("192.168.1.77", 7000))
+        (connect,) = core.actions()
+        assert isinstance(connect, SendToServer)
+        await loop.sock_sendall(slow, connect.data)
         sent = 0
         burst = BINDING * 500
         while sent < 8 << 20:

@@ -268,7 +268,8 @@ def test_bind_with_unknown_id_and_bind_timer(lab_factory: Callable[..., Lab]) ->
     lab.advance(29.0)
 
     async def due() -> list[Action]:  # what the core's timers do at 29 s, asked on its loop
-        return lab.server.core.handle_timer(lab.clock.now)
+        lab.server.core.handle_timer(lab.clock.now)
+        return lab.server.core.actions()
 
     assert lab.srv.run(due()) == []  # 29 s: still waiting for the bind
     assert cid in lab.server.core.peers

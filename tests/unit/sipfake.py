@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from lab.proto.sip.core import Endpoint, Flow, Send
+from lab.proto.sip.core import Endpoint, Flow, SendSip
 from lab.proto.sip.framing import Frame, SipStreamFramer
 from lab.proto.sip.message import Message, Request, parse
 from lab.proto.sip.proxy import ProxyCore
@@ -63,7 +63,7 @@ class FakeNet:
                 return
         raise AssertionError("messages still moving after the limit")
 
-    def _deliver(self, node: Node, send: Send, now: float) -> None:
+    def _deliver(self, node: Node, send: SendSip, now: float) -> None:
         t = send.target
         new = False
         if t.flow is not None:

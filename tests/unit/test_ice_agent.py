@@ -21,7 +21,7 @@ from lab.proto.ice import (
     IceConfig,
     PairState,
     Selected,
-    Send,
+    SendStun,
     success_response,
 )
 from lab.proto.sdp import Candidate
@@ -91,7 +91,7 @@ class FakeNet:
     def perform(self, agent: IceAgent, action: object) -> None:
         if isinstance(action, Connect):
             self.connect(agent, action)
-        elif isinstance(action, Send):
+        elif isinstance(action, SendStun):
             self.send(agent, action)
         elif isinstance(action, Close):
             self.close(agent, action.conn)
@@ -120,7 +120,7 @@ class FakeNet:
             agent.connected(action.conn, self.now)
         self.later(arrive)
 
-    def send(self, agent: IceAgent, action: Send) -> None:
+    def send(self, agent: IceAgent, action: SendStun) -> None:
         link = self.links.get((id(agent), action.conn))
         if link is None:
             return
@@ -381,7 +381,7 @@ def test_success_unfreezes_the_same_foundation() -> None:
     assert isinstance(connect, Connect) and connect.pair.local.component == 1
     skype.connected(connect.conn, 0.001)
     sent = skype.actions()[0]
-    assert isinstance(sent, Send)
+    assert isinstance(sent, SendStun)
     request = parse(sent.data)
     ok = success_response(request, ("192.168.251.128", 13450), local_pwd="q" * 22,
                           ms_ice2=False)

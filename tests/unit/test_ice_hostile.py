@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab.proto.ice import Connect, IceAgent, PairState, Send, success_response
+from lab.proto.ice import Connect, IceAgent, PairState, SendStun, success_response
 from lab.proto.ice.checks import binding_request
 from lab.proto.ice.pairs import pair_priority
 from lab.proto.stun import Message, MessageClass, Method, new_transaction_id, parse
@@ -21,8 +21,8 @@ def check_from_skype(cms: IceAgent, *, to_ufrag: str) -> bytes:
                            ms_ice2=False, transaction_id=new_transaction_id())
 
 
-def sends(agent: IceAgent) -> list[Send]:
-    return [a for a in agent.actions() if isinstance(a, Send)]
+def sends(agent: IceAgent) -> list[SendStun]:
+    return [a for a in agent.actions() if isinstance(a, SendStun)]
 
 
 def test_a_check_for_another_ufrag_is_refused_with_401() -> None:

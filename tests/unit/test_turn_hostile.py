@@ -25,10 +25,19 @@ from lab.proto.stun import (
     XorRelayedAddress,
     parse,
 )
-from lab.proto.turn.client import Allocated, Failed, PermissionCreated, TurnClientCore
+from lab.proto.turn.client import TurnClientCore
+from lab.proto.turn.client_events import Allocated, Failed, PermissionCreated
 from lab.proto.turn.server import TurnServerCore
-from lab.proto.turn.state import Action, CloseConnection, ConnectPeer, SendTo
-from tests.unit.test_turn_core import PEER, Link, allocated, auth_attrs, config, error_code
+from lab.proto.turn.state import Action, CloseConnection, ConnectPeer, SendToClient
+from tests.unit.test_turn_core import (
+    PEER,
+    Link,
+    allocated,
+    auth_attrs,
+    config,
+    error_code,
+    request,
+)
 
 
 def signed(client: TurnClientCore, method: Method, attrs: Sequence[Attribute],
@@ -47,14 +56,15 @@ def challenged(link: Link) -> tuple[TurnClientCore, int]:
     """A client that met the 401 (it knows realm, nonce and key) and allocated nothing."""
     client = TurnClientCore("cms", "pw")
     conn = link.connect()
-    out = link.server.message_received(conn, client.allocate(0.0)[1].data, 0.0)
+    out = link.feed(conn, request(client, client.allocate(0.0)).data, 0.0)
     client.receive(out[0].data, 0.0)  # type: ignore[union-attr]
+    client.actions()  # the retry with credentials, not sent
     assert client.key is not None and client.nonce is not None
     return client, conn
 
 
 def answer(out: Sequence[Action]) -> Message:
-    sends = [a for a in out if isinstance(a, SendTo)]
+    sends = [a for a in out if isinstance(a, SendToClient)]
     assert len(sends) == 1, out
     assert sends[0].message is not None
     return sends[0].message
@@ -66,7 +76,7 @@ def test_420_lists_a_bounded_number_of_unknown_attributes() -> None:
     link = Link(TurnServerCore(config()))
     client, conn, _ = allocated(link)
     unknown = [UnknownAttribute(0x4000 + i, b"") for i in range(6547)]
-    out = link.server.message_received(conn, signed(client, Method.REFRESH, unknown), 1.0)
+    out = link.feed(conn, signed(client, Method.REFRESH, unknown), 1.0)
     msg = parse(out[0].data)  # type: ignore[union-attr]
     assert msg.error is not None and msg.error.code == 420
     listed = msg.get(UnknownAttributes)
@@ -81,9 +91,9 @@ def test_junk_requests_past_the_budget_close_the_connection() -> None:
     conn = link.connect()
     junk = Message.request(Method(0x0FF), []).encode()  # an unknown method: 400 each
     for _ in range(64):
-        out = link.server.message_received(conn, junk, 0.0)
+        out = link.feed(conn, junk, 0.0)
         assert not any(isinstance(a, CloseConnection) for a in out)
-    out = link.server.message_received(conn, junk, 0.0)
+    out = link.feed(conn, junk, 0.0)
     assert CloseConnection(conn, "too many refused requests") in out
 
 
@@ -94,7 +104,7 @@ def test_a_success_resets_the_refusal_budget() -> None:
     binding = Message.request(Method.BINDING, []).encode()
     for _ in range(10):
         for raw in (junk, junk, junk, binding):
-            out = link.server.message_received(conn, raw, 0.0)
+            out = link.feed(conn, raw, 0.0)
             assert not any(isinstance(a, CloseConnection) for a in out)
 
 
@@ -105,8 +115,8 @@ def test_a_success_resets_the_refusal_budget() -> None:
 def test_ipv4_peers_written_as_ipv6_meet_the_ipv4_policy(peer: str) -> None:
     link = Link(TurnServerCore(config()))
     client, conn, _ = allocated(link)
-    assert error_code(link.exchange(client, conn, client.connect(1.0, (peer, 7000))[1])) == 403
-    assert error_code(link.exchange(client, conn, client.create_permission(1.0, [peer])[1])
+    assert error_code(link.ask(client, conn, client.connect(1.0, (peer, 7000)))) == 403
+    assert error_code(link.ask(client, conn, client.create_permission(1.0, [peer]))
                       ) == 403
     assert link.of(ConnectPeer) == []
 
@@ -114,10 +124,10 @@ def test_ipv4_peers_written_as_ipv6_meet_the_ipv4_policy(peer: str) -> None:
 def test_a_mapped_peer_that_is_allowed_is_used_as_ipv4() -> None:
     link = Link(TurnServerCore(config()))
     client, conn, _ = allocated(link)
-    link.exchange(client, conn, client.connect(1.0, ("::ffff:192.168.1.252", 7000))[1])
+    link.ask(client, conn, client.connect(1.0, ("::ffff:192.168.1.252", 7000)))
     (cp,) = link.of(ConnectPeer)
     assert cp.peer == ("192.168.1.252", 7000)
-    events = link.exchange(client, conn, client.create_permission(2.0, ["::ffff:192.168.1.9"])[1])
+    events = link.ask(client, conn, client.create_permission(2.0, ["::ffff:192.168.1.9"]))
     assert isinstance(events[0], PermissionCreated)
     assert link.server.allocations[1].permitted("192.168.1.9", 3.0)
 
@@ -129,11 +139,11 @@ def test_unspecified_relay_ip_relays_from_the_address_the_client_reached(server_
     client = TurnClientCore("cms", "pw")
     link.conns += 1
     server.connection_made(link.conns, ("10.48.54.230", 4000), (server_ip, 3478), 0.0)
-    events = link.exchange(client, link.conns, client.allocate(0.0)[1])
+    events = link.ask(client, link.conns, client.allocate(0.0))
     assert isinstance(events[0], Allocated)
     assert events[0].relayed == ("10.48.54.229", 24000)
-    assert error_code(link.exchange(client, link.conns,
-                                    client.connect(1.0, ("::ffff:127.0.0.1", 80))[1])) == 403
+    assert error_code(link.ask(client, link.conns,
+                               client.connect(1.0, ("::ffff:127.0.0.1", 80)))) == 403
 
 
 def test_an_ipv6_relay_only_for_a_client_that_asks_for_it() -> None:
@@ -141,10 +151,10 @@ def test_an_ipv6_relay_only_for_a_client_that_asks_for_it() -> None:
     client, conn = challenged(link)
     raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP),
                                            RequestedAddressFamily(2)])
-    assert code_of(answer(link.server.message_received(conn, raw, 1.0))) == 440
+    assert code_of(answer(link.feed(conn, raw, 1.0))) == 440
     link = Link(TurnServerCore(config(relay_ip="fd00::1")))
     client = TurnClientCore("cms", "pw")
-    assert error_code(link.exchange(client, link.connect(), client.allocate(0.0)[1])) == 440
+    assert error_code(link.ask(client, link.connect(), client.allocate(0.0))) == 440
 
 
 # --- defect: a nonce not tied to its connection; FINGERPRINT not checked ----------------------
@@ -154,7 +164,7 @@ def test_a_signed_allocate_replayed_on_another_connection_is_438() -> None:
     client, _conn = challenged(link)
     raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP)])
     other = link.connect(("10.48.54.66", 40000))
-    reply = answer(link.server.message_received(other, raw, 1.0))
+    reply = answer(link.feed(other, raw, 1.0))
     assert reply.error is not None and reply.error.code == 438
     assert link.server.allocations == {}
 
@@ -162,25 +172,26 @@ def test_a_signed_allocate_replayed_on_another_connection_is_438() -> None:
 def test_connection_bind_may_reuse_the_control_connections_nonce() -> None:
     link = Link(TurnServerCore(config()))
     client, conn, _ = allocated(link)
-    link.exchange(client, conn, client.connect(1.0, PEER)[1])
+    link.ask(client, conn, client.connect(1.0, PEER))
     (cp,) = link.of(ConnectPeer)
-    link.settle(link.server.peer_connect_result(cp.cid, True, 1.5), client, conn)
+    link.server.peer_connect_result(cp.cid, True, 1.5)
+    link.settle(client, conn)
     data = link.connect(("10.48.54.230", 33348))
     raw = signed(client, Method.CONNECTION_BIND, [ConnectionId(cp.cid)])
-    assert answer(link.server.message_received(data, raw, 2.0)).cls is MessageClass.SUCCESS
+    assert answer(link.feed(data, raw, 2.0)).cls is MessageClass.SUCCESS
     # the same nonce on a third connection for anything else: 438
     third = link.connect(("10.48.54.230", 33349))
     raw = signed(client, Method.REFRESH, [])
-    assert code_of(answer(link.server.message_received(third, raw, 2.0))) == 438
+    assert code_of(answer(link.feed(third, raw, 2.0))) == 438
 
 
 def test_a_request_with_a_wrong_fingerprint_is_dropped() -> None:
     link = Link(TurnServerCore(config()))
     conn = link.connect()
     raw = bytearray(Message.request(Method.BINDING, []).encode(fingerprint=True))
-    assert link.server.message_received(conn, bytes(raw), 0.0) != []
+    assert link.feed(conn, bytes(raw), 0.0) != []
     raw[-1] ^= 0x01
-    assert link.server.message_received(conn, bytes(raw), 0.0) == []
+    assert link.feed(conn, bytes(raw), 0.0) == []
 
 
 # --- refusal paths --------------------------------------------------------------------------
@@ -188,13 +199,14 @@ def test_a_request_with_a_wrong_fingerprint_is_dropped() -> None:
 def test_permissions_expire_after_300_s() -> None:
     link = Link(TurnServerCore(config()))
     client, conn, alloc = allocated(link)
-    link.exchange(client, conn, client.create_permission(0.0, [PEER[0]])[1])
-    cid, _ = link.server.peer_accepted(alloc.relayed, PEER, 299.0)
+    link.ask(client, conn, client.create_permission(0.0, [PEER[0]]))
+    cid = link.server.peer_accepted(alloc.relayed, PEER, 299.0)
     assert cid is not None
     link.server.peer_closed(cid, 299.5)
     link.server.handle_timer(300.5)
-    cid, out = link.server.peer_accepted(alloc.relayed, PEER, 300.5)
-    assert (cid, out) == (None, [])
+    link.server.actions()  # the ConnectionAttempt, the peer's close
+    cid = link.server.peer_accepted(alloc.relayed, PEER, 300.5)
+    assert (cid, link.server.actions()) == (None, [])
 
 
 def test_a_forged_nonce_is_refused() -> None:
@@ -204,7 +216,7 @@ def test_a_forged_nonce_is_refused() -> None:
     forged = client.nonce[:12] + bytes(16 * [ord("0")])
     client.nonce = forged
     raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP)])
-    reply = answer(link.server.message_received(conn, raw, 1.0))
+    reply = answer(link.feed(conn, raw, 1.0))
     assert reply.error is not None and reply.error.code == 438
     assert reply.get(Nonce) is not None and reply.get(Nonce) != Nonce(forged)
 
@@ -214,16 +226,17 @@ def test_a_wrong_message_integrity_is_401() -> None:
     client, conn = challenged(link)
     client.key = bytes(16)
     raw = signed(client, Method.ALLOCATE, [RequestedTransport(PROTO_TCP)])
-    assert code_of(answer(link.server.message_received(conn, raw, 1.0))) == 401
+    assert code_of(answer(link.feed(conn, raw, 1.0))) == 401
     assert link.server.allocations == {}
 
 
 def test_a_peer_without_permission_is_refused() -> None:
     link = Link(TurnServerCore(config()))
     client, conn, alloc = allocated(link)
-    link.exchange(client, conn, client.create_permission(0.0, ["192.168.1.9"])[1])
-    assert link.server.peer_accepted(alloc.relayed, PEER, 1.0) == (None, [])
-    assert link.server.peer_accepted(alloc.relayed, ("192.168.1.9", 5), 1.0)[0] is not None
+    link.ask(client, conn, client.create_permission(0.0, ["192.168.1.9"]))
+    assert link.server.peer_accepted(alloc.relayed, PEER, 1.0) is None
+    assert link.server.actions() == []
+    assert link.server.peer_accepted(alloc.relayed, ("192.168.1.9", 5), 1.0) is not None
 
 
 def _forged_success(client: TurnClientCore, handle_tid: bytes, key: bytes | None) -> bytes:
@@ -238,10 +251,12 @@ def test_the_client_refuses_a_success_without_valid_message_integrity(key: bytes
     link = Link(TurnServerCore(config()))
     client = TurnClientCore("cms", "pw")
     conn = link.connect()
-    _, send = client.allocate(0.0)
-    challenge = link.server.message_received(conn, send.data, 0.0)
-    (retry,) = client.receive(challenge[0].data, 0.0)  # type: ignore[union-attr]
+    send = request(client, client.allocate(0.0))
+    challenge = link.feed(conn, send.data, 0.0)
+    client.receive(challenge[0].data, 0.0)  # type: ignore[union-attr]
+    (retry,) = client.actions()
     tid = parse(retry.data).transaction_id  # type: ignore[union-attr]
-    events = client.receive(_forged_success(client, tid, key), 0.1)
+    client.receive(_forged_success(client, tid, key), 0.1)
+    events = client.actions()
     assert len(events) == 1 and isinstance(events[0], Failed) and events[0].code == 0
     assert "MESSAGE-INTEGRITY" in events[0].reason

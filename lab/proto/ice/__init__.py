@@ -3,7 +3,7 @@
     agent = IceAgent(controlling=True, local_ufrag=u, local_pwd=p, local_candidates=cands,
                      config=IceConfig(ms_ice2=True))
     agent.set_remote(r_ufrag, r_pwd, remote_cands, now)
-    agent.handle_timer(now); actions = agent.actions()   # Connect / Send / Close / Selected
+    agent.handle_timer(now); actions = agent.actions()   # Connect / SendStun / Close / Selected
     agent.connected(conn, now); agent.frame_received(conn, stun_bytes, now)
 
 The asyncio adapter that performs the actions is :mod:`lab.aio.ice`.
@@ -23,7 +23,7 @@ from lab.proto.ice.checks import (
     success_response,
     verify_request,
 )
-from lab.proto.ice.events import Action, Close, Connect, Failed, PairReport, Selected, Send
+from lab.proto.ice.events import Action, Close, Connect, Failed, PairReport, Selected, SendStun
 from lab.proto.ice.pairs import (
     CandidatePair,
     PairState,
@@ -49,7 +49,7 @@ __all__ = [
     "PairReport",
     "PairState",
     "Selected",
-    "Send",
+    "SendStun",
     "binding_request",
     "can_pair",
     "candidate_base",

@@ -42,7 +42,7 @@ from lab.proto.ice.checks import (
     verify_request,
     verify_response,
 )
-from lab.proto.ice.events import Action, Close, Connect, Failed, PairReport, Selected, Send
+from lab.proto.ice.events import Action, Close, Connect, Failed, PairReport, Selected, SendStun
 from lab.proto.ice.pairs import (
     CandidatePair,
     PairState,
@@ -336,7 +336,7 @@ class IceAgent:
             transaction_id=txid)
         conn.txn, conn.txn_nominating = txid, nominate
         conn.deadline = now + self.config.check_timeout
-        self._actions.append(Send(conn.id, data, "Binding request"))
+        self._actions.append(SendStun(conn.id, data, "Binding request"))
 
     def _on_request(self, conn: _Conn, raw: bytes, msg: Message, now: float) -> None:
         try:
@@ -346,13 +346,13 @@ class IceAgent:
         except CheckError as exc:
             if exc.code:
                 pwd = self.local_pwd if exc.code not in (400, 401) else None
-                self._actions.append(Send(conn.id, error_response(
+                self._actions.append(SendStun(conn.id, error_response(
                     msg, exc.code, exc.reason, local_pwd=pwd), f"Binding error {exc.code}"))
             log.info("connection %d: refused a check: %s", conn.id, exc)
             return
         pair = conn.pair or self._pair_for_incoming(conn, check)
         conn.pair = pair
-        self._actions.append(Send(conn.id, success_response(
+        self._actions.append(SendStun(conn.id, success_response(
             msg, conn.remote_addr, local_pwd=self.local_pwd, ms_ice2=self.config.ms_ice2),
             "Binding success"))
         pair.inbound_ok = True

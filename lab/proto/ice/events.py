@@ -22,7 +22,7 @@ class Connect:
 
 
 @dataclass(frozen=True)
-class Send:
+class SendStun:
     """Send one STUN message (unframed) on a connection; ``what`` names it for logs."""
 
     conn: int
@@ -53,7 +53,7 @@ class Failed:
     reason: str
 
 
-Action = Connect | Send | Close | Selected | Failed
+Action = Connect | SendStun | Close | Selected | Failed
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What the proxy and user-agent cores share: flows, targets, outputs, transactions, timers.
 
 A core never touches a socket. The transport layer hands it ``receive(message, flow, now)``
-and carries out the :class:`Send` items it leaves in :attr:`Endpoint.outbox`: on an existing
+and carries out the :class:`SendSip` items it leaves in :attr:`Endpoint.outbox`: on an existing
 connection (``flow``), towards an address (reusing a connection or opening one), or down the
 connection a zone's peer opened (``zone``: the traversal zone, a registered client).
 """
@@ -59,7 +59,9 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Send:
+class SendSip:
+    """Send one SIP message to ``target`` (the one action the endpoint hands out)."""
+
     message: Message
     target: Target
 
@@ -98,7 +100,7 @@ class Endpoint:
     def __init__(self, name: str, ids: Callable[[], str] | None = None) -> None:
         self.name = name
         self.ids = ids or (lambda: secrets.token_hex(8))
-        self.outbox: list[Send] = []
+        self.outbox: list[SendSip] = []
         self.clients: dict[tuple[str, str], tuple[Transaction, Target]] = {}  # (branch, method)
         self.servers: dict[tuple[str, str], tuple[Transaction, Flow]] = {}
         self.alias_flows: dict[Addr, Flow] = {}  # RFC 5923 / registered contacts
@@ -115,10 +117,10 @@ class Endpoint:
         except ParseError as exc:
             log.warning("%s: bad message from flow %s: %s", self.name, flow.id, exc)
             if isinstance(message, Request) and message.method != "ACK" and exc.status:
-                self.outbox.append(Send(response_to(message, exc.status, exc.reason),
+                self.outbox.append(SendSip(response_to(message, exc.status, exc.reason),
                                         Target(flow=flow.id)))
 
-    def actions(self) -> list[Send]:
+    def actions(self) -> list[SendSip]:
         out, self.outbox = self.outbox, []
         return out
 
@@ -189,7 +191,7 @@ class Endpoint:
         return entry[0] if entry is not None else None
 
     def send_stateless(self, request: Request, target: Target) -> None:
-        self.outbox.append(Send(request, self.resolve(target)))
+        self.outbox.append(SendSip(request, self.resolve(target)))
 
     def respond(self, txn: Transaction, response: Response, now: float) -> None:
         key = (txn.request.via[0].branch or "", txn.request.method)  # as _receive_request
@@ -260,7 +262,7 @@ class Endpoint:
                         now: float) -> None:
         for out in outs:
             if out.action in (Action.SEND_REQUEST, Action.SEND_ACK) and out.message:
-                self.outbox.append(Send(out.message, target))
+                self.outbox.append(SendSip(out.message, target))
             elif out.action is Action.PASS_TO_TU and isinstance(out.message, Response):
                 self.on_response(out.message, txn, now)
             elif out.action in (Action.TIMEOUT, Action.TRANSPORT_ERROR):
@@ -271,8 +273,8 @@ class Endpoint:
         for out in outs:
             target = Target(transport=flow.transport, flow=flow.id)
             if out.action is Action.SEND_TRYING:
-                self.outbox.append(Send(response_to(txn.request, 100), target))
+                self.outbox.append(SendSip(response_to(txn.request, 100), target))
             elif out.action in (Action.SEND_RESPONSE, Action.RESEND_RESPONSE) and out.message:
-                self.outbox.append(Send(out.message, target))
+                self.outbox.append(SendSip(out.message, target))
             elif out.action is Action.PASS_TO_TU and isinstance(out.message, Request):
                 self.on_request(out.message, flow, txn, now)

@@ -2,10 +2,13 @@
 RFC 6062 client side (Connect, ConnectionAttempt, ConnectionBind).
 
 The core builds requests and digests responses; it never touches a socket or the clock. Each
-command returns a *handle* and the bytes to send; :meth:`TurnClientCore.receive` returns the
-events that follow from a received message (results carry the handle of the command, even
-after a 401/438 retry). Requests are sent on a *channel* named by the caller: ``"control"``
-for the control connection, anything else for an RFC 6062 data connection.
+command returns only its *handle*; every other input (:meth:`TurnClientCore.receive`,
+:meth:`TurnClientCore.handle_timer`, :meth:`TurnClientCore.send_indication`) returns None. The
+output, the bytes to send and the events that follow (results carry the handle of their command,
+even after a 401/438 retry), is drained in order with :meth:`TurnClientCore.actions`; its
+vocabulary is :mod:`lab.proto.turn.client_events`. Requests are sent on a *channel* named by
+the caller: ``"control"`` for the control connection, anything else for an RFC 6062 data
+connection.
 
 Timers (RFC 8656 §7.3 refresh before LIFETIME, §9 permissions last 300 s, RFC 8489 §6.2.2
 transaction timeout Ti = 39.5 s) are ``handle_timer(now)`` / ``next_deadline()``.
@@ -31,7 +34,6 @@ from lab.proto.stun import (
     MessageIntegrity,
     Method,
     Nonce,
-    ParseError,
     Realm,
     RequestedTransport,
     Software,
@@ -43,101 +45,27 @@ from lab.proto.stun import (
     parse,
     verify_integrity,
 )
+from lab.proto.turn.client_events import (
+    CONTROL,
+    Action,
+    Allocated,
+    Bound,
+    ChannelBound,
+    ConnectionAttempt,
+    DataReceived,
+    Event,
+    Failed,
+    PeerConnected,
+    PermissionCreated,
+    Refreshed,
+    SendToServer,
+)
 
 log = logging.getLogger(__name__)
 
-CONTROL = "control"
 PERMISSION_LIFETIME = 300.0
 PERMISSION_REFRESH = 240.0
 TRANSACTION_TIMEOUT = 39.5
-
-
-@dataclass(frozen=True)
-class Send:
-    """Bytes to write on ``channel`` (``"control"`` or a data connection's name)."""
-
-    channel: str
-    data: bytes
-    message: Message
-
-
-@dataclass(frozen=True)
-class Allocated:
-    handle: int
-    relayed: Addr
-    mapped: Addr | None
-    lifetime: int
-
-
-@dataclass(frozen=True)
-class Refreshed:
-    handle: int
-    lifetime: int
-
-
-@dataclass(frozen=True)
-class PermissionCreated:
-    handle: int
-    hosts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PeerConnected:
-    """Connect succeeded (RFC 6062 §4.3): bind ``connection_id`` on a new connection."""
-
-    handle: int
-    peer: Addr
-    connection_id: int
-
-
-@dataclass(frozen=True)
-class Bound:
-    """ConnectionBind succeeded (RFC 6062 §4.3): the data connection is now raw."""
-
-    handle: int
-    connection_id: int
-
-
-@dataclass(frozen=True)
-class ChannelBound:
-    """ChannelBind succeeded (RFC 8656 §11.3): ``number`` now carries ChannelData for
-    ``peer``."""
-
-    handle: int
-    number: int
-    peer: Addr
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A command failed: ``code`` is the STUN error code, 0 for a local failure (timeout,
-    bad response)."""
-
-    handle: int
-    method: Method
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class ConnectionAttempt:
-    """A peer connected to the relayed address (RFC 6062 §4.4)."""
-
-    connection_id: int
-    peer: Addr
-
-
-@dataclass(frozen=True)
-class DataReceived:
-    """A Data indication on a UDP allocation (RFC 8656 §11.4)."""
-
-    peer: Addr
-    data: bytes
-
-
-Event = Send | Allocated | Refreshed | PermissionCreated | PeerConnected | Bound | Failed | (
-    ConnectionAttempt | DataReceived | ChannelBound
-)
 
 
 @dataclass
@@ -187,64 +115,70 @@ class TurnClientCore:
         self.allocation: _Allocation | None = None
         self._pending: dict[bytes, _Pending] = {}
         self._handles = itertools.count(1)
+        self._out: list[Action] = []
+
+    def actions(self) -> list[Action]:
+        """The sends and events produced since the last call, in order."""
+        out, self._out = self._out, []
+        return out
 
     # --- commands -------------------------------------------------------------------------
 
     def allocate(
         self, now: float, *, transport: int = PROTO_TCP, lifetime: int | None = None
-    ) -> tuple[int, Send]:
+    ) -> int:
         """Allocate (RFC 8656 §7.1); the first one goes without credentials and meets 401."""
         attrs: list[Attribute] = [RequestedTransport(transport)]
         if lifetime is not None:
             attrs.append(Lifetime(lifetime))
         return self._start(Method.ALLOCATE, attrs, CONTROL, now)
 
-    def refresh(self, now: float, lifetime: int | None = None) -> tuple[int, Send]:
+    def refresh(self, now: float, lifetime: int | None = None) -> int:
         """Refresh (RFC 8656 §7.2); ``lifetime=0`` deletes the allocation."""
         attrs = [Lifetime(lifetime)] if lifetime is not None else []
         return self._start(Method.REFRESH, attrs, CONTROL, now)
 
-    def create_permission(self, now: float, hosts: Iterable[str]) -> tuple[int, Send]:
+    def create_permission(self, now: float, hosts: Iterable[str]) -> int:
         """CreatePermission for one or more peer IPs (RFC 8656 §9); ports are ignored."""
         attrs = [XorPeerAddress(h, 0) for h in hosts]
         if not attrs:
             raise ValueError("create_permission needs at least one host")
         return self._start(Method.CREATE_PERMISSION, attrs, CONTROL, now)
 
-    def connect(self, now: float, peer: Addr) -> tuple[int, Send]:
+    def connect(self, now: float, peer: Addr) -> int:
         """Connect to a TCP peer from the relayed address (RFC 6062 §4.3)."""
         return self._start(Method.CONNECT, [XorPeerAddress(*peer)], CONTROL, now)
 
-    def connection_bind(self, now: float, connection_id: int, channel: str) -> tuple[int, Send]:
+    def connection_bind(self, now: float, connection_id: int, channel: str) -> int:
         """ConnectionBind, to be sent on a *new* connection named ``channel`` (RFC 6062 §4.3)."""
         if channel == CONTROL:
             raise ValueError("ConnectionBind goes on a new data connection, not the control one")
         return self._start(Method.CONNECTION_BIND, [ConnectionId(connection_id)], channel, now)
 
-    def channel_bind(self, now: float, number: int, peer: Addr) -> tuple[int, Send]:
+    def channel_bind(self, now: float, number: int, peer: Addr) -> int:
         """ChannelBind ``number`` (0x4000-0x4FFF) to ``peer`` on a UDP allocation (RFC 8656
         §11.1); ChannelData for it: :func:`lab.proto.stun.channel_data`."""
         return self._start(Method.CHANNEL_BIND, [ChannelNumber(number), XorPeerAddress(*peer)],
                            CONTROL, now)
 
-    def send_indication(self, peer: Addr, data: bytes) -> Send:
+    def send_indication(self, peer: Addr, data: bytes) -> None:
         """A Send indication for a UDP allocation (RFC 8656 §10.1)."""
         msg = Message.indication(Method.SEND, [XorPeerAddress(*peer), Data(data)])
-        return Send(CONTROL, msg.encode(fingerprint=self.fingerprint), msg)
+        self._out.append(SendToServer(CONTROL, msg.encode(fingerprint=self.fingerprint), msg))
 
     # --- requests -------------------------------------------------------------------------
 
     def _start(
         self, method: Method, attrs: Iterable[Attribute], channel: str, now: float
-    ) -> tuple[int, Send]:
+    ) -> int:
         handle = next(self._handles)
-        send = self._send(handle, method, tuple(attrs), channel, now=now, retries=0)
-        return handle, send
+        self._out.append(self._send(handle, method, tuple(attrs), channel, now=now, retries=0))
+        return handle
 
     def _send(
         self, handle: int, method: Method, attrs: tuple[Attribute, ...], channel: str, *,
         now: float, retries: int,
-    ) -> Send:
+    ) -> SendToServer:
         full = list(attrs)
         if self.software:
             full.append(Software(self.software))
@@ -257,13 +191,15 @@ class TurnClientCore:
         self._pending[msg.transaction_id] = _Pending(
             handle, method, attrs, channel, now + self.transaction_timeout, authed, retries
         )
-        return Send(channel, raw, msg)
+        return SendToServer(channel, raw, msg)
 
     # --- input ----------------------------------------------------------------------------
 
-    def receive(self, raw: bytes, now: float) -> list[Event]:
+    def receive(self, raw: bytes, now: float) -> None:
         """Digest one received STUN message (a whole frame). Raises ParseError on garbage."""
-        msg = parse(raw)
+        self._out += self._receive(parse(raw), raw, now)
+
+    def _receive(self, msg: Message, raw: bytes, now: float) -> list[Action]:
         if msg.cls is MessageClass.INDICATION:
             return self._indication(msg)
         if msg.cls is MessageClass.REQUEST:
@@ -293,7 +229,7 @@ class TurnClientCore:
             return "response failed the MESSAGE-INTEGRITY check"
         return ""
 
-    def _error(self, pending: _Pending, msg: Message, now: float) -> list[Event]:
+    def _error(self, pending: _Pending, msg: Message, now: float) -> list[Action]:
         err = msg.error
         code, reason = (err.code, err.reason) if err is not None else (0, "error without code")
         realm, nonce = msg.get(Realm), msg.get(Nonce)
@@ -321,7 +257,7 @@ class TurnClientCore:
         self.key = long_term_key(self.username, realm, self.password)
         return ""
 
-    def _success(self, pending: _Pending, msg: Message, now: float) -> list[Event]:
+    def _success(self, pending: _Pending, msg: Message, now: float) -> list[Action]:
         handler = {
             Method.ALLOCATE: self._allocated, Method.REFRESH: self._refreshed,
             Method.CREATE_PERMISSION: self._permitted, Method.CONNECT: self._connected,
@@ -379,7 +315,7 @@ class TurnClientCore:
     def _refresh_time(self, now: float, lifetime: int) -> float:
         return now + lifetime - min(self.refresh_margin, lifetime / 2)
 
-    def _indication(self, msg: Message) -> list[Event]:
+    def _indication(self, msg: Message) -> list[Action]:
         peer = msg.get(XorPeerAddress)
         if msg.method is Method.CONNECTION_ATTEMPT:
             cid = msg.get(ConnectionId)
@@ -409,37 +345,19 @@ class TurnClientCore:
                 times.append(min(alloc.permissions.values()))
         return min(times) if times else None
 
-    def handle_timer(self, now: float) -> list[Event]:
+    def handle_timer(self, now: float) -> None:
         """Time out transactions, refresh the allocation and permissions that are due."""
-        out: list[Event] = []
         for tid, p in list(self._pending.items()):
             if p.deadline <= now:
                 del self._pending[tid]
-                out.append(Failed(p.handle, p.method, 0, "no response (transaction timeout)"))
+                self._out.append(Failed(p.handle, p.method, 0,
+                                        "no response (transaction timeout)"))
         alloc = self.allocation
         if alloc is None:
-            return out
+            return
         if alloc.refresh_at <= now and not self._busy(Method.REFRESH):
-            out.append(self.refresh(now, alloc.lifetime)[1])
+            self.refresh(now, alloc.lifetime)
         due = [h for h, t in alloc.permissions.items() if t <= now]
         if due and not self._busy(Method.CREATE_PERMISSION):
-            out.append(self.create_permission(now, due)[1])
-        return out
-
-
-__all__ = [
-    "CONTROL",
-    "Allocated",
-    "Bound",
-    "ConnectionAttempt",
-    "DataReceived",
-    "Event",
-    "Failed",
-    "ParseError",
-    "PeerConnected",
-    "PermissionCreated",
-    "Refreshed",
-    "Send",
-    "TurnClientCore",
-]
+            self.create_permission(now, due)
 

@@ -20,7 +20,7 @@ from lab.proto.stun import (
 )
 from lab.proto.turn.auth import Credentials
 from lab.proto.turn.config import TurnServerConfig
-from lab.proto.turn.state import Action, ClientConnection, CloseConnection, SendTo
+from lab.proto.turn.state import Action, ClientConnection, CloseConnection, SendToClient
 
 log = logging.getLogger("lab.proto.turn.server")
 
@@ -43,15 +43,15 @@ class Responder:
         self.config = config
         self.credentials = credentials
 
-    def _encode(self, req: Request, msg: Message) -> SendTo:
+    def _encode(self, req: Request, msg: Message) -> SendToClient:
         attrs = list(msg.attributes)
         if self.config.software:
             attrs.append(Software(self.config.software))
         full = Message(msg.method, msg.cls, msg.transaction_id, tuple(attrs))
         raw = full.encode(integrity_key=req.key, fingerprint=req.fingerprint)
-        return SendTo(req.conn.conn, raw, full)
+        return SendToClient(req.conn.conn, raw, full)
 
-    def _success(self, req: Request, attrs: Iterable[Attribute]) -> SendTo:
+    def _success(self, req: Request, attrs: Iterable[Attribute]) -> SendToClient:
         req.conn.refusals = 0
         return self._encode(req, req.msg.success(attrs))
 
@@ -89,7 +89,7 @@ class Responder:
         method = (mtype & 0x000F) | ((mtype >> 1) & 0x0070) | ((mtype >> 2) & 0x0F80)
         request = Message(Method(method), MessageClass.REQUEST, raw[8:20])
         msg = request.error_response(400, f"Bad Request: {exc}")
-        return [SendTo(c.conn, msg.encode(), msg), *out]
+        return [SendToClient(c.conn, msg.encode(), msg), *out]
 
 def who(c: ClientConnection) -> str:
     return f"{c.client[0]}:{c.client[1]}"

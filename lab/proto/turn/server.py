@@ -3,9 +3,11 @@ RFC 6062 (Connect, peer-initiated connections, ConnectionAttempt, ConnectionBind
 for UDP allocations, Send/Data indications and channels (ChannelBind, ChannelData).
 
 The core sees client connections as integers chosen by the adapter and whole STUN messages
-(framing is the adapter's, with :class:`~lab.proto.stun.StunStreamFramer`); it returns
-:mod:`~lab.proto.turn.state` actions. It never touches a socket or the clock: every entry point
-takes ``now``. Every refusal is answered with the RFC's error code and a reason, and logged.
+(framing is the adapter's, with :class:`~lab.proto.stun.StunStreamFramer`). Every input returns
+None (:meth:`TurnServerCore.peer_accepted` returns the handle of what it creates); the
+:mod:`~lab.proto.turn.state` actions they produce are drained, in order, with
+:meth:`TurnServerCore.actions`. It never touches a socket or the clock: every entry point takes
+``now``. Every refusal is answered with the RFC's error code and a reason, and logged.
 
 Relayed bytes after ConnectionBind never come here: :class:`StartBridge` hands both sockets to
 the adapter's raw bridge (RFC 6062 §5.5).
@@ -57,8 +59,8 @@ from lab.proto.turn.state import (
     OpenRelay,
     PeerConnection,
     PeerState,
-    SendDatagram,
-    SendTo,
+    SendToClient,
+    SendToPeer,
     StartBridge,
 )
 
@@ -86,6 +88,50 @@ class TurnServerCore(Responder):
             Method.CREATE_PERMISSION: self._create_permission, Method.CONNECT: self._connect,
             Method.CONNECTION_BIND: self._connection_bind, Method.CHANNEL_BIND: self._channel_bind,
         }
+        self._out: list[Action] = []
+
+    # --- the adapter's side: inputs return None, :meth:`actions` takes the output --------
+
+    def actions(self) -> list[Action]:
+        """The actions produced since the last call, in order; the adapter carries them out
+        and reports their results back (:meth:`relay_result`, :meth:`peer_connect_result`)."""
+        out, self._out = self._out, []
+        return out
+
+    def connection_lost(self, conn: int, now: float) -> None:
+        """A client connection ended."""
+        self._out += self._connection_lost(conn, now)
+
+    def message_received(self, conn: int, raw: bytes, now: float) -> None:
+        """One whole STUN message (or ChannelData frame) from client connection ``conn``."""
+        self._out += self._message_received(conn, raw, now)
+
+    def relay_result(self, alloc_key: int, ok: bool, now: float) -> None:
+        """The adapter bound (or could not bind) the relayed address of an allocation."""
+        self._out += self._relay_result(alloc_key, ok, now)
+
+    def datagram_received(self, alloc_key: int, peer: Addr, data: bytes, now: float) -> None:
+        """A datagram from ``peer`` on the UDP relayed address of ``alloc_key``."""
+        self._out += self._datagram_received(alloc_key, peer, data, now)
+
+    def peer_connect_result(self, cid: int, ok: bool, now: float, reason: str = "") -> None:
+        """The adapter's connection to the peer of a Connect succeeded or failed."""
+        self._out += self._peer_connect_result(cid, ok, now, reason)
+
+    def peer_accepted(self, relayed: Addr, peer: Addr, now: float) -> int | None:
+        """A peer connected to a relayed address: its new CONNECTION-ID (the handle the
+        adapter names that connection by), or None: close the peer's connection."""
+        cid, out = self._peer_accepted(relayed, peer, now)
+        self._out += out
+        return cid
+
+    def peer_closed(self, cid: int, now: float) -> None:
+        """Peer connection ``cid`` ended (before the bind, or its bridge ended)."""
+        self._out += self._peer_closed(cid, now)
+
+    def handle_timer(self, now: float) -> None:
+        """Run the timers that are due (see :meth:`next_deadline`)."""
+        self._out += self._handle_timer(now)
 
     # --- client connections ---------------------------------------------------------------
 
@@ -95,7 +141,7 @@ class TurnServerCore(Responder):
         self.connections[conn] = ClientConnection(conn, client, server,
                                                   now + self.config.idle_timeout)
 
-    def connection_lost(self, conn: int, now: float) -> list[Action]:
+    def _connection_lost(self, conn: int, now: float) -> list[Action]:
         """A client connection ended. A control connection takes its allocation with it (an
         allocation is identified by its connection's 5-tuple, RFC 8656 §5); a data connection
         takes its peer connection (RFC 6062 §5.5)."""
@@ -118,7 +164,7 @@ class TurnServerCore(Responder):
         alloc = self._allocation_of(c) if c is not None else None
         return alloc is not None and alloc.transport == PROTO_UDP
 
-    def message_received(self, conn: int, raw: bytes, now: float) -> list[Action]:
+    def _message_received(self, conn: int, raw: bytes, now: float) -> list[Action]:
         """One whole STUN message from client connection ``conn`` (RFC 8489 §6.3)."""
         c = self.connections.get(conn)
         if c is None or c.data_for is not None:
@@ -230,8 +276,8 @@ class TurnServerCore(Responder):
                 return port
         return None
 
-    def relay_result(self, alloc_key: int, ok: bool, now: float) -> list[Action]:
-        """The adapter bound (or could not bind) the relayed address of an allocation."""
+    def _relay_result(self, alloc_key: int, ok: bool, now: float) -> list[Action]:
+        """The answer to the Allocate once the relay is bound, or the next port to try."""
         alloc = self.allocations.get(alloc_key)
         if alloc is None:
             return [CloseRelay(alloc_key)] if ok else []
@@ -331,7 +377,7 @@ class TurnServerCore(Responder):
         if alloc is None or peer is None or len(frame) < 4 + length:
             log.info("TURN %s: ChannelData on unbound channel %#06x dropped", who(c), number)
             return []
-        return [SendDatagram(alloc.key, peer, frame[4:4 + length])]
+        return [SendToPeer(alloc.key, peer, frame[4:4 + length])]
 
     def _indication(self, c: ClientConnection, msg: Message, now: float) -> list[Action]:
         """Send indication on a UDP allocation (RFC 8656 §10.2); others are ignored."""
@@ -344,9 +390,9 @@ class TurnServerCore(Responder):
         if to is None or data is None or not alloc.permitted(to[0], now):
             log.warning("TURN %s: Send indication dropped (no peer, data or permission)", who(c))
             return []
-        return [SendDatagram(alloc.key, to, data.value)]
+        return [SendToPeer(alloc.key, to, data.value)]
 
-    def datagram_received(self, alloc_key: int, peer: Addr, data: bytes, now: float
+    def _datagram_received(self, alloc_key: int, peer: Addr, data: bytes, now: float
                           ) -> list[Action]:
         """A datagram on a UDP relayed address: a Data indication if permitted (§11.3)."""
         alloc = self.allocations.get(alloc_key)
@@ -356,9 +402,9 @@ class TurnServerCore(Responder):
             return []
         number = alloc.channel_of(peer, now)
         if number is not None:  # ChannelData, padded to 4 bytes on a stream (§12.5)
-            return [SendTo(alloc.conn, channel_data(number, data), None)]
+            return [SendToClient(alloc.conn, channel_data(number, data), None)]
         ind = Message.indication(Method.DATA, [XorPeerAddress(*peer), Data(data)])
-        return [SendTo(alloc.conn, ind.encode(fingerprint=alloc.fingerprint), ind)]
+        return [SendToClient(alloc.conn, ind.encode(fingerprint=alloc.fingerprint), ind)]
 
     # --- RFC 6062 -------------------------------------------------------------------------
 
@@ -409,9 +455,9 @@ class TurnServerCore(Responder):
             return 508, "Insufficient Capacity: connection limit reached"
         return None
 
-    def peer_connect_result(self, cid: int, ok: bool, now: float, reason: str = ""
+    def _peer_connect_result(self, cid: int, ok: bool, now: float, reason: str = ""
                             ) -> list[Action]:
-        """The adapter's connection to the peer of a Connect succeeded or failed (§5.2)."""
+        """The Connect's answer once the peer is connected (success) or not (447), §5.2."""
         pc = self.peers.get(cid)
         if pc is None or pc.state is not PeerState.CONNECTING:
             return [ClosePeer(cid, "connection no longer wanted")] if ok else []
@@ -429,10 +475,10 @@ class TurnServerCore(Responder):
                  *pc.peer, cid)
         return [self._success(req, [ConnectionId(cid)])]
 
-    def peer_accepted(self, relayed: Addr, peer: Addr, now: float
+    def _peer_accepted(self, relayed: Addr, peer: Addr, now: float
                       ) -> tuple[int | None, list[Action]]:
-        """A peer connected to a relayed address (RFC 6062 §5.3). Returns the new
-        CONNECTION-ID (None: close the peer's connection) and the ConnectionAttempt."""
+        """A peer connected to a relayed address (RFC 6062 §5.3): the new CONNECTION-ID
+        (None: refused) and the ConnectionAttempt."""
         alloc = self.allocations.get(self._by_relay.get(relayed, -1))
         peer = (canonical_ip(peer[0]), peer[1])
         where = f"{relayed[0]}:{relayed[1]}"
@@ -458,7 +504,7 @@ class TurnServerCore(Responder):
             ConnectionId(cid), XorPeerAddress(*peer),
         ])
         log.info("TURN: peer %s:%d connected to %s (CONNECTION-ID %d)", *peer, where, cid)
-        return cid, [SendTo(alloc.conn, ind.encode(fingerprint=alloc.fingerprint), ind)]
+        return cid, [SendToClient(alloc.conn, ind.encode(fingerprint=alloc.fingerprint), ind)]
 
     def _connection_bind(self, req: Request, now: float) -> list[Action]:
         """ConnectionBind on a new connection, RFC 6062 §5.4."""
@@ -482,8 +528,7 @@ class TurnServerCore(Responder):
         log.info("TURN %s: bound CONNECTION-ID %d (peer %s:%d)", who(req.conn), pc.cid, *pc.peer)
         return [self._success(req, []), StartBridge(req.conn.conn, pc.cid)]
 
-    def peer_closed(self, cid: int, now: float) -> list[Action]:
-        """The peer connection ended (before the bind, or its bridge ended)."""
+    def _peer_closed(self, cid: int, now: float) -> list[Action]:
         return self._drop_peer(cid, "peer connection closed")
 
     # --- deletion -------------------------------------------------------------------------
@@ -530,7 +575,7 @@ class TurnServerCore(Responder):
         times += [p.deadline for p in self.peers.values() if p.deadline is not None]
         return min(times) if times else None
 
-    def handle_timer(self, now: float) -> list[Action]:
+    def _handle_timer(self, now: float) -> list[Action]:
         """Connect timeouts (447), the 30 s bind timer (RFC 6062 §5.3), allocation expiry."""
         out: list[Action] = []
         for c in self.connections.values():
@@ -544,7 +589,7 @@ class TurnServerCore(Responder):
             if pc.deadline is None or pc.deadline > now:
                 continue
             if pc.state is PeerState.CONNECTING:
-                out += self.peer_connect_result(pc.cid, False, now, "timed out")
+                out += self._peer_connect_result(pc.cid, False, now, "timed out")
                 out.append(ClosePeer(pc.cid, "connect timed out"))
             else:
                 log.warning("TURN: no ConnectionBind for CONNECTION-ID %d (peer %s:%d) within "

@@ -1,7 +1,9 @@
 """The TURN server's state and the actions its core asks the adapter to perform.
 
-Actions are plain data (h11 style): the sans-I/O core returns them, the asyncio adapter carries
-them out and reports results back (``relay_result``, ``peer_connect_result``...).
+Actions are plain data (h11 style): the sans-I/O core queues them, the asyncio adapter drains
+them with ``TurnServerCore.actions()``, carries them out in order and reports results back
+(``relay_result``, ``peer_connect_result``...). Two actions send bytes, one per direction:
+:class:`SendToClient` on a client connection, :class:`SendToPeer` from a UDP relayed address.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from lab.proto.stun import Message
 
 
 @dataclass(frozen=True)
-class SendTo:
+class SendToClient:
     """Write ``data`` (one STUN message, or a ChannelData frame) on client connection
     ``conn``."""
 
@@ -76,7 +78,7 @@ class StartBridge:
 
 
 @dataclass(frozen=True)
-class SendDatagram:
+class SendToPeer:
     """Send ``data`` from the UDP relayed address of ``alloc`` to ``peer`` (RFC 8656 §10.2)."""
 
     alloc: int
@@ -85,8 +87,8 @@ class SendDatagram:
 
 
 Action = (
-    SendTo | CloseConnection | OpenRelay | CloseRelay | ConnectPeer | ClosePeer | StartBridge
-    | SendDatagram
+    SendToClient | CloseConnection | OpenRelay | CloseRelay | ConnectPeer | ClosePeer
+    | StartBridge | SendToPeer
 )
 
 
@@ -131,7 +133,7 @@ class Allocation:
     connections: set[int] = field(default_factory=set)
     tried_ports: set[int] = field(default_factory=set)
     channels: dict[int, tuple[Addr, float]] = field(default_factory=dict)  # -> (peer, expiry)
-    answer: SendTo | None = None  # the Allocate's success, for a retransmission of it (UDP)
+    answer: SendToClient | None = None  # the Allocate's success, for its retransmission (UDP)
 
     def permitted(self, host: str, now: float) -> bool:
         return self.permissions.get(host, -1.0) > now
