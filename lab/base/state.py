@@ -10,7 +10,8 @@ a record of everything that may exist; ``uclab down`` / ``uclab clean`` undo exa
 records, newest first, and nothing else. ``state.json`` is replaced atomically (write + rename).
 
 Record kinds: ``netns`` (name = namespace), ``process`` (pid + start time; ``ns`` where it runs),
-``path`` (a file or folder inside the run folder). The undo of each kind is in
+``path`` (a file or folder inside the run folder), ``container`` (name = a container of the
+Docker runtime, :mod:`lab.runtime.docker`). The undo of each kind is in
 :mod:`lab.lifecycle.build`.
 """
 

@@ -57,7 +57,8 @@ def register(sub: Any) -> None:
                    help="topology file or name under topologies/ (default sfb-cms-expressway); "
                    "the flows of ports.md and the probes are taken at its addresses")
     c.add_argument("--runtime", metavar="NAME", default="netns",
-                   help="what a node of the throwaway lab is: netns (default) or mininet")
+                   help="what a node of the throwaway lab is: netns (default), mininet or "
+                   "docker")
     c.add_argument("--batch", metavar="DIR", type=Path,
                    help="judge every pair of policies named in DIR/pairs.yaml, one lab each; "
                    "--json/--junit write the summary (one entry per pair)")

@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-daemons", action="store_true",
                    help="the network only: no PKI, no node daemons")
     p.add_argument("--runtime", metavar="NAME", default="netns",
-                   help="what a node is: netns (a network namespace, the default)")
+                   help="what a node is: netns (a network namespace, the default), mininet "
+                   "(a Mininet host) or docker (a container of the uclab image, docs/docker.md)")
     _json(p)
     p.set_defaults(func=cmd_up)
 

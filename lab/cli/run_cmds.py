@@ -70,7 +70,8 @@ def register(sub: Any) -> None:
                    help="leave the lab up afterwards (uclab status, uclab exec, uclab down)")
     p.add_argument("--runtime", metavar="NAME", default="netns",
                    help="what a node of a lab this run builds is: netns (a network namespace, "
-                   "the default) or mininet (a Mininet host, docs/mininet.md)")
+                   "the default), mininet (a Mininet host, docs/mininet.md) or docker (a "
+                   "container of the uclab image, docs/docker.md)")
     p.add_argument("--fault", metavar="SPEC", action="append", default=[],
                    help="break this run on purpose, written as one entry of a scenario's "
                    "faults: (repeatable), e.g. --fault 'cut: {link: sfb-edge:external, at: "

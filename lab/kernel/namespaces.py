@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lab.base.errors import LabError
+from lab.kernel.confinement import check_confinement
 from lab.kernel.setns import _LIBC, CLONE_NEWNET, NETNS_DIR, netns_path
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_netns(name: str) -> None:
 
     Fails with :class:`LabError` if the name exists (it is never taken over).
     """
+    check_confinement()
     _make_run_dir_shared()
     path = netns_path(name)
     try:
@@ -96,10 +98,10 @@ def delete_netns(name: str) -> bool:
 
 def bind_netns(name: str, pid: int) -> None:
     """Name the network namespace of process ``pid`` (one another program made: a Mininet
-    host's shell) ``/run/netns/<name>``, as ``ip netns attach NAME PID`` does: a bind mount of
-    ``/proc/<pid>/ns/net``, which keeps the namespace alive after that process has ended;
-    :func:`delete_netns` removes it. :class:`LabError` if the name is taken (it is never taken
-    over) or the process is gone."""
+    host's shell, a container's first process) ``/run/netns/<name>``, as ``ip netns attach
+    NAME PID`` does: a bind mount of ``/proc/<pid>/ns/net``, which keeps the namespace alive
+    after that process has ended; :func:`delete_netns` removes it. :class:`LabError` if the
+    name is taken (it is never taken over) or the process is gone."""
     _make_run_dir_shared()
     path = netns_path(name)
     try:
@@ -153,6 +155,8 @@ def in_anonymous_netns(fn: Callable[[], T], *, timeout: float = 60.0) -> T:
     (and with the processes it started). Used to check nftables files without touching any
     real namespace."""
 
+    check_confinement()
+
     def target() -> T:
         _check(_LIBC.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
         return fn()
@@ -167,6 +171,7 @@ def write_sysctls(values: Mapping[str, str | int]) -> None:
         try:
             path.write_text(f"{value}\n")
         except OSError as exc:
+            check_confinement()  # a read-only /proc/sys in a container: say which option
             raise LabError(f"cannot set {key}={value}: {exc.strerror}") from None
 
 

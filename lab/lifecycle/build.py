@@ -28,6 +28,7 @@ from lab.base.errors import LabError
 from lab.base.names import DEFAULT_LAB, RUN_ROOT, check_lab_name
 from lab.base.state import LabState, RunDir
 from lab.kernel import links, namespaces, nftables, processes
+from lab.kernel.confinement import check_confinement
 from lab.lifecycle import policies as policy_files
 from lab.lifecycle import teardown
 from lab.lifecycle.context import BuildContext, Step
@@ -106,6 +107,7 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
     is ``up``. ``for_run``: the lab is built for this process (a ``uclab run``), which removes
     it; its record says so, and ``uclab clean`` removes it once that process is gone."""
     check_lab_name(lab)
+    check_confinement()
     rt = runtimes.get(runtime) if isinstance(runtime, str) else runtime
     links.preload()
     given = policy_files.read(topo, policies or {}, policy_format)

@@ -18,6 +18,7 @@ from lab.runtime.base import NodeHandle, NodeRuntime, Removal
 #: runtime name -> "module:class" implementing :class:`NodeRuntime`
 RUNTIMES: dict[str, str] = {
     "netns": "lab.runtime.netns:NetnsRuntime",
+    "docker": "lab.runtime.docker:DockerRuntime",
     "mininet": "lab.runtime.mininet:MininetRuntime",
 }
 DEFAULT_RUNTIME = "netns"

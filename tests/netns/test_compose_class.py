@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import dockerhelp
+from tests import podhelp
 from tests.deployhelp import ROOT
 
 SEATS = 3
-why = dockerhelp.missing()
+why = podhelp.missing()
 if why is None and shutil.which("docker-compose") is None:
     why = "docker-compose is not installed (./setup installs Debian's docker-compose)"
 if why is None and not (ROOT / "lab" / "web" / "server.py").exists():
@@ -55,15 +55,15 @@ def compose_class(tmp_path: Path) -> Iterator[tuple[int, dict[int, str]]]:
     stopped (SIGTERM: serve takes its labs down) and removed, network and all."""
     override = tmp_path / "override.yaml"
     mounts = [m.removeprefix("--volume=") for m in
-              dockerhelp.CHECKOUT + dockerhelp.new_dependencies()]
+              podhelp.CHECKOUT + podhelp.new_dependencies()]
     override.write_text(yaml.safe_dump({"services": {"class": {
-        "volumes": mounts, "labels": dockerhelp.labels()}}}))
+        "volumes": mounts, "labels": podhelp.labels()}}}))
     out = tmp_path / "out"
     out.mkdir()
     port = _free_port()
-    project = dockerhelp.container_name("h16class").replace("-", "")
+    project = podhelp.container_name("h16class").replace("-", "")
     env = {"UCLAB_SEATS": str(SEATS), "UCLAB_PORT": str(port), "UCLAB_OUT": str(out),
-           "UCLAB_IMAGE": dockerhelp.IMAGE}
+           "UCLAB_IMAGE": podhelp.IMAGE}
     files = [ROOT / "compose.yaml", override]
     try:
         up = _compose(project, files, "up", "-d", env=env)
