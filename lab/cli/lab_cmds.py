@@ -105,7 +105,7 @@ def parse_policies(items: list[str]) -> dict[str, Path]:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from lab import topology  # noqa: PLC0415
-    from lab.cli import lab_view  # noqa: PLC0415
+    from lab.cli import lab_view, progress  # noqa: PLC0415
     from lab.lifecycle import build  # noqa: PLC0415
 
     lab = check_lab_name(args.name)
@@ -121,7 +121,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
             launcher = prelaunch(lab)  # the daemons' imports overlap the network's build
             try:
-                ctx = build.up(topo, lab, policies=policies, runtime=args.runtime)
+                ctx = build.up(topo, lab, policies=policies, runtime=args.runtime,
+                               progress=progress)
             finally:
                 launcher.close()
     except KeyboardInterrupt:

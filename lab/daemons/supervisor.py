@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 15.0  # seconds for every daemon to become ready (2 cores, 5 interpreters)
 POLL = 0.005
 LOG_LINES = 12
+PROGRESS_AFTER, PROGRESS_EVERY = 2.0, 5.0  # a long wait is told after 2 s, then every 5 s
 LABEL = DAEMON_RECORD
 
 
@@ -57,6 +58,8 @@ class BuildContext(Protocol):
     def runtime(self) -> NodeRuntime: ...
     @property
     def run(self) -> RunDir: ...
+    @property
+    def progress(self) -> Callable[[str], None] | None: ...
     def node(self, node: str) -> NodeHandle: ...
     def ns(self, node: str) -> str: ...
 
@@ -106,7 +109,7 @@ def start_daemons(ctx: BuildContext, *, timeout: float = START_TIMEOUT,
             proc = ctx.runtime.spawn(ctx.node(cfg.node), daemon_argv(cfg, ctx.run),
                                      ctx.run.log(cfg.node))
             ctx.state.confirm(records[cfg.node], pid=proc.pid, start=proc.start)
-    wait_ready(ctx.run, records, timeout)
+    wait_ready(ctx.run, records, timeout, progress=ctx.progress)
 
 
 def _fork_all(ctx: BuildContext, configs: Sequence[DaemonConfig], records: dict[str, Record],
@@ -126,11 +129,16 @@ def _fork_all(ctx: BuildContext, configs: Sequence[DaemonConfig], records: dict[
                        f"{', '.join(missing) or 'none'}):\n{err.strip()[-2000:]}")
 
 
-def wait_ready(run: RunDir, records: dict[str, Record], timeout: float) -> None:
+def wait_ready(run: RunDir, records: dict[str, Record], timeout: float, *,
+               progress: Callable[[str], None] | None = None,
+               progress_after: float = PROGRESS_AFTER) -> None:
     """Return once every daemon's control socket accepts; :class:`LabError` with its last log
-    lines if one exits first or is still not ready after ``timeout`` seconds."""
+    lines if one exits first or is still not ready after ``timeout`` seconds. A wait longer
+    than ``progress_after`` seconds is told to ``progress``, then every PROGRESS_EVERY s."""
     pending = dict(records)
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
+    tell = start + progress_after
     while pending:
         for node, record in list(pending.items()):
             if run.control(node).exists() and reachable(run.control(node)):
@@ -139,13 +147,18 @@ def wait_ready(run: RunDir, records: dict[str, Record], timeout: float) -> None:
                 raise LabError(f"the {node} daemon exited while starting.\n"
                                f"{tail_text(run.log(node))}\n  fix: correct what its log says "
                                "(the lab has been removed again)")
-        if pending and time.monotonic() > deadline:
+        now = time.monotonic()
+        if pending and now > deadline:
             names = ", ".join(pending)
             node = next(iter(pending))
             raise LabError(f"daemon(s) {names} not ready within {timeout:g} s.\n"
                            f"{tail_text(run.log(node))}\n  fix: a slow or busy machine may need "
                            "more time (stop other labs, retry); otherwise the log says what it "
                            "waits for")
+        if pending and progress is not None and now >= tell:
+            progress(f"waiting for the {', '.join(pending)} daemon(s) to be ready: "
+                     f"{now - start:.0f} s of at most {timeout:g} s")
+            tell = now + PROGRESS_EVERY
         if pending:
             time.sleep(POLL)
 

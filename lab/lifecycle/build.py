@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from lab import runtime as runtimes
@@ -100,7 +100,8 @@ def preflight(topo: Topology, lab: str, runtime: NodeRuntime, root: Path = RUN_R
 def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] | None = None,
        policy_format: policy_files.Format | None = None, steps: Sequence[Step] | None = None,
        runtime: str | NodeRuntime = runtimes.DEFAULT_RUNTIME,
-       root: Path = RUN_ROOT, for_run: bool = False) -> BuildContext:
+       root: Path = RUN_ROOT, for_run: bool = False,
+       progress: Callable[[str], None] | None = None) -> BuildContext:
     """Build lab ``lab`` from ``topo`` on ``runtime``, with ``policies`` (firewall node ->
     nftables or iptables-save file) loaded in place of the topology's. On any failure
     everything built is removed again and the error is raised; on success the lab's phase
@@ -120,7 +121,8 @@ def up(topo: Topology, lab: str = DEFAULT_LAB, *, policies: Mapping[str, Path] |
     state = LabState.create(lab, topo.path, roles, used, runtime=rt.name, root=root,
                             for_run=me if for_run else None)
     try:
-        ctx = BuildContext(lab, policy_files.install(state, topo, given), state, rt, given)
+        ctx = BuildContext(lab, policy_files.install(state, topo, given), state, rt, given,
+                           progress=progress)
         for step in STEPS if steps is None else steps:
             t0 = time.perf_counter()
             log.info("%s: %s", lab, step.name)

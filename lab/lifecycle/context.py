@@ -29,6 +29,8 @@ class BuildContext:
     runtime: NodeRuntime
     policies: tuple[Policy, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    #: told of a long wait (a line of text), e.g. daemons slow to be ready; None: silence
+    progress: Callable[[str], None] | None = None
 
     @property
     def run(self) -> RunDir:

@@ -158,7 +158,8 @@ def run(plan: RunPlan, options: RunOptions | None = None) -> RunResult:
     try:
         with _Timer(timings)("lab up" if built else "daemons restart"):
             ctx = _build(plan, lab, capture, timings=timings, for_run=not opts.keep,
-                         runtime=opts.runtime) if built else _attach(plan, lab, capture)
+                         runtime=opts.runtime, progress=opts.progress) if built else _attach(
+                             plan, lab, capture, progress=opts.progress)
     except KeyboardInterrupt:
         if built:  # up rolled back what it had built, or it was up already
             raise Interrupted(_remove(lab, capture)) from None
@@ -322,7 +323,8 @@ def _down(lab: str, timings: dict[str, float]) -> None:
 
 def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
            timings: dict[str, float], for_run: bool,
-           runtime: str = runtimes.DEFAULT_RUNTIME) -> BuildContext:
+           runtime: str = runtimes.DEFAULT_RUNTIME,
+           progress: Callable[[str], None] | None = None) -> BuildContext:
     """``up`` with the plan's policies, the capture started just before the daemons;
     ``for_run``: recorded as built for this run (``uclab clean`` removes it if this process
     dies before it does)."""
@@ -340,7 +342,7 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
             steps.append(step)
     try:
         ctx = build.up(plan.topology, lab, policies=plan.policies, steps=steps,
-                       for_run=for_run, runtime=runtime)
+                       for_run=for_run, runtime=runtime, progress=progress)
     except UclabError as exc:
         with contextlib.suppress(LabError):
             capture.stop()
@@ -351,7 +353,8 @@ def _build(plan: RunPlan, lab: str, capture: LabCapture, *,
     return ctx
 
 
-def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
+def _attach(plan: RunPlan, lab: str, capture: LabCapture, *,
+            progress: Callable[[str], None] | None = None) -> BuildContext:
     """An existing lab: restart its daemons under a fresh capture."""
     state = LabState.load(lab)
     if state.phase != "up":
@@ -364,7 +367,8 @@ def _attach(plan: RunPlan, lab: str, capture: LabCapture) -> BuildContext:
         raise InputError(f"lab {lab} runs {state.topology} as it is; scenario "
                          f"{plan.scenario.name} needs a lab of its own ({what})", "--name",
                          fix=f"`uclab down --name {lab}` first, or give another --name")
-    ctx = BuildContext(lab, plan.topology, state, runtimes.get(state.runtime))
+    ctx = BuildContext(lab, plan.topology, state, runtimes.get(state.runtime),
+                       progress=progress)
     try:
         with state.locked():
             supervisor.stop_daemons(state)
