@@ -87,7 +87,7 @@ class MediaBook:
         if packet.payload_type not in leg.payload_types:
             leg.payload_types.append(packet.payload_type)
         entry.stats.on_packet(packet, ts_ns / 1e9)
-        leg.timeline.append((ts_ns, len(unit.data), entry.stats.jitter / CLOCK_RATE * 1000))
+        leg.timeline.append((ts_ns, len(unit.data), entry.stats.jitter / leg.clock_rate * 1000))
 
     def legs(self) -> list[MediaLeg]:
         out: list[MediaLeg] = []

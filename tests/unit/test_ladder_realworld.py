@@ -198,6 +198,8 @@ def test_g711_jitter_uses_its_8000_hz_clock() -> None:
     assert all(0.0 < m.jitter_ms < 1.0 and m.clock_rate == 8000 for m in g711), \
         [(m.jitter_ms, m.packets) for m in g711]
     assert all(m.packets == 236 for m in g711)  # each packet once, though seen on 2 interfaces
+    # the jitter over time (the web page's media chart) is in the same clock
+    assert all(abs(m.timeline[-1][2] - m.jitter_ms) < 1e-9 for m in g711)
 
 
 # --- streaming ------------------------------------------------------------------------------
