@@ -283,6 +283,10 @@ def _stops(taps: Taps, paths: Paths) -> Counter[tuple[str, str, str]]:
     return out
 
 
+#: Packets a port must have lost on its link before the port counts as down (see _losses).
+DEAD_LINK_LOSSES = 3
+
+
 def _losses(taps: Taps, paths: Paths | None, no_carrier: frozenset[str]) -> list[str]:
     again = _retransmissions(taps.all)
     out = []
@@ -294,7 +298,11 @@ def _losses(taps: Taps, paths: Paths | None, no_carrier: frozenset[str]) -> list
     if paths is None:
         return out
     stops = _stops(taps, paths)
-    dead = {(a, b) for kind, a, b in stops if kind == "link"}
+    # A link that went down loses everything sent over it afterwards (TCP sends a segment
+    # again and again); one or two packets missing at a receiver's tap are more likely that
+    # tap's kernel dropping them on a loaded machine, and prove no dead port.
+    dead = {(a, b) for (kind, a, b), n in stops.items()
+            if kind == "link" and n >= DEAD_LINK_LOSSES}
     for (kind, a, b), n in sorted(stops.items()):
         if kind == "link":
             bridge = a.split(":", 1)[0]
