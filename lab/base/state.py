@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from lab.base.errors import LabError
 from lab.base.names import LAB_NAME, RUN_ROOT, check_lab_name, run_dir
 
 SUBDIRS = ("logs", "config", "control", "pki", "captures")
+_SAVING = threading.Lock()  # state.json is written by one thread at a time
 #: The name of a node daemon's process record is this prefix and the node's name.
 DAEMON_RECORD = "daemon:"
 Phase = Literal["building", "up", "removing", "failed"]
@@ -148,13 +150,18 @@ class LabState:
         return cls(run=run, records=records, **{k: v for k, v in raw.items() if k in fields})
 
     def save(self) -> None:
-        data: dict[str, Any] = {"lab": self.lab}
-        data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                     if f.name not in ("run", "records", "_lock_fd")})
-        data["records"] = [dataclasses.asdict(r) for r in self.records]
-        tmp = self.run.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        tmp.replace(self.run.state_file)
+        """Write ``state.json`` atomically. Threads of one process may save at once (a build
+        step's worker thread goes on recording while the main thread rolls back after
+        Ctrl-C): one at a time, each through a temporary file of its own."""
+        with _SAVING:
+            data: dict[str, Any] = {"lab": self.lab}
+            data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                         if f.name not in ("run", "records", "_lock_fd")})
+            data["records"] = [dataclasses.asdict(r) for r in self.records]
+            tmp = self.run.state_file.with_name(
+                f".state.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+            tmp.replace(self.run.state_file)
 
     def remove_run_dir(self) -> None:
         """The last step of ``down``: the run folder and everything in it."""

@@ -166,3 +166,31 @@ def test_cli_graph_and_bad_policy_argument(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "lab", "up", "--policy", "fw-outside"],
                          capture_output=True, text=True, cwd=ROOT, check=False)
     assert bad.returncode == 2 and "is not NODE=FILE" in bad.stderr
+
+
+def test_threads_of_one_process_save_the_state_at_once(tmp_path: Path) -> None:
+    """A build step's worker thread records while the main thread rolls back (Ctrl-C): both
+    save state.json, and neither may fail (a shared temporary file made one of them raise
+    FileNotFoundError)."""
+    import threading  # noqa: PLC0415
+
+    state = LabState.create("lab1", Path("t.yaml"), {"cms": "cms"}, {}, root=tmp_path)
+    errors: list[BaseException] = []
+
+    def record(n: int) -> None:
+        try:
+            for i in range(200):
+                state.add(Record("path", f"t{n}-{i}"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    state.release()
+    assert errors == []
+    saved = json.loads(state.run.state_file.read_text())
+    assert len(saved["records"]) == 800
+    assert sorted(p.name for p in state.run.path.iterdir() if p.name.startswith(".")) == []
