@@ -202,8 +202,9 @@ def test_descriptor_exhaustion_refuses_new_work_and_recovers(
         text = log.read_text()
         assert "Traceback" not in text
         # out of descriptors it said so: it sheds the pending connection with its reserved
-        # descriptor ("refusing new connections"), or, when that descriptor is in use at
-        # that moment, waits and tries again ("waiting"); the limit of connections refuses too
+        # descriptor ("refusing new connections"), or, when the shed found nothing to accept
+        # (FdReserve.shed), waits and tries again ("waiting"); the limit of connections
+        # refuses too
         assert "refusing" in text or "Too many open files; waiting" in text, text[-2000:]
     finally:
         cli.close()
