@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from lab import scenario
+from lab.base import junit as junit_xml
 from lab.base.errors import InputError, UclabError
 from lab.base.names import RUN_ROOT
 from lab.run import RunOptions, RunPlan, RunResult, run
@@ -202,32 +202,20 @@ def summary_json(o: Outcome) -> dict[str, Any]:
 
 def junit(outcomes: list[Outcome], shard: Shard | None = None) -> str:
     """JUnit XML: one test case per scenario; a shard's suite has the property ``shard``."""
-    suite = ET.Element("testsuite", name="uclab scenarios" + (f" (shard {shard})" if shard
-                                                               else ""), tests=str(len(outcomes)))
-    if shard is not None:
-        props = ET.SubElement(suite, "properties")
-        ET.SubElement(props, "property", name="shard", value=str(shard))
-    failures = errors = 0
+    cases = []
     for o in outcomes:
-        case = ET.SubElement(suite, "testcase", classname="scenarios", name=o.scenario.name,
-                             time=f"{o.seconds:.3f}")
-        if o.error is not None:
-            errors += 1
-            ET.SubElement(case, "error", message=o.error, type="setup").text = o.error
-        elif not o.passed:
-            failures += 1
-            text = "\n".join(o.unmet)
-            ET.SubElement(case, "failure", message=o.unmet[0] if o.unmet else "failed",
-                          type="expectations").text = text
-        r = o.result
+        r, out = o.result, None
         if r is not None and r.ladder is not None:
-            out = [f"expected {expects(o.scenario)}, got {o.got()}", r.ladder.verdict.summary,
-                   *r.ladder.verdict.reasons, *r.diagnosis, *r.outcome.faults]
-            ET.SubElement(case, "system-out").text = "\n".join(out)
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
+            out = "\n".join([f"expected {expects(o.scenario)}, got {o.got()}",
+                             r.ladder.verdict.summary, *r.ladder.verdict.reasons,
+                             *r.diagnosis, *r.outcome.faults])
+        failed = o.error is None and not o.passed
+        cases.append(junit_xml.Case(
+            "scenarios", o.scenario.name, o.seconds, error=o.error,
+            failure="\n".join(o.unmet) if failed else None,
+            failure_message=(o.unmet[0] if o.unmet else "failed") if failed else None,
+            failure_type="expectations", out=out))
+    return junit_xml.suite_xml("uclab scenarios", cases, str(shard) if shard else None)
 
 
 def write_junit(result: RunResult, seconds: float, path: Path) -> None:

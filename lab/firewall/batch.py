@@ -20,9 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from xml.etree import ElementTree as ET
 
-from lab.base import datafile
+from lab.base import datafile, junit
 from lab.base.errors import InputError
 
 MANIFEST = "pairs.yaml"
@@ -105,30 +104,16 @@ def summary_json(results: list[PairResult], shard: str | None = None) -> dict[st
 
 def summary_junit(results: list[PairResult], shard: str | None = None) -> str:
     """JUnit XML: one test case per pair (failure: the verdict was not the one expected)."""
-    suite = ET.Element("testsuite", name="uclab firewall batch" + (f" (shard {shard})"
-                                                                  if shard else ""))
-    if shard is not None:
-        props = ET.SubElement(suite, "properties")
-        ET.SubElement(props, "property", name="shard", value=shard)
-    failures = errors = 0
+    cases = []
     for r in results:
-        case = ET.SubElement(suite, "testcase", classname="firewall.batch", name=r.pair.name,
-                             time=f"{r.seconds:.3f}")
-        if r.error is not None:
-            errors += 1
-            ET.SubElement(case, "error", message=r.error, type="setup").text = r.error
-        elif not r.holds:
-            failures += 1
-            text = f"expected {r.pair.expect}, got {r.verdict}"
+        failure = None
+        if r.error is None and not r.holds:
+            failure = f"expected {r.pair.expect}, got {r.verdict}"
             if r.first_broken_step:
-                text += f" (first broken step {r.first_broken_step})"
-            ET.SubElement(case, "failure", message=text, type="verdict").text = text
+                failure += f" (first broken step {r.first_broken_step})"
         policies = ", ".join(f"{n}={f.name}" for n, f in r.pair.policies.items())
-        ET.SubElement(case, "system-out").text = (
-            f"{policies}: verdict {r.verdict}, expected {r.pair.expect}"
-            + "".join(f"\n{k}: {v}" for k, v in r.reports.items()))
-    suite.set("tests", str(len(results)))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
+        out = (f"{policies}: verdict {r.verdict}, expected {r.pair.expect}"
+               + "".join(f"\n{k}: {v}" for k, v in r.reports.items()))
+        cases.append(junit.Case("firewall.batch", r.pair.name, r.seconds, error=r.error,
+                                failure=failure, failure_type="verdict", out=out))
+    return junit.suite_xml("uclab firewall batch", cases, shard)

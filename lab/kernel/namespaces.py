@@ -62,18 +62,25 @@ def netns_exists(name: str) -> bool:
     return netns_path(name).exists()
 
 
-def create_netns(name: str) -> None:
-    """Create namespace ``name`` and move the *calling thread* into it.
-
-    Fails with :class:`LabError` if the name exists (it is never taken over).
-    """
-    check_confinement()
+def _claim(name: str) -> Path:
+    """The empty file ``/run/netns/<name>`` a namespace gets bind-mounted on, made here;
+    :class:`LabError` if the name is taken (it is never taken over)."""
     _make_run_dir_shared()
     path = netns_path(name)
     try:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
     except FileExistsError:
         raise LabError(f"network namespace {name} already exists") from None
+    return path
+
+
+def create_netns(name: str) -> None:
+    """Create namespace ``name`` and move the *calling thread* into it.
+
+    Fails with :class:`LabError` if the name exists (it is never taken over).
+    """
+    check_confinement()
+    path = _claim(name)
     try:
         _check(_LIBC.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
         _check(_LIBC.mount(b"/proc/thread-self/ns/net", str(path).encode(), b"none", MS_BIND,
@@ -102,12 +109,7 @@ def bind_netns(name: str, pid: int) -> None:
     NAME PID`` does: a bind mount of ``/proc/<pid>/ns/net``, which keeps the namespace alive
     after that process has ended; :func:`delete_netns` removes it. :class:`LabError` if the
     name is taken (it is never taken over) or the process is gone."""
-    _make_run_dir_shared()
-    path = netns_path(name)
-    try:
-        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
-    except FileExistsError:
-        raise LabError(f"network namespace {name} already exists") from None
+    path = _claim(name)
     try:
         _check(_LIBC.mount(f"/proc/{pid}/ns/net".encode(), str(path).encode(), b"none",
                            MS_BIND, None), f"bind {path}")
