@@ -267,9 +267,17 @@ def _stops(taps: Taps, paths: Paths) -> Counter[tuple[str, str, str]]:
     for sent in taps.sent.values():
         for s in sent.values():
             fate = taps.fate(s, paths)
-            if fate.path is None or fate.where not in ("bridge", "link"):
+            if fate.path is None:
                 continue
             p = fate.path
+            if fate.where not in ("bridge", "link"):
+                # delivered, yet a copy may have stopped in a bridge: a segment TCP sent
+                # again with the same bytes passes where the first copy was dropped
+                if p.bridge:
+                    extra = taps.count(s, p.bridge_in) - taps.count(s, p.bridge_out)
+                    if extra > 0:
+                        out[("bridge", p.bridge, p.receiver)] += extra
+                continue
             n = max(taps.count(s, p.bridge_in if p.bridge else p.sender_tap), 1)
             if fate.where == "link":
                 out[("link", p.bridge_out if p.bridge else p.sender_tap, p.receiver_tap)] += (
